@@ -1,0 +1,164 @@
+// Package store defines the control server's persistent state behind one
+// Store interface: users, API tokens, agents and their enrollment tokens,
+// resources, policy rules, sessions with their timelines, and the audit log.
+// The embedded default is SQLite (package store/sqlite); PostgreSQL is for
+// deployments with several control replicas on one database.
+//
+// Session status changes go through Transition, which applies
+// api.CheckTransition inside the same transaction that writes the new
+// state and its timeline event, so no caller can make an illegal move.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/onepam/onepam/pkg/api"
+)
+
+// Errors returned by every implementation (wrapped with %w).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	// ErrTokenUsed: an enrollment token was already consumed or expired.
+	ErrTokenUsed = errors.New("enrollment token already used or expired")
+)
+
+// Store is the control server's database.
+type Store interface {
+	// Close releases the database.
+	Close() error
+
+	// Users.
+	CreateUser(ctx context.Context, u api.User) error // ErrConflict if the name exists
+	GetUser(ctx context.Context, name string) (api.User, error)
+	ListUsers(ctx context.Context) ([]api.User, error)
+	// DeleteUser removes a user and revokes all its tokens.
+	DeleteUser(ctx context.Context, name string) error
+	CountUsers(ctx context.Context) (int, error)
+
+	// API tokens. Hash is the SHA-256 of the secret; secrets are never stored.
+	CreateToken(ctx context.Context, t api.Token, hash []byte) error
+	// TokenByHash returns the token and its user (even if expired or revoked:
+	// the caller checks).
+	TokenByHash(ctx context.Context, hash []byte) (api.Token, api.User, error)
+	ListTokens(ctx context.Context, user string) ([]api.Token, error) // user "" = all
+	GetToken(ctx context.Context, id string) (api.Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// TouchToken records a use (implementations may coalesce writes).
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	// Agent enrollment tokens: one-time, hashed, with expiry.
+	CreateEnrollToken(ctx context.Context, hash []byte, createdBy string, expiresAt time.Time) error
+	// ConsumeEnrollToken atomically marks an unused, unexpired token used;
+	// ErrTokenUsed otherwise (unknown, expired, or already used).
+	ConsumeEnrollToken(ctx context.Context, hash []byte, now time.Time) error
+
+	// Agents.
+	CreateAgent(ctx context.Context, a AgentRecord) error // ErrConflict on a taken name
+	GetAgent(ctx context.Context, id string) (AgentRecord, error)
+	GetAgentByName(ctx context.Context, name string) (AgentRecord, error)
+	ListAgents(ctx context.Context) ([]AgentRecord, error) // including revoked
+	RevokeAgent(ctx context.Context, id string, at time.Time) error
+	// AgentSeen records a connection or heartbeat.
+	AgentSeen(ctx context.Context, id string, at time.Time, version, hostname, remoteAddr string) error
+
+	// Resources. An agent's inventory replaces its previous one. A name
+	// served by another (non-revoked) agent is refused: the returned map
+	// gives the refused names with the reason.
+	SetAgentResources(ctx context.Context, agentID string, rs []api.Resource) (refused map[string]string, err error)
+	ListResources(ctx context.Context, f ResourceFilter) ([]ResourceRecord, error)
+	GetResource(ctx context.Context, name string) (ResourceRecord, error)
+
+	// Policy rules.
+	AddPolicyRule(ctx context.Context, r api.PolicyRule) error
+	ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error)
+	DeletePolicyRule(ctx context.Context, id string) error
+	// ReplacePolicy atomically replaces every rule.
+	ReplacePolicy(ctx context.Context, rules []api.PolicyRule) error
+
+	// Sessions.
+	// CreateSession inserts a pending session (Status must be pending) and
+	// its "created" timeline event.
+	CreateSession(ctx context.Context, s api.Session) error
+	// GetSession returns a session with its timeline.
+	GetSession(ctx context.Context, id string) (api.Session, error)
+	// ListSessions returns one page, newest first (ordered by id, a UUIDv7),
+	// with timelines; next is the cursor of the following page or "".
+	ListSessions(ctx context.Context, f SessionFilter) (page []api.Session, next string, err error)
+	// Transition moves a session to t.To after api.CheckTransition, sets
+	// started_at/ended_at/error/terminated_by as the state implies, and
+	// appends the timeline event, all in one transaction. It returns the
+	// updated session, or an error wrapping api.ErrIllegalTransition.
+	Transition(ctx context.Context, id string, t Transition) (api.Session, error)
+	// AddSessionBytes adds to a session's byte counters.
+	AddSessionBytes(ctx context.Context, id string, up, down int64) error
+	// SetRecording updates a session's recording description.
+	SetRecording(ctx context.Context, id string, r api.Recording) error
+	// UnfinishedSessions lists the sessions in a non-terminal state
+	// (pending or active), optionally only those on one agent ("" = all).
+	UnfinishedSessions(ctx context.Context, agent string) ([]api.Session, error)
+	// CountSessions counts sessions by type and status (for metrics).
+	CountSessions(ctx context.Context) (map[api.SessionType]map[api.SessionStatus]int64, error)
+
+	// Audit log.
+	AddAudit(ctx context.Context, e api.AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]api.AuditEvent, error) // newest first
+}
+
+// AgentRecord is an agent row.
+type AgentRecord struct {
+	ID         string
+	Name       string
+	Hostname   string
+	Version    string
+	CertSerial string
+	EnrolledAt time.Time
+	LastSeenAt *time.Time
+	RevokedAt  *time.Time
+	RemoteAddr string
+}
+
+// ResourceRecord is a resource row with the agent serving it.
+type ResourceRecord struct {
+	api.Resource
+	AgentID string
+}
+
+// ResourceFilter selects resources.
+type ResourceFilter struct {
+	Types  []api.SessionType
+	Labels map[string]string // all must match
+	Agent  string            // agent id; "" = any
+}
+
+// SessionFilter selects a page of sessions.
+type SessionFilter struct {
+	Statuses  []api.SessionStatus // any of; empty = all
+	Types     []api.SessionType   // any of; empty = all
+	Users     []string            // any of; empty = all
+	Resources []string            // any of; empty = all
+	Since     time.Time           // created at or after; zero = no bound
+	Until     time.Time           // created before; zero = no bound
+	Limit     int                 // 1..1000; 0 = 50
+	Cursor    string              // from the previous page's next
+}
+
+// Transition is one status change.
+type Transition struct {
+	To     api.SessionStatus
+	At     time.Time
+	Actor  string // who (terminated) or "" (system)
+	Detail string // error (failed) or reason (terminated)
+	// Agent, when set with To=active, records the agent that serves the session.
+	Agent string
+}
+
+// AuditFilter selects audit events.
+type AuditFilter struct {
+	Actor  string
+	Action string // prefix match ("session." matches session.kill)
+	Since  time.Time
+	Limit  int // 0 = 100
+}
