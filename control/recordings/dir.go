@@ -1,0 +1,172 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/onepam/onepam/pkg/api"
+)
+
+// Dir is a Store in a local directory. It is safe for concurrent use;
+// writes to one recording are serialised.
+type Dir struct {
+	root  string
+	seed  maphash.Seed
+	locks [64]sync.Mutex // striped by session id
+}
+
+var _ Store = (*Dir)(nil)
+
+// NewDir returns a Dir rooted at root, creating root (mode 0700) if needed.
+func NewDir(root string) (*Dir, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("recordings dir: %w", err)
+	}
+	return &Dir{root: root, seed: maphash.MakeSeed()}, nil
+}
+
+// Root returns the directory holding the recordings.
+func (d *Dir) Root() string { return d.root }
+
+// Path returns the file of a recording (which may not exist).
+func (d *Dir) Path(sessionID string, format api.RecordingFormat) (string, error) {
+	if err := CheckSessionID(sessionID); err != nil {
+		return "", err
+	}
+	ext, err := Ext(format)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d.root, sessionID, "recording"+ext), nil
+}
+
+func (d *Dir) lock(sessionID string) *sync.Mutex {
+	return &d.locks[maphash.String(d.seed, sessionID)%uint64(len(d.locks))]
+}
+
+// WriteAt implements Store. The file is fsynced before WriteAt returns; the
+// session directory is fsynced when the file is created and on final.
+func (d *Dir) WriteAt(ctx context.Context, sessionID string, format api.RecordingFormat, off int64, data []byte, final bool) (int64, error) {
+	path, err := d.Path(sessionID, format)
+	if err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("write recording %s: negative offset %d", sessionID, off)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	mu := d.lock(sessionID)
+	mu.Lock()
+	defer mu.Unlock()
+
+	sessDir := filepath.Dir(path)
+	created := false
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(sessDir, 0o700); err != nil {
+			return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+		}
+		created = true
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+	}
+	size := st.Size()
+	if off > size {
+		return size, fmt.Errorf("write recording %s at offset %d: %w (%d bytes stored)", sessionID, off, ErrGap, size)
+	}
+	end := off + int64(len(data))
+	if len(data) > 0 {
+		if _, err := f.WriteAt(data, off); err != nil {
+			return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+		}
+	}
+	if end < size {
+		if err := f.Truncate(end); err != nil {
+			return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+	}
+	if created || final {
+		if err := syncDir(sessDir); err != nil {
+			return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+		}
+		if created {
+			if err := syncDir(d.root); err != nil {
+				return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
+			}
+		}
+	}
+	return end, nil
+}
+
+// Size implements Store.
+func (d *Dir) Size(ctx context.Context, sessionID string, format api.RecordingFormat) (int64, error) {
+	path, err := d.Path(sessionID, format)
+	if err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("recording %s: %w", sessionID, err)
+	}
+	return st.Size(), nil
+}
+
+// Open implements Store. The returned reader is an *os.File (it also
+// implements io.ReaderAt and io.Seeker).
+func (d *Dir) Open(ctx context.Context, sessionID string, format api.RecordingFormat) (io.ReadCloser, error) {
+	path, err := d.Path(sessionID, format)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: session %s (%s)", ErrNotFound, sessionID, format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open recording %s: %w", sessionID, err)
+	}
+	return f, nil
+}
+
+// Delete implements Store.
+func (d *Dir) Delete(ctx context.Context, sessionID string) error {
+	if err := CheckSessionID(sessionID); err != nil {
+		return err
+	}
+	mu := d.lock(sessionID)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := os.RemoveAll(filepath.Join(d.root, sessionID)); err != nil {
+		return fmt.Errorf("delete recording %s: %w", sessionID, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
