@@ -1,0 +1,266 @@
+// Package tcp is the agent's TCP proxy: every connection of a session is a
+// plain TCP connection to the target, carried byte for byte, and recorded
+// as a connection log (recordfmt/connlog: one open and one close line per
+// connection, with byte counts and duration).
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/connlog"
+)
+
+// Config configures the TCP proxy. Zero fields take the defaults of
+// withDefaults.
+type Config struct {
+	// DialTimeout bounds the probe dial and every target dial. Default 10 s.
+	DialTimeout time.Duration
+	// BufferSize is the copy buffer per direction. Default 256 KiB.
+	BufferSize int
+}
+
+func (c Config) withDefaults() Config {
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.BufferSize <= 0 {
+		c.BufferSize = 256 << 10
+	}
+	return c
+}
+
+// Proxy is the TCP proxy.
+type Proxy struct {
+	cfg  Config
+	bufs sync.Pool
+}
+
+// New returns a TCP proxy.
+func New(cfg Config) *Proxy {
+	cfg = cfg.withDefaults()
+	p := &Proxy{cfg: cfg}
+	p.bufs.New = func() any { b := make([]byte, cfg.BufferSize); return &b }
+	return p
+}
+
+// Open checks that the agent reaches the target with one probe dial,
+// closed right away.
+func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Session, error) {
+	if info.Target.Address == "" {
+		return nil, fmt.Errorf("resource %q has no target address", info.Target.Name)
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	c, err := info.Dial(dctx, "tcp", info.Target.Address)
+	if err != nil {
+		return nil, fmt.Errorf("reach target %s: %w", info.Target.Address, err)
+	}
+	c.Close()
+	return &session{
+		p:     p,
+		info:  info,
+		start: info.Clock(),
+		enc:   connlog.NewEncoder(info.Recorder),
+		log:   info.Logger,
+		conns: map[int64]*pair{},
+	}, nil
+}
+
+type pair struct{ client, target net.Conn }
+
+type session struct {
+	p     *Proxy
+	info  *proxy.SessionInfo
+	start time.Time
+	enc   *connlog.Encoder
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[int64]*pair
+	wg     sync.WaitGroup
+}
+
+func (s *session) since() float64 {
+	d := s.info.Clock().Sub(s.start).Seconds()
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// ServeConn dials the target, answers the ConnOpenResult and carries
+// bytes both ways.
+func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	}
+	if _, dup := s.conns[c.ConnID]; dup || c.ConnID < 1 {
+		s.mu.Unlock()
+		msg := fmt.Sprintf("connection number %d is invalid or already in use", c.ConnID)
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
+		return errors.New(msg)
+	}
+	pr := &pair{client: conn}
+	s.conns[c.ConnID] = pr
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c.ConnID)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+
+	addr := s.info.Target.Address
+	ev := connlog.Event{Conn: c.ConnID, Peer: c.ClientAddr, Target: addr}
+	dctx, cancel := context.WithTimeout(ctx, s.p.cfg.DialTimeout)
+	target, err := s.info.Dial(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("dial target %s: %w", addr, err)
+		ev.T, ev.Event, ev.Error = s.since(), connlog.EventError, err.Error()
+		if rerr := s.enc.Encode(ev); rerr != nil {
+			s.info.Fail(rerr)
+		}
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
+		return err
+	}
+	defer target.Close()
+	s.mu.Lock()
+	pr.target = target
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	}
+
+	opened := s.info.Clock()
+	ev.T, ev.Event = s.since(), connlog.EventOpen
+	if err := s.enc.Encode(ev); err != nil {
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
+		s.info.Fail(err)
+		return err
+	}
+	up, down, cerr := int64(0), int64(0), tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true})
+	if cerr == nil {
+		up, down, cerr = s.splice(conn, target)
+	}
+	s.mu.Lock()
+	if s.closed {
+		cerr = nil // torn down on purpose: not a connection error
+	}
+	s.mu.Unlock()
+	ev.T, ev.Event = s.since(), connlog.EventClose
+	ev.BytesUp, ev.BytesDown = up, down
+	ev.Duration = max(s.info.Clock().Sub(opened).Seconds(), 0)
+	if cerr != nil {
+		ev.Error = cerr.Error()
+	}
+	if err := s.enc.Encode(ev); err != nil {
+		s.info.Fail(err)
+	}
+	return cerr
+}
+
+// splice copies both ways until both directions are done, half-closing
+// the far side when one direction reaches EOF. It returns the bytes
+// carried client → target (up) and target → client (down) and the first
+// error other than a clean end.
+func (s *session) splice(client, target net.Conn) (up, down int64, err error) {
+	type result struct {
+		n   int64
+		err error
+	}
+	upc := make(chan result, 1)
+	go func() {
+		n, err := s.copy(target, client)
+		if err == nil {
+			closeWrite(target)
+		} else {
+			abort(target)
+			abort(client)
+		}
+		upc <- result{n, err}
+	}()
+	down, derr := s.copy(client, target)
+	if derr == nil {
+		closeWrite(client)
+	} else {
+		abort(target)
+		abort(client)
+	}
+	r := <-upc
+	return r.n, down, errors.Join(r.err, derr)
+}
+
+// copy moves bytes with a pooled buffer: no allocation per read.
+func (s *session) copy(dst, src net.Conn) (int64, error) {
+	bp := s.p.bufs.Get().(*[]byte)
+	defer s.p.bufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := dst.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				return n, nil
+			}
+			return n, rerr
+		}
+	}
+}
+
+// closeWrite half-closes c: TCP's CloseWrite, or Close on a yamux stream
+// (which only ends its sending half).
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+// abort closes c in both directions at once. A yamux stream's Close only
+// ends its sending half, so pending reads are cut by an expired deadline.
+func abort(c net.Conn) {
+	c.SetDeadline(time.Now())
+	c.Close()
+}
+
+// Close tears the session down: every client stream and target connection
+// is closed, and Close waits until their close events are recorded.
+func (s *session) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for _, pr := range s.conns {
+		abort(pr.client)
+		if pr.target != nil {
+			abort(pr.target)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}

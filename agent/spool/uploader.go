@@ -1,0 +1,226 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/tunnel"
+)
+
+// MaxUploadChunk is the largest chunk the uploader sends.
+const MaxUploadChunk = 1 << 20
+
+// StreamOpener opens a new stream to control; *yamux.Session implements it.
+type StreamOpener interface {
+	Open() (net.Conn, error)
+}
+
+// UploaderConfig configures an Uploader. Zero fields take the defaults of
+// withDefaults.
+type UploaderConfig struct {
+	Logger *slog.Logger
+	// RetryDelay is how long a failed upload waits before it is tried again
+	// on the same link. Default 1 s.
+	RetryDelay time.Duration
+	// Poll is the fallback poll of a recording's state in case a wake-up
+	// was missed. Default 2 s.
+	Poll time.Duration
+}
+
+func (c UploaderConfig) withDefaults() UploaderConfig {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = 2 * time.Second
+	}
+	return c
+}
+
+// Uploader streams spooled recordings to control.
+type Uploader struct {
+	spool *Spool
+	cfg   UploaderConfig
+}
+
+// NewUploader returns an uploader of s's recordings.
+func NewUploader(s *Spool, cfg UploaderConfig) *Uploader {
+	return &Uploader{spool: s, cfg: cfg.withDefaults()}
+}
+
+// Run uploads every recording of the spool, present and future, over
+// streams opened with open, until ctx ends (the life of one link to
+// control). Uploads that fail are retried after RetryDelay; a recording is
+// deleted from the spool once control acknowledged its final chunk.
+func (u *Uploader) Run(ctx context.Context, open StreamOpener) {
+	var (
+		mu      sync.Mutex
+		running = map[string]bool{}
+		wg      sync.WaitGroup
+		retry   = make(chan struct{}, 1)
+	)
+	defer wg.Wait()
+	for {
+		added := u.spool.Added()
+		for _, rec := range u.spool.Recordings() {
+			mu.Lock()
+			busy := running[rec.ID]
+			running[rec.ID] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			wg.Add(1)
+			go func(rec *Recording) {
+				defer wg.Done()
+				err := u.Upload(ctx, open, rec)
+				if err != nil && ctx.Err() == nil {
+					u.cfg.Logger.Warn("recording upload failed; retrying", "session", rec.ID, "err", err, "retry_in", u.cfg.RetryDelay)
+					select {
+					case <-time.After(u.cfg.RetryDelay):
+					case <-ctx.Done():
+					}
+				}
+				mu.Lock()
+				delete(running, rec.ID)
+				mu.Unlock()
+				select {
+				case retry <- struct{}{}:
+				default:
+				}
+			}(rec)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-added:
+		case <-retry:
+		}
+	}
+}
+
+// Upload sends one recording over a new stream: it resumes at the offset
+// control acknowledges first and returns nil once control acknowledged the
+// final chunk and the recording was removed from the spool.
+func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording) error {
+	st, err := open.Open()
+	if err != nil {
+		return fmt.Errorf("open recording stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
+
+	if err := tunnel.WriteHeader(st, api.StreamRecording, api.RecordingOpen{SessionID: rec.ID, Format: rec.Format}); err != nil {
+		return fmt.Errorf("send recording header: %w", err)
+	}
+	var first api.RecordingAck
+	if err := tunnel.ReadFrame(st, &first); err != nil {
+		return fmt.Errorf("read first recording ack: %w", err)
+	}
+	if first.Error != "" {
+		return fmt.Errorf("control refused the recording: %s", first.Error)
+	}
+	if first.Final {
+		// Control already holds the complete recording.
+		return u.spool.Remove(rec.ID)
+	}
+	ra, closer, err := rec.Reader()
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	// Acks arrive on their own goroutine so a slow reader never stalls the
+	// sender; the final ack (or an error) ends the upload.
+	acks := make(chan error, 1)
+	go func() { acks <- readAcks(st) }()
+
+	log := u.cfg.Logger.With("session", rec.ID)
+	off := first.Offset
+	log.Debug("uploading recording", "resume_at", off)
+	buf := make([]byte, MaxUploadChunk)
+	finalSent := false
+	for !finalSent {
+		size, final, changed := rec.State()
+		if off > size && final {
+			log.Warn("control holds more of this recording than the spool; finishing at control's size", "control", off, "spool", size)
+			size = off
+		}
+		for off < size {
+			n := min(size-off, int64(len(buf)))
+			if _, err := ra.ReadAt(buf[:n], off); err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+				return fmt.Errorf("read spooled recording at %d: %w", off, err)
+			}
+			last := final && off+n == size
+			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Data: buf[:n], Final: last}); err != nil {
+				return fmt.Errorf("send recording chunk: %w", err)
+			}
+			off += n
+			finalSent = last
+		}
+		if final && !finalSent {
+			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Final: true}); err != nil {
+				return fmt.Errorf("send final recording chunk: %w", err)
+			}
+			finalSent = true
+		}
+		if finalSent {
+			break
+		}
+		select {
+		case <-changed:
+		case <-time.After(u.cfg.Poll):
+		case err := <-acks:
+			return ackEnd(err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case err := <-acks:
+		if err != nil {
+			return ackEnd(err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	log.Debug("recording uploaded", "size", off)
+	return u.spool.Remove(rec.ID)
+}
+
+// readAcks reads acks until the final one (nil) or an error.
+func readAcks(r io.Reader) error {
+	for {
+		var a api.RecordingAck
+		if err := tunnel.ReadFrame(r, &a); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("control closed the recording stream before acknowledging the final chunk")
+			}
+			return fmt.Errorf("read recording ack: %w", err)
+		}
+		if a.Error != "" {
+			return fmt.Errorf("control refused a recording chunk: %s", a.Error)
+		}
+		if a.Final {
+			return nil
+		}
+	}
+}
+
+func ackEnd(err error) error {
+	if err == nil {
+		return errors.New("control acknowledged a final chunk that was not sent")
+	}
+	return err
+}
