@@ -32,6 +32,7 @@ type env struct {
 	recs  *recordings.Dir
 	gw    *agentgw.Gateway
 	addr  string
+	stop  func() error // ends Serve and returns its error (idempotent)
 
 	mu        sync.Mutex
 	changes   []change
@@ -91,9 +92,17 @@ func newEnv(t *testing.T, mod func(*agentgw.Config)) *env {
 	e.addr = ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- e.gw.Serve(ctx, ln) }()
+	var once sync.Once
+	var serveErr error
+	e.stop = func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := e.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 		st.Close()

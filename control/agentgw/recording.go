@@ -143,6 +143,9 @@ func (g *Gateway) startUpload(ctx context.Context, key uploadKey, st net.Conn, a
 			return up, nil
 		}
 		g.mu.Unlock()
+		// A yamux Close only half-closes; the deadline unblocks the old
+		// receiver's read.
+		old.stream.SetDeadline(time.Now())
 		old.stream.Close()
 		select {
 		case <-old.done:
