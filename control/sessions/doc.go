@@ -1,0 +1,25 @@
+// Package sessions is the session manager of the control server: it
+// creates sessions (role, policy and agent checks, a pending row), attaches
+// a person's upgraded connections to streams to the serving agent, splices
+// bytes both ways while counting them, and ends sessions — completed when
+// the lead connection closes, terminated by an administrator's kill,
+// failed when the target or the agent link breaks, when a pending session
+// is never attached, or when control shuts down.
+//
+// Lifecycle (docs/ARCHITECTURE.md §4):
+//
+//   - Create: pending row, nothing reaches the agent.
+//   - The lead attaches (the events channel, or the first data connection
+//     for types without one): a StreamSession is opened with an
+//     api.SessionOpen header; the agent's api.SessionOpenResult makes the
+//     session active or failed.
+//   - Each data connection opens a StreamConn (api.ConnOpen); after the
+//     agent's api.ConnOpenResult the bytes are spliced.
+//   - Every status change goes through the store's Transition (one
+//     transition function); the first ending wins, later ones get a
+//     conflict.
+//
+// Running sessions live in an in-memory registry with atomic byte counters
+// that are overlaid on API answers and flushed to the store when a
+// connection ends and every FlushInterval.
+package sessions
