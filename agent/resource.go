@@ -60,6 +60,9 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // protocol, e.g. "tcp://127.0.0.1:5432". User info in the URL becomes the
 // resource's Credentials, which stay on the agent.
 func ParseResourceURL(name, rawURL string) (ResourceConfig, error) {
+	if !strings.Contains(rawURL, "://") {
+		return ResourceConfig{}, fmt.Errorf("resource %q: want a URL with a scheme, like tcp://host:port (supported: %s)", name, supportedSchemes())
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		var ue *url.Error
