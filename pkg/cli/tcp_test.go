@@ -1,0 +1,417 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/cli/cmdutil"
+	"github.com/onepam/onepam/pkg/cli/iostreams"
+	"github.com/onepam/onepam/pkg/client"
+	"github.com/onepam/onepam/pkg/client/clienttest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startEcho runs a TCP echo service on loopback that half-closes after
+// echoing everything.
+func startEcho(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+				_ = c.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// fakeGateway plays control for tcp connect: it creates sessions, upgrades
+// the events channel (sending an "active" event) and relays data
+// connections to a real echo service.
+type fakeGateway struct {
+	echo       string
+	failTarget bool // the events attach answers 502
+	status     api.SessionStatus
+
+	mu         sync.Mutex
+	events     net.Conn
+	eventsDone chan struct{} // closed when the CLI closed the events channel
+	dataConns  int
+}
+
+func (g *fakeGateway) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusCreated, api.Session{ID: "s1", Type: api.TypeTCP, Status: api.StatusPending, Resource: "echo"})
+	})
+	mux.HandleFunc("GET /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		writeJSON(w, 200, api.Session{ID: "s1", Status: g.status, Error: "agent connection lost"})
+	})
+	mux.HandleFunc("GET /v1/sessions/{id}/connect", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("channel") == api.ChannelEvents {
+			if g.failTarget {
+				writeErr(w, api.CodeTargetFailed, "dial tcp 127.0.0.1:1: connect: connection refused")
+				return
+			}
+			conn, err := clienttest.Upgrade(w, []byte(`{"time":"2025-06-01T12:00:00Z","status":"active","message":"session active"}`+"\n"))
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			g.events = conn
+			g.mu.Unlock()
+			_, _ = io.Copy(io.Discard, conn) // until the CLI closes it
+			close(g.eventsDone)
+			return
+		}
+		target, err := net.Dial("tcp", g.echo)
+		if err != nil {
+			writeErr(w, api.CodeTargetFailed, err.Error())
+			return
+		}
+		defer target.Close()
+		conn, err := clienttest.Upgrade(w, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		g.mu.Lock()
+		g.dataConns++
+		g.mu.Unlock()
+		go func() {
+			_, _ = io.Copy(target, conn)
+			_ = target.(*net.TCPConn).CloseWrite()
+		}()
+		_, _ = io.Copy(conn, target)
+		_ = conn.(interface{ CloseWrite() error }).CloseWrite()
+		_, _ = io.Copy(io.Discard, conn)
+	})
+	return mux
+}
+
+// sendEvent writes a SessionEvent line on the events channel and closes it,
+// as control does when a session ends.
+func (g *fakeGateway) endWith(t *testing.T, line string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := io.WriteString(g.events, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	g.events.Close()
+}
+
+type tcpRun struct {
+	out, errOut *syncBuffer
+	cancel      context.CancelFunc
+	done        chan error
+}
+
+func startTCPConnect(t *testing.T, g *fakeGateway) *tcpRun {
+	srv := clienttest.NewServer(t, g.handler())
+	c, err := client.New(client.Config{URL: srv.URL, Token: "opt_admin", CAPEM: srv.CAPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &tcpRun{out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	t.Cleanup(cancel)
+	opts := &TCPConnectOptions{
+		IO:       &iostreams.IOStreams{In: strings.NewReader(""), Out: r.out, ErrOut: r.errOut},
+		Client:   func() (*client.Client, error) { return c, nil },
+		Resource: "echo",
+		Listen:   "127.0.0.1:0",
+	}
+	go func() { r.done <- runTCPConnect(ctx, opts) }()
+	return r
+}
+
+func (r *tcpRun) addr(t *testing.T) string {
+	var addr string
+	waitFor(t, "the listening address", func() bool {
+		select {
+		case err := <-r.done:
+			t.Fatalf("tcp connect ended early: %v (stderr %s)", err, r.errOut)
+		default:
+		}
+		line, ok := strings.CutSuffix(r.out.String(), "\n")
+		addr = line
+		return ok
+	})
+	return addr
+}
+
+func (r *tcpRun) wait(t *testing.T) error {
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcp connect did not end")
+		return nil
+	}
+}
+
+// roundTrip sends data through addr and checks the echo.
+func roundTrip(t *testing.T, addr string, size int) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	go func() {
+		_, _ = conn.Write(data)
+		_ = conn.(*net.TCPConn).CloseWrite() // the half-close must reach the target
+	}()
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("echoed %d bytes, sent %d (equal prefix: %v)", len(got), len(data), bytes.HasPrefix(data, got))
+	}
+}
+
+func TestTCPConnectTerminated(t *testing.T) {
+	g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{})}
+	r := startTCPConnect(t, g)
+	addr := r.addr(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("stdout %q, want the bare listening address", addr)
+	}
+	mustContain(t, r.errOut.String(), "listening on "+addr+" → echo (session s1); press Ctrl-C to end")
+
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); roundTrip(t, addr, 3<<20) }()
+	}
+	wg.Wait()
+
+	// A connection open when the session is terminated is closed.
+	open, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if _, err := open.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(open, buf); err != nil || buf[0] != 'x' {
+		t.Fatalf("echo before kill: %q %v", buf, err)
+	}
+
+	g.endWith(t, `{"time":"2025-06-01T12:00:01Z","status":"terminated","message":"session terminated by an administrator (alice): not approved"}`)
+	err = r.wait(t)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeTerminated {
+		t.Fatalf("err = %v, want terminated", err)
+	}
+	if code, msg := cmdutil.Classify(err); code != cmdutil.ExitTerminated || msg != "session terminated by an administrator (alice): not approved" {
+		t.Fatalf("exit %d %q", code, msg)
+	}
+	_ = open.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := open.Read(buf); err == nil {
+		t.Fatalf("local connection still open after termination (read %d bytes)", n)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Fatal("listener still accepting after termination")
+	}
+}
+
+func TestTCPConnectInterrupt(t *testing.T) {
+	g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{})}
+	r := startTCPConnect(t, g)
+	roundTrip(t, r.addr(t), 1000)
+	r.cancel() // Ctrl-C
+	if err := r.wait(t); err != nil {
+		t.Fatalf("err = %v, want nil after Ctrl-C", err)
+	}
+	select {
+	case <-g.eventsDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the events channel was not closed: the session would not complete")
+	}
+}
+
+func TestTCPConnectFailures(t *testing.T) {
+	t.Run("target unreachable", func(t *testing.T) {
+		g := &fakeGateway{failTarget: true, eventsDone: make(chan struct{})}
+		r := startTCPConnect(t, g)
+		err := r.wait(t)
+		if code, msg := cmdutil.Classify(err); code != cmdutil.ExitTargetFailed || !strings.Contains(msg, "connection refused") {
+			t.Fatalf("exit %d %q", code, msg)
+		}
+	})
+	t.Run("failed event", func(t *testing.T) {
+		g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{})}
+		r := startTCPConnect(t, g)
+		r.addr(t)
+		g.endWith(t, `{"status":"failed","message":"session failed","error":"agent connection lost"}`)
+		if code, msg := cmdutil.Classify(r.wait(t)); code != cmdutil.ExitTargetFailed || msg != "session failed: agent connection lost" {
+			t.Fatalf("exit %d %q", code, msg)
+		}
+	})
+	t.Run("closed without event", func(t *testing.T) {
+		g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{}), status: api.StatusFailed}
+		r := startTCPConnect(t, g)
+		r.addr(t)
+		g.mu.Lock()
+		g.events.Close()
+		g.mu.Unlock()
+		if code, msg := cmdutil.Classify(r.wait(t)); code != cmdutil.ExitTargetFailed || msg != "session failed: agent connection lost" {
+			t.Fatalf("exit %d %q", code, msg)
+		}
+	})
+}
+
+// TestSpliceHalfClose checks that each direction's end is passed on while
+// the other keeps flowing.
+func TestSpliceHalfClose(t *testing.T) {
+	echo := startEcho(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			target, err := net.Dial("tcp", echo)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go Splice(c, target)
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := range 3 {
+		line := strings.Repeat("ab", i+1) + "\n"
+		if _, err := io.WriteString(conn, line); err != nil {
+			t.Fatal(err)
+		}
+		got, err := br.ReadString('\n')
+		if err != nil || got != line {
+			t.Fatalf("echo %q, %v", got, err)
+		}
+	}
+	_ = conn.(*net.TCPConn).CloseWrite()
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after half-close: %q %v", rest, err)
+	}
+}
+
+// BenchmarkSplice reports the throughput and allocations of Splice
+// carrying one direction between loopback TCP connections.
+func BenchmarkSplice(b *testing.B) {
+	sink, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	proxy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer proxy.Close()
+	go func() {
+		for {
+			c, err := proxy.Accept()
+			if err != nil {
+				return
+			}
+			t, err := net.Dial("tcp", sink.Addr().String())
+			if err != nil {
+				c.Close()
+				return
+			}
+			go Splice(c, t)
+		}
+	}()
+	conn, err := net.Dial("tcp", proxy.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, spliceBufferSize)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
