@@ -33,6 +33,8 @@ type env struct {
 	gw    *agentgw.Gateway
 	addr  string
 	stop  func() error // ends Serve and returns its error (idempotent)
+	// logger writes to t.Log; valid until the env's cleanup.
+	logger *slog.Logger
 
 	mu        sync.Mutex
 	changes   []change
@@ -61,12 +63,13 @@ func newEnv(t *testing.T, mod func(*agentgw.Config)) *env {
 	if e.recs, err = recordings.NewDir(filepath.Join(e.dir, "recordings")); err != nil {
 		t.Fatal(err)
 	}
+	e.logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := agentgw.Config{
 		Store:      st,
 		CA:         ca,
 		ServerCert: cert,
 		Recordings: e.recs,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     e.logger,
 		Version:    "test",
 		OnAgentChange: func(id string, online bool) {
 			e.mu.Lock()

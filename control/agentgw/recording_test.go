@@ -13,8 +13,8 @@ import (
 	"github.com/onepam/onepam/pkg/tunnel"
 )
 
-// connlog returns n bytes of plausible recording data.
-func connlog(n int) []byte {
+// recordingData returns n bytes of plausible recording data.
+func recordingData(n int) []byte {
 	var b bytes.Buffer
 	for i := 0; b.Len() < n; i++ {
 		fmt.Fprintf(&b, `{"t":%d,"event":"open","conn":%d,"peer":"127.0.0.1:%d"}`+"\n", i, i, 40000+i)
@@ -27,7 +27,7 @@ func TestRecordingUploadResumes(t *testing.T) {
 	ctx := ctxTimeout(t)
 	a := e.connect(e.enroll("rec"))
 	sid := e.session("rec")
-	data := connlog(300_000)
+	data := recordingData(300_000)
 
 	// First stream: two chunks acknowledged, a third sent whose ack is
 	// never read, then the stream is dropped.
