@@ -274,3 +274,27 @@ func TestServeShutdownClosesAgents(t *testing.T) {
 		t.Fatal("agents online after shutdown")
 	}
 }
+
+// TestDisconnectIgnored: an agent that does not close after a disconnect
+// message is closed by control.
+func TestDisconnectIgnored(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.enroll("stubborn")
+	a := e.connect(id)
+	ctx := ctxTimeout(t)
+	e.gw.Disconnect(id.AgentID, "maintenance", false)
+	m, err := a.Next(ctx)
+	if err != nil || m.Error == nil || m.Error.Fatal || m.Error.Message != "maintenance" {
+		t.Fatalf("message %+v, %v", m, err)
+	}
+	select {
+	case <-a.Done():
+	case <-ctx.Done():
+		t.Fatal("connection of an agent ignoring the disconnect left open")
+	}
+	// Not revoked: it may come back.
+	e.connect(id)
+	if !e.gw.Online(id.AgentID) {
+		t.Fatal("agent not back online")
+	}
+}
