@@ -1,0 +1,85 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/onepam/onepam/control/auth"
+	"github.com/onepam/onepam/control/metrics"
+	"github.com/onepam/onepam/control/sessions"
+	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/pkg/api"
+)
+
+// Store is what the handlers need of the database.
+type Store interface {
+	CreateUser(ctx context.Context, u api.User) error
+	GetUser(ctx context.Context, name string) (api.User, error)
+	ListUsers(ctx context.Context) ([]api.User, error)
+	DeleteUser(ctx context.Context, name string) error
+	ListTokens(ctx context.Context, user string) ([]api.Token, error)
+	GetToken(ctx context.Context, id string) (api.Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	CreateEnrollToken(ctx context.Context, hash []byte, createdBy string, expiresAt time.Time) error
+	GetAgent(ctx context.Context, id string) (store.AgentRecord, error)
+	GetAgentByName(ctx context.Context, name string) (store.AgentRecord, error)
+	ListAgents(ctx context.Context) ([]store.AgentRecord, error)
+	RevokeAgent(ctx context.Context, id string, at time.Time) error
+	ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error)
+	AddPolicyRule(ctx context.Context, r api.PolicyRule) error
+	ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error)
+	DeletePolicyRule(ctx context.Context, id string) error
+	ReplacePolicy(ctx context.Context, rules []api.PolicyRule) error
+	GetSession(ctx context.Context, id string) (api.Session, error)
+	ListSessions(ctx context.Context, f store.SessionFilter) ([]api.Session, string, error)
+	AddAudit(ctx context.Context, e api.AuditEvent) error
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]api.AuditEvent, error)
+}
+
+// Sessions is what the handlers need of the session manager.
+type Sessions interface {
+	Create(ctx context.Context, p auth.Principal, req api.CreateSessionRequest, clientIP string) (api.Session, error)
+	Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*sessions.Attachment, error)
+	Kill(ctx context.Context, p auth.Principal, id, reason, clientIP string) (api.Session, error)
+	Overlay(s *api.Session)
+}
+
+// Gateway is what the handlers need of the agent gateway.
+type Gateway interface {
+	Online(agentID string) bool
+	Disconnect(agentID, reason string, fatal bool)
+}
+
+// Recordings reads stored recordings.
+type Recordings interface {
+	Open(ctx context.Context, sessionID string, format api.RecordingFormat) (io.ReadCloser, error)
+}
+
+// Config configures the API handler. Store, Tokens, Sessions, Gateway and
+// Recordings are required.
+type Config struct {
+	Store      Store
+	Tokens     *auth.Tokens
+	Sessions   Sessions
+	Gateway    Gateway
+	Recordings Recordings
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	Clock   func() time.Time
+	// CAPin is control's CA pin ("sha256:<hex>"), embedded in enrollment
+	// tokens.
+	CAPin string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return c
+}

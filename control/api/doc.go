@@ -1,0 +1,26 @@
+// Package api is the control server's HTTP API: thin handlers under /v1/
+// that authenticate (package auth), check the caller's role, call the
+// store or the session manager, and answer JSON. Every error answer is an
+// api.ErrorBody with the code matching the HTTP status; request bodies are
+// limited to 1 MiB and unknown JSON fields are refused.
+//
+// Routes (Go 1.22 ServeMux patterns):
+//
+//	GET    /healthz                          no auth
+//	GET    /metrics                          no auth, Prometheus text
+//	GET    /v1/whoami
+//	POST   /v1/users, GET /v1/users, DELETE /v1/users/{name}
+//	POST   /v1/tokens, GET /v1/tokens?user=, DELETE /v1/tokens/{id}
+//	GET    /v1/policy, POST /v1/policy, PUT /v1/policy, DELETE /v1/policy/{id}
+//	GET    /v1/audit?actor=&action=&since=&limit=
+//	POST   /v1/agents/tokens, GET /v1/agents, DELETE /v1/agents/{agent}
+//	GET    /v1/resources?type=&label=k=v
+//	POST   /v1/sessions, GET /v1/sessions, GET /v1/sessions/{id}
+//	POST   /v1/sessions/{id}/kill
+//	GET    /v1/sessions/{id}/connect?channel=events|data   (HTTP/1.1 upgrade)
+//	GET    /v1/sessions/{id}/recording
+//
+// Every administrative action (users, tokens, policy, agents, kill,
+// recording reads) writes an audit event with the actor, target, outcome
+// and client IP (the TCP peer's address; proxy headers are not trusted).
+package api
