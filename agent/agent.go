@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/onepam/onepam/agent/spool"
@@ -124,6 +125,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			bo.reset()
 		}
 		d := bo.next()
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			d = min(d, cfg.ReconnectRefusedMax)
+		}
 		cfg.Logger.Warn("link to control lost; reconnecting", "control", a.cfg.ControlAddr, "err", err, "retry_in", d.Round(time.Millisecond))
 		t := time.NewTimer(d)
 		select {

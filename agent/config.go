@@ -37,6 +37,10 @@ type Config struct {
 	// ReconnectMin and ReconnectMax bound the reconnect backoff (full
 	// jitter). Defaults 100 ms and 10 s.
 	ReconnectMin, ReconnectMax time.Duration
+	// ReconnectRefusedMax caps the delay after a refused dial (control's
+	// port closed: it is restarting), so the agent is back within about a
+	// second of control's restart however long control was down. Default 1 s.
+	ReconnectRefusedMax time.Duration
 	// ReconnectReset is how long a link must have lived for the backoff to
 	// start again from ReconnectMin. Default 10 s.
 	ReconnectReset time.Duration
@@ -82,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = c.ReconnectMin
+	}
+	if c.ReconnectRefusedMax <= 0 {
+		c.ReconnectRefusedMax = time.Second
 	}
 	if c.ReconnectReset <= 0 {
 		c.ReconnectReset = 10 * time.Second

@@ -208,7 +208,8 @@ func (s *session) splice(client, target net.Conn) (up, down int64, err error) {
 	return r.n, down, errors.Join(r.err, derr)
 }
 
-// copy moves bytes with a pooled buffer: no allocation per read.
+// copy moves bytes with a pooled buffer: no allocation per read. It
+// returns the bytes read from src and handed to dst.
 func (s *session) copy(dst, src net.Conn) (int64, error) {
 	bp := s.p.bufs.Get().(*[]byte)
 	defer s.p.bufs.Put(bp)
@@ -217,9 +218,10 @@ func (s *session) copy(dst, src net.Conn) (int64, error) {
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
-			nw, werr := dst.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
+			// Count what was read and handed on: when the link dies, a
+			// write may report failure for bytes that did reach the peer.
+			n += int64(nr)
+			if _, werr := dst.Write(buf[:nr]); werr != nil {
 				return n, werr
 			}
 		}
