@@ -1,0 +1,72 @@
+package control
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config configures a Server. DataDir is required; everything else has a
+// default (withDefaults).
+type Config struct {
+	// DataDir holds the CA, the server certificate, the database and the
+	// recordings. Created when missing.
+	DataDir string
+	// Listen is the API address (HTTPS). Default ":7443".
+	Listen string
+	// AgentListen is the agents' address (TLS + yamux). Default ":7444".
+	AgentListen string
+	// PublicNames are extra names (DNS or IP) for the server certificate,
+	// besides localhost, 127.0.0.1, ::1 and the hostname.
+	PublicNames []string
+	// ShutdownGrace is how long running sessions may go on after Serve's
+	// context ends. Default 10 s.
+	ShutdownGrace time.Duration
+	// PendingTimeout fails a pending session never attached within it.
+	// Default 60 s.
+	PendingTimeout time.Duration
+	Logger         *slog.Logger     // default slog.Default()
+	Clock          func() time.Time // default time.Now
+	Version        string           // default "dev"
+	// APIListener and AgentListener, when set, are used instead of
+	// listening on Listen and AgentListen (tests, onepam dev). The Server
+	// closes them.
+	APIListener, AgentListener net.Listener
+}
+
+// Defaults.
+const (
+	DefaultListen         = ":7443"
+	DefaultAgentListen    = ":7444"
+	DefaultShutdownGrace  = 10 * time.Second
+	DefaultPendingTimeout = 60 * time.Second
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if c.DataDir == "" {
+		return c, errors.New("control: no data directory: set --data-dir")
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.AgentListen == "" {
+		c.AgentListen = DefaultAgentListen
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.PendingTimeout <= 0 {
+		c.PendingTimeout = DefaultPendingTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return c, nil
+}

@@ -1,0 +1,275 @@
+package control
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/onepam/onepam/control/agentgw"
+	controlapi "github.com/onepam/onepam/control/api"
+	"github.com/onepam/onepam/control/auth"
+	"github.com/onepam/onepam/control/metrics"
+	"github.com/onepam/onepam/control/pki"
+	"github.com/onepam/onepam/control/recordings"
+	"github.com/onepam/onepam/control/sessions"
+	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlite"
+	"github.com/onepam/onepam/pkg/api"
+)
+
+// Server is a control server.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	ca         *pki.CA
+	cert       tls.Certificate
+	store      *sqlite.Store
+	recs       *recordings.Dir
+	metrics    *metrics.Metrics
+	tokens     *auth.Tokens
+	gw         *agentgw.Gateway
+	sessions   *sessions.Manager
+	handler    http.Handler
+	apiLn      net.Listener
+	agentLn    net.Listener
+	firstToken string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New prepares a server: data directory, CA and server certificate,
+// database, recordings directory, first admin (first start only), recovery
+// of sessions interrupted by a previous run, and the two listeners.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, apiLn: cfg.APIListener, agentLn: cfg.AgentListener}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if s.ca, s.cert, err = pki.LoadOrCreate(cfg.DataDir, cfg.PublicNames, cfg.Clock()); err != nil {
+		return nil, fmt.Errorf("load or create the CA: %w", err)
+	}
+	if s.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "onepam.db"), sqlite.WithClock(cfg.Clock), sqlite.WithLogger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("open the database: %w", err)
+	}
+	if s.recs, err = recordings.NewDir(filepath.Join(cfg.DataDir, "recordings")); err != nil {
+		return nil, fmt.Errorf("open the recordings directory: %w", err)
+	}
+	s.metrics = metrics.New(cfg.Clock)
+	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
+
+	s.gw, err = agentgw.New(agentgw.Config{
+		Store: s.store, CA: s.ca, ServerCert: s.cert, Recordings: s.recs,
+		Logger: cfg.Logger.With("component", "agentgw"), Clock: cfg.Clock, Version: cfg.Version,
+		OnAgentChange: s.agentChanged,
+		OnRecording:   func(sessionID string, _ api.Recording) { s.metrics.RecordingAcked(sessionID) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent gateway: %w", err)
+	}
+	s.sessions, err = sessions.New(sessions.Config{
+		Store: s.store, Gateway: s.gw, Metrics: s.metrics, Logger: cfg.Logger.With("component", "sessions"),
+		Clock: cfg.Clock, PendingTimeout: cfg.PendingTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	s.firstToken, err = bootstrap(ctx, s.store, s.tokens, api.User{Name: FirstAdmin, Role: api.RoleAdmin, CreatedAt: cfg.Clock().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if s.firstToken != "" {
+		s.log.Info("first start: created the admin user, its token and the seed policy rule", "user", FirstAdmin)
+	}
+	if n, err := s.sessions.RecoverInterrupted(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		s.log.Warn("failed sessions interrupted by the previous run", "sessions", n)
+	}
+
+	s.handler, err = controlapi.New(controlapi.Config{
+		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
+		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if s.apiLn == nil {
+		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen for the API on %s: %w", cfg.Listen, err)
+		}
+	}
+	if s.agentLn == nil {
+		if s.agentLn, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+			return nil, fmt.Errorf("listen for agents on %s: %w", cfg.AgentListen, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) agentChanged(agentID string, online bool) {
+	s.metrics.AgentOnline(agentID, online)
+	if !online {
+		go s.sessions.AgentOffline(agentID)
+	}
+}
+
+// APIAddr is the address the API listens on.
+func (s *Server) APIAddr() net.Addr { return s.apiLn.Addr() }
+
+// AgentAddr is the address agents connect to.
+func (s *Server) AgentAddr() net.Addr { return s.agentLn.Addr() }
+
+// CAPin is the pin of control's CA ("sha256:<hex>").
+func (s *Server) CAPin() string { return s.ca.Pin() }
+
+// CACertPEM is control's CA certificate.
+func (s *Server) CACertPEM() []byte { return s.ca.CertPEM() }
+
+// FirstAdminToken is the admin token created by this New on the first
+// start, or "".
+func (s *Server) FirstAdminToken() string { return s.firstToken }
+
+// Handler is the API handler (without TLS), for in-process use.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// CreateEnrollToken issues a one-time agent enrollment token on behalf of
+// actor (ttl <= 0: one hour).
+func (s *Server) CreateEnrollToken(ctx context.Context, ttl time.Duration, actor string) (api.EnrollToken, error) {
+	et, err := auth.CreateEnrollToken(ctx, s.store, s.ca.Pin(), ttl, actor, s.cfg.Clock())
+	if err != nil {
+		return api.EnrollToken{}, err
+	}
+	s.audit(ctx, api.AuditEvent{Actor: actor, Action: "agent.token.create", Target: "enrollment token", Outcome: api.OutcomeSuccess})
+	return et, nil
+}
+
+// CreateToken issues an API token for user (ttl 0: 30 days; < 0: never
+// expires).
+func (s *Server) CreateToken(ctx context.Context, user string, ttl time.Duration, name string) (api.CreatedToken, error) {
+	tok, err := s.tokens.Create(ctx, user, ttl, name)
+	if err != nil {
+		return api.CreatedToken{}, err
+	}
+	s.audit(ctx, api.AuditEvent{Actor: "system", Action: "token.create", Target: tok.Token.ID, Outcome: api.OutcomeSuccess, Fields: map[string]string{"user": user}})
+	return tok, nil
+}
+
+func (s *Server) audit(ctx context.Context, e api.AuditEvent) {
+	e.ID = store.NewID()
+	e.Time = s.cfg.Clock().UTC()
+	if err := s.store.AddAudit(ctx, e); err != nil {
+		s.log.Error("write audit event", "action", e.Action, "err", err)
+	}
+}
+
+// TLSConfig is the API's TLS configuration: HTTP/1.1 only, so that
+// session upgrades never negotiate HTTP/2.
+func (s *Server) tlsConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{s.cert},
+		NextProtos:   []string{"http/1.1"},
+	}
+}
+
+// Serve serves the API and the agent gateway until ctx ends, then shuts
+// down gracefully: new sessions are refused, running ones are told and get
+// ShutdownGrace to end before they are failed ("control shut down"), then
+// the listeners close. It returns nil after a shutdown, or the error that
+// stopped a listener.
+func (s *Server) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.tlsConfig(),
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	// The gateway and the session manager outlive ctx by the grace period:
+	// running sessions need their agents until they end.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(tls.NewListener(s.apiLn, srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve API: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.gw.Serve(bg, s.agentLn); err != nil && bg.Err() == nil {
+			errc <- fmt.Errorf("serve agents: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		_ = s.sessions.Run(bg)
+	}()
+	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("control server shutting down", "grace", s.cfg.ShutdownGrace)
+	s.sessions.Shutdown(s.cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+	}
+	cancel()
+	stopBG()
+	wg.Wait()
+	s.log.Info("control server stopped")
+	return serveErr
+}
+
+// Close releases the database and the listeners. Call it after Serve
+// returned (or instead of Serve).
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.apiLn != nil {
+			if err := s.apiLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		if s.agentLn != nil {
+			if err := s.agentLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
