@@ -150,8 +150,10 @@ const (
 
 // SessionReport is a frame the agent sends on a session stream.
 type SessionReport struct {
-	Type  string `json:"type"`  // "failed" (the session broke), "ended" (torn down)
+	Type  string `json:"type"`  // "failed" (the session broke), "ended" (torn down), "file" (file activity)
 	Error string `json:"error"` // with failed
+	// File is one file operation, with type "file".
+	File *FileEvent `json:"file,omitempty"`
 	// RecordingSize is the final size of the recording, with ended.
 	RecordingSize int64 `json:"recording_size"`
 }
@@ -160,6 +162,7 @@ type SessionReport struct {
 const (
 	ReportFailed = "failed"
 	ReportEnded  = "ended"
+	ReportFile   = "file"
 )
 
 // ConnOpen is the header of a StreamConn stream.
