@@ -101,7 +101,15 @@ func (m *Manager) Attach(ctx context.Context, p auth.Principal, id, channel, cli
 	}
 	a := &Attachment{m: m, l: l, lead: lead, events: channel == api.ChannelEvents}
 	if a.events {
+		// Counted under the lock, so that an ending that already waits for
+		// the connections never sees a late Add.
+		l.mu.Lock()
+		if l.ended {
+			l.mu.Unlock()
+			return nil, l.endedErr()
+		}
 		l.wg.Add(1)
+		l.mu.Unlock()
 		return a, nil
 	}
 	c, err := m.openConn(ctx, l, clientAddr)
