@@ -92,6 +92,8 @@ Environment:
 		newCmdResources(f),
 		newCmdSessions(f),
 		newCmdTCP(f),
+		newCmdControl(f),
+		NewCmdDev(f, nil),
 		NewCmdVersion(f, nil),
 		NewCmdCompletion(f),
 	)

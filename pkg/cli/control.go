@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/onepam/onepam/control"
+	"github.com/onepam/onepam/pkg/cli/cmdutil"
+	"github.com/onepam/onepam/pkg/cli/iostreams"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+func newCmdControl(f *cmdutil.Factory) *cobra.Command {
+	cmd := newGroup("control", "Run the control server", `  onepam control serve --data-dir /var/lib/onepam --public-name control.example.com`)
+	cmd.AddCommand(NewCmdControlServe(f, nil))
+	return cmd
+}
+
+// ControlServeOptions are the options of `onepam control serve`.
+type ControlServeOptions struct {
+	IO          *iostreams.IOStreams
+	Version     string
+	DataDir     string
+	Listen      string
+	AgentListen string
+	PublicNames []string
+	LogFormat   string // json or text
+	LogLevel    string // debug, info, warn, error
+}
+
+// NewCmdControlServe returns `onepam control serve`.
+func NewCmdControlServe(f *cmdutil.Factory, runF func(context.Context, *ControlServeOptions) error) *cobra.Command {
+	opts := &ControlServeOptions{IO: f.IOStreams, Version: f.Version}
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--public-name N]... [--config FILE]",
+		Short: "Run the control server (API on --listen, agents on --agent-listen)",
+		Long: `Run the control server. On first start it creates its CA, server
+certificate, database and a first admin, and prints once the admin token,
+the CA pin and the onepam login line to use.
+
+Settings come from flags, else ONEPAM_* environment variables
+(ONEPAM_DATA_DIR, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN, ONEPAM_PUBLIC_NAME as a
+comma list, ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML file of
+--config (keys data_dir, listen, agent_listen, public_names, log_format,
+log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.`,
+		Example: `  onepam control serve
+  onepam control serve --data-dir /var/lib/onepam --listen :7443 --agent-listen :7444 --public-name control.example.com
+  ONEPAM_DATA_DIR=/srv/onepam onepam control serve --log-format text
+  onepam control serve --config /etc/onepam/control.yaml`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := loadServeSettings(cmd.Flags(), configFile, f.Getenv, opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runControlServe(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.String("data-dir", "./onepam-data", "data directory: CA, certificates, database, recordings")
+	fl.String("listen", ":7443", "API address (HTTPS)")
+	fl.String("agent-listen", ":7444", "agent address (TLS + yamux)")
+	fl.StringArray("public-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	fl.String("log-format", "json", "log format: json or text")
+	fl.String("log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&configFile, "config", "", "YAML settings file")
+	return cmd
+}
+
+// serveSettings maps settings keys to their flags.
+var serveSettings = map[string]string{
+	"data_dir":     "data-dir",
+	"listen":       "listen",
+	"agent_listen": "agent-listen",
+	"public_names": "public-name",
+	"log_format":   "log-format",
+	"log_level":    "log-level",
+}
+
+// loadServeSettings resolves each setting: flag, else environment, else
+// config file, else the flag's default.
+func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string) string, opts *ControlServeOptions) error {
+	v := viper.New()
+	if configFile != "" {
+		v.SetConfigFile(configFile)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("read %s: %w", configFile, err)
+		}
+		for _, k := range v.AllKeys() {
+			if _, ok := serveSettings[k]; !ok {
+				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, listen, agent_listen, public_names, log_format, log_level)", configFile, k)
+			}
+		}
+	}
+	env := map[string]string{
+		"data_dir":     "ONEPAM_DATA_DIR",
+		"listen":       "ONEPAM_LISTEN",
+		"agent_listen": "ONEPAM_AGENT_LISTEN",
+		"public_names": "ONEPAM_PUBLIC_NAME",
+		"log_format":   "ONEPAM_LOG_FORMAT",
+		"log_level":    "ONEPAM_LOG_LEVEL",
+	}
+	for key, flag := range serveSettings {
+		if err := v.BindPFlag(key, fl.Lookup(flag)); err != nil {
+			return err
+		}
+		// The environment is read through getenv (testable) and set as an
+		// override below the flag: a changed flag still wins.
+		if val := getenv(env[key]); val != "" && !fl.Changed(flag) {
+			if key == "public_names" {
+				v.Set(key, splitComma(val))
+			} else {
+				v.Set(key, val)
+			}
+		}
+	}
+	opts.DataDir = v.GetString("data_dir")
+	opts.Listen = v.GetString("listen")
+	opts.AgentListen = v.GetString("agent_listen")
+	opts.PublicNames = v.GetStringSlice("public_names")
+	opts.LogFormat = v.GetString("log_format")
+	opts.LogLevel = v.GetString("log_level")
+	if opts.LogFormat != "json" && opts.LogFormat != "text" {
+		return cmdutil.FlagErrorf("log format %q: want json or text", opts.LogFormat)
+	}
+	if _, err := parseLevel(opts.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func splitComma(s string) []string { return cmdutil.SplitList([]string{s}) }
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, cmdutil.FlagErrorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger returns a slog logger writing to w.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, ho))
+	}
+	return slog.New(slog.NewJSONHandler(w, ho))
+}
+
+func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
+	level, err := parseLevel(opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	srv, err := control.New(ctx, control.Config{
+		DataDir:     opts.DataDir,
+		Listen:      opts.Listen,
+		AgentListen: opts.AgentListen,
+		PublicNames: opts.PublicNames,
+		Logger:      newLogger(opts.IO.ErrOut, opts.LogFormat, level),
+		Version:     opts.Version,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if tok := srv.FirstAdminToken(); tok != "" {
+		url := "https://" + loginHost(srv.APIAddr(), opts.PublicNames)
+		fmt.Fprintf(opts.IO.ErrOut, `
+control's first start: this is shown ONCE, keep the admin token safe.
+  admin token: %s
+  CA pin:      %s
+log in with:
+  onepam login --control %s --token %s --ca-pin %s
+
+`, tok, srv.CAPin(), url, tok, srv.CAPin())
+	}
+	return srv.Serve(ctx)
+}
+
+// loginHost is the host:port to print in the login line: the listening
+// address when it is a specific IP, else the first public name or this
+// host's name.
+func loginHost(addr net.Addr, publicNames []string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+		if len(publicNames) > 0 {
+			host = publicNames[0]
+		} else if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
+}
