@@ -91,6 +91,9 @@ func classifyAPI(err error, ae *api.Error) (int, string) {
 	msg := err.Error()
 	switch ae.Code {
 	case api.CodeUnauthenticated:
+		if strings.Contains(msg, "onepam login") {
+			return ExitAuth, "not authenticated: " + msg
+		}
 		return ExitAuth, "not authenticated: " + msg + ": " + loginHint
 	case api.CodeForbidden:
 		return ExitDenied, "denied: " + msg

@@ -26,6 +26,7 @@ func TestClassify(t *testing.T) {
 		{"not logged in", fmt.Errorf("whoami: %w", ErrNotLoggedIn), ExitAuth, "whoami: not logged in: run onepam login --control URL --token TOKEN"},
 		{"unknown CA", client.ErrUnknownCA, ExitAuth, client.ErrUnknownCA.Error()},
 		{"unauthenticated", api.Errorf(api.CodeUnauthenticated, "token expired"), ExitAuth, "not authenticated: token expired: run onepam login --control URL --token TOKEN"},
+		{"unauthenticated with a hint", api.Errorf(api.CodeUnauthenticated, "token expired: run onepam login --control URL --token TOKEN"), ExitAuth, "not authenticated: token expired: run onepam login --control URL --token TOKEN"},
 		{"forbidden", api.Errorf(api.CodeForbidden, "auditors may not kill sessions"), ExitDenied, "denied: auditors may not kill sessions"},
 		{"not found", fmt.Errorf("show: %w", api.Errorf(api.CodeNotFound, "no session x")), ExitNotFound, "show: no session x"},
 		{"target failed", api.Errorf(api.CodeTargetFailed, "agent a1 is offline"), ExitTargetFailed, "agent a1 is offline"},
