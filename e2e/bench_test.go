@@ -104,15 +104,22 @@ func pull(addr string, size int64, streams int) (time.Duration, error) {
 type path struct {
 	name string
 	addr string
-	pids func() []int // processes whose CPU counts for this path
+	// procs are the processes of this path whose CPU time is reported.
+	procs []proc
 }
 
-func cpuOf(pids []int) time.Duration {
-	var d time.Duration
-	for _, p := range pids {
-		d += e2etest.TreeCPU(p)
+type proc struct {
+	name string
+	pid  func() int
+}
+
+// cpuOf returns each process's CPU time (with its descendants).
+func cpuOf(ps []proc) []time.Duration {
+	out := make([]time.Duration, len(ps))
+	for i, p := range ps {
+		out[i] = e2etest.TreeCPU(p.pid())
 	}
-	return d
+	return out
 }
 
 // BenchmarkTCPThroughput: bytes through CLI → control → agent → target
@@ -124,9 +131,9 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	fwd, sshProc := sshd.Forward(b, src)
 	tun := tcpConnect(b, w.admin, "bulk")
 	paths := []path{
-		{"onepam", tun.Addr, func() []int { return []int{tun.Pid(), w.ctl.Pid(), w.agent.Pid()} }},
-		{"ssh -L", fwd, func() []int { return []int{sshProc.Pid(), sshd.Pid()} }},
-		{"direct", src, func() []int { return nil }},
+		{"onepam", tun.Addr, []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}},
+		{"ssh -L", fwd, []proc{{"ssh", sshProc.Pid}, {"sshd", sshd.Pid}}},
+		{"direct", src, nil},
 	}
 	size := int64(1 << 30)
 	if s := os.Getenv("ONEPAM_BENCH_BYTES"); s != "" {
@@ -135,12 +142,12 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	rounds := 5
 	for _, streams := range []int{1, 16} {
 		rates := map[string][]float64{}
-		cpu := map[string][]float64{}
+		cpu := map[string][]float64{} // "path/process" → CPU s per GiB
 		var ratios []float64
 		for r := -1; r < rounds; r++ { // round -1 warms every path up
 			got := map[string]float64{}
 			for _, p := range paths {
-				c0 := cpuOf(p.pids())
+				c0 := cpuOf(p.procs)
 				d, err := pull(p.addr, size, streams)
 				if err != nil {
 					b.Fatalf("%s: %v", p.name, err)
@@ -150,7 +157,10 @@ func BenchmarkTCPThroughput(b *testing.B) {
 				}
 				got[p.name] = float64(size) / d.Seconds() / (1 << 20)
 				rates[p.name] = append(rates[p.name], got[p.name])
-				cpu[p.name] = append(cpu[p.name], (cpuOf(p.pids())-c0).Seconds()/(float64(size)/(1<<30)))
+				for i, c1 := range cpuOf(p.procs) {
+					k := p.name + "/" + p.procs[i].name
+					cpu[k] = append(cpu[k], (c1-c0[i]).Seconds()/(float64(size)/(1<<30)))
+				}
 			}
 			if r >= 0 {
 				ratios = append(ratios, got["onepam"]/got["ssh -L"])
@@ -160,8 +170,11 @@ func BenchmarkTCPThroughput(b *testing.B) {
 		fmt.Printf("tcp throughput, %d stream(s), %d MiB a run, %d interleaved rounds:\n", streams, size>>20, rounds)
 		for _, p := range paths {
 			s := e2etest.Summarize(rates[p.name])
-			c := e2etest.Summarize(cpu[p.name])
-			fmt.Printf("  %-7s median %7.1f MiB/s (min %.1f, max %.1f)  CPU %.2f s/GiB\n", p.name, s.Median, s.Min, s.Max, c.Median)
+			fmt.Printf("  %-7s median %7.1f MiB/s (min %.1f, max %.1f)", p.name, s.Median, s.Min, s.Max)
+			for _, pr := range p.procs {
+				fmt.Printf("  %s %.2f CPU-s/GiB", pr.name, e2etest.Summarize(cpu[p.name+"/"+pr.name]).Median)
+			}
+			fmt.Println()
 		}
 		fmt.Printf("  onepam/ssh -L ratio: median %.2f (min %.2f, max %.2f)\n", rs.Median, rs.Min, rs.Max)
 		b.ReportMetric(rs.Median, fmt.Sprintf("ratio-vs-ssh-%dstream", streams))
