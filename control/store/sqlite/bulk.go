@@ -13,7 +13,7 @@ import (
 // Rows per multi-row INSERT of BulkInsertSessions.
 const (
 	bulkSessionRows  = 40  // × 20 columns
-	bulkTimelineRows = 150 // × 6 columns
+	bulkTimelineRows = 140 // × 7 columns
 )
 
 // BulkInsertSessions inserts sessions in any state, with their timelines
@@ -26,6 +26,7 @@ const (
 func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) error {
 	type tl struct {
 		id string
+		n  int
 		e  api.TimelineEvent
 	}
 	var events []tl
@@ -36,16 +37,16 @@ func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) 
 		}
 		rows[i] = sess
 		if len(sess.Timeline) == 0 {
-			events = append(events, tl{sess.ID, api.TimelineEvent{Time: sess.CreatedAt, Event: api.EventCreated,
+			events = append(events, tl{sess.ID, 1, api.TimelineEvent{Time: sess.CreatedAt, Event: api.EventCreated,
 				Status: api.StatusPending, Actor: sess.User}})
 		}
-		for _, e := range sess.Timeline {
-			events = append(events, tl{sess.ID, e})
+		for n, e := range sess.Timeline {
+			events = append(events, tl{sess.ID, n + 1, e})
 		}
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		err := insertChunks(ctx, tx, len(rows), bulkSessionRows,
-			`INSERT INTO sessions (`+sessionCols+`) VALUES `, numSessionCols,
+			`INSERT OR ROLLBACK INTO sessions (`+sessionCols+`) VALUES `, numSessionCols,
 			func(i int) []any { return sessionArgs(&rows[i]) })
 		if isUnique(err) {
 			return store.ErrConflict
@@ -54,10 +55,10 @@ func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) 
 			return err
 		}
 		return insertChunks(ctx, tx, len(events), bulkTimelineRows,
-			`INSERT INTO session_timeline (session_id, time, event, status, actor, detail) VALUES `, 6,
+			`INSERT OR ROLLBACK INTO session_timeline (session_id, n, time, event, status, actor, detail) VALUES `, 7,
 			func(i int) []any {
 				e := events[i]
-				return []any{e.id, nanos(e.e.Time), e.e.Event, string(e.e.Status), e.e.Actor, e.e.Detail}
+				return []any{e.id, e.n, nanos(e.e.Time), e.e.Event, string(e.e.Status), e.e.Actor, e.e.Detail}
 			})
 	})
 	if err != nil {

@@ -30,6 +30,8 @@ type config struct {
 	log         *slog.Logger
 	readConns   int
 	busyTimeout time.Duration
+	writeCache  int // page cache of the write connection, bytes
+	readCache   int // page cache of each read connection, bytes
 }
 
 func (c config) withDefaults() config {
@@ -44,6 +46,12 @@ func (c config) withDefaults() config {
 	}
 	if c.busyTimeout <= 0 {
 		c.busyTimeout = 5 * time.Second
+	}
+	if c.writeCache <= 0 {
+		c.writeCache = 64 << 20
+	}
+	if c.readCache <= 0 {
+		c.readCache = 16 << 20
 	}
 	return c
 }
@@ -64,6 +72,14 @@ func WithReadConns(n int) Option { return func(c *config) { c.readConns = n } }
 // WithBusyTimeout sets how long SQLite waits for a lock held by another
 // process before failing (default 5s).
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// WithCacheSize sets the page cache of the write connection and of each
+// read connection (defaults 64 MiB and 16 MiB). A write cache that holds a
+// transaction's dirty pages keeps SQLite from spilling them to the WAL
+// more than once.
+func WithCacheSize(write, read int) Option {
+	return func(c *config) { c.writeCache, c.readCache = write, read }
+}
 
 // Open opens (creating if needed) the database at path, applies pending
 // migrations and returns the store. It refuses a database whose schema is
@@ -122,9 +138,13 @@ func dsn(abs string, cfg config, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Statement journals and sort spills stay in memory, not temp files.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cfg.readCache/1024))
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cfg.writeCache/1024))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}

@@ -38,8 +38,8 @@ func (s *Store) CreateSession(ctx context.Context, sess api.Session) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO session_timeline (session_id, time, event, status, actor, detail)
-			VALUES (?, ?, ?, ?, ?, '')`, sess.ID, nanos(sess.CreatedAt), api.EventCreated, string(api.StatusPending), sess.User)
+		_, err = tx.ExecContext(ctx, `INSERT INTO session_timeline (session_id, n, time, event, status, actor, detail)
+			VALUES (?, 1, ?, ?, ?, ?, '')`, sess.ID, nanos(sess.CreatedAt), api.EventCreated, string(api.StatusPending), sess.User)
 		return err
 	})
 	if err != nil {
@@ -150,7 +150,7 @@ func loadTimelines(ctx context.Context, q queryer, page []api.Session) error {
 		args[i] = s.ID
 	}
 	rows, err := q.QueryContext(ctx, `SELECT session_id, time, event, status, actor, detail FROM session_timeline
-		WHERE session_id IN (`+placeholders(len(page))+`) ORDER BY session_id, seq`, args...)
+		WHERE session_id IN (`+placeholders(len(page))+`) ORDER BY session_id, n`, args...)
 	if err != nil {
 		return fmt.Errorf("load timelines: %w", err)
 	}

@@ -76,8 +76,8 @@ func (s *Store) Transition(ctx context.Context, id string, t store.Transition) (
 			// (possible only with a second process on the file).
 			return fmt.Errorf("%w: %s → %s (the session changed concurrently)", api.ErrIllegalTransition, from, t.To)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO session_timeline (session_id, time, event, status, actor, detail)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, at, api.EventFor(t.To), string(t.To), t.Actor, t.Detail); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO session_timeline (session_id, n, time, event, status, actor, detail)
+			VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM session_timeline WHERE session_id = ?1), ?2, ?3, ?4, ?5, ?6)`, id, at, api.EventFor(t.To), string(t.To), t.Actor, t.Detail); err != nil {
 			return err
 		}
 		out, err = getSession(ctx, tx, id)

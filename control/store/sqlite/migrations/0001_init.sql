@@ -73,6 +73,8 @@ CREATE TABLE policy_rules (
     created_at  INTEGER NOT NULL
 );
 
+-- Clustered by id (WITHOUT ROWID): rows are stored in time order, and
+-- the secondary indexes below end with id, so each is read in id order.
 CREATE TABLE sessions (
     id               TEXT PRIMARY KEY,
     user_name        TEXT NOT NULL,
@@ -94,7 +96,7 @@ CREATE TABLE sessions (
     rec_state        TEXT NOT NULL,
     rec_size         INTEGER NOT NULL DEFAULT 0,
     rec_available    INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 -- Every filter combination of `onepam sessions ls` is an ordered scan of
 -- one of these (newest first), never a sort of the table.
 CREATE INDEX sessions_status_type ON sessions (status, type, id);
@@ -103,17 +105,18 @@ CREATE INDEX sessions_type ON sessions (type, id);
 CREATE INDEX sessions_user ON sessions (user_name, id);
 CREATE INDEX sessions_resource ON sessions (resource, id);
 
--- Timeline events, oldest first within a session (seq).
+-- Timeline events: n is the event's ordinal within its session (1 =
+-- created), so a session's events are contiguous and in order.
 CREATE TABLE session_timeline (
-    seq        INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    n          INTEGER NOT NULL,
     time       INTEGER NOT NULL,
     event      TEXT NOT NULL,
     status     TEXT NOT NULL,
     actor      TEXT NOT NULL,
-    detail     TEXT NOT NULL
-);
-CREATE INDEX session_timeline_session ON session_timeline (session_id, seq);
+    detail     TEXT NOT NULL,
+    PRIMARY KEY (session_id, n)
+) WITHOUT ROWID;
 
 -- Audit log; fields is a JSON object or NULL.
 CREATE TABLE audit_log (
