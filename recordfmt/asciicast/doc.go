@@ -52,25 +52,28 @@
 //
 // # asciicast v2 produced by Export
 //
-// The first line is the header object, keys in this order:
+// The first line is the header object, written as asciinema writes it
+// (separators ", " and ": "), keys in this order:
 //
 //	version    2
 //	width      int
 //	height     int
 //	timestamp  int (omitted when 0)
-//	env        object (omitted when empty)
+//	command    string, the exec command (omitted for an interactive shell)
 //	title      string (omitted when empty)
-//	onepam     object with onepam's fields, each omitted when empty:
-//	             session_id, user, resource, login, command
+//	env        object, keys sorted (omitted when empty)
+//	onepam     object with onepam's fields, each omitted when empty (the
+//	           object too when all are): session_id, user, resource, login
 //
 // The spec allows extra header keys; players (asciinema play/cat) ignore
 // "onepam". Each following line is an event array [time, code, data]: time
 // in seconds with exactly 6 decimals, non-decreasing; code "o", "i", "r"
-// ("COLSxROWS") or "m". Data is JSON-escaped exactly as asciinema's own
-// recorder writes it (Python json.dumps, ensure_ascii=False): '"' and '\'
-// and \b \f \n \r \t get short escapes, other control bytes below 0x20 and
-// DEL are... (see jsonString) and everything else, including non-ASCII, is
-// written as UTF-8. A UTF-8 sequence split across two reads is joined into
+// ("COLSxROWS") or "m" (the label). Events whose data is empty after UTF-8
+// repair (a read holding only the start of a character) are left out, except
+// markers. Data is JSON-escaped exactly as asciinema's own recorder writes
+// it (Python json.dumps, ensure_ascii=False): '"' and '\' and \b \f \n \r
+// \t get short escapes, the other bytes below 0x20 become \u00XX, and
+// everything else (DEL, non-ASCII, U+2028) is written as UTF-8. A UTF-8 sequence split across two reads is joined into
 // the event of the later read (per stream: output and input each carry
 // their own incomplete tail); bytes that are not valid UTF-8 become U+FFFD
 // as in asciinema's recorder. An incomplete tail left at the end of the

@@ -114,6 +114,14 @@ func appendHeaderLine(b []byte, h Header) []byte {
 		b = append(b, `, "timestamp": `...)
 		b = strconv.AppendInt(b, h.Timestamp, 10)
 	}
+	if h.Command != "" {
+		b = append(b, `, "command": `...)
+		b = appendJSONString(b, validString(h.Command))
+	}
+	if h.Title != "" {
+		b = append(b, `, "title": `...)
+		b = appendJSONString(b, validString(h.Title))
+	}
 	if len(h.Env) > 0 {
 		keys := make([]string, 0, len(h.Env))
 		for k := range h.Env {
@@ -131,13 +139,9 @@ func appendHeaderLine(b []byte, h Header) []byte {
 		}
 		b = append(b, '}')
 	}
-	if h.Title != "" {
-		b = append(b, `, "title": `...)
-		b = appendJSONString(b, validString(h.Title))
-	}
 	fields := [...]struct{ k, v string }{
 		{"session_id", h.SessionID}, {"user", h.User}, {"resource", h.Resource},
-		{"login", h.Login}, {"command", h.Command},
+		{"login", h.Login},
 	}
 	n := 0
 	for _, f := range fields {

@@ -199,7 +199,7 @@ func TestExportBasic(t *testing.T) {
 	if err := Export(&out, &buf); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"version": 2, "width": 80, "height": 24, "timestamp": 1700000000, "env": {"SHELL": "/bin/bash", "TERM": "xterm-256color"}, "title": "demo", "onepam": {"session_id": "0197a000-0000-7000-8000-000000000001", "user": "alice", "resource": "web-1", "login": "root"}}
+	want := `{"version": 2, "width": 80, "height": 24, "timestamp": 1700000000, "title": "demo", "env": {"SHELL": "/bin/bash", "TERM": "xterm-256color"}, "onepam": {"session_id": "0197a000-0000-7000-8000-000000000001", "user": "alice", "resource": "web-1", "login": "root"}}
 [0.250000, "o", "caf"]
 [0.500000, "o", "é \u001b[1mok\u001b[0m\r\n"]
 [1.000000, "i", "\"\\` + "\x7f" + `\u0000"]
