@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onepam/onepam/pkg/relay"
 	"io"
 	"net"
 	"time"
@@ -343,7 +344,15 @@ func (a *Attachment) Serve(client net.Conn, buffered []byte) {
 	a.c.client = client
 	l.mu.Unlock()
 
-	splice(client, a.c.agent, buffered, &l.up, &l.down)
+	if len(buffered) > 0 {
+		// Bytes the HTTP server read past the upgrade request.
+		l.up.Add(int64(len(buffered)))
+		if _, err := a.c.agent.Write(buffered); err != nil {
+			relay.Abort(client)
+			relay.Abort(a.c.agent)
+		}
+	}
+	_ = relay.Splice(client, a.c.agent, &l.up, &l.down)
 
 	l.dropConn(a.c)
 	a.m.flush(l)

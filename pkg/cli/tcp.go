@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onepam/onepam/pkg/relay"
 	"net"
 	"sync"
 	"time"
@@ -183,7 +184,7 @@ func (r *tcpRelay) relay(ctx context.Context, lc net.Conn) {
 		return
 	}
 	defer r.untrack(dc)
-	Splice(lc, dc)
+	_ = relay.Splice(lc, dc, nil, nil)
 }
 
 // maxEventLine bounds one SessionEvent line.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/onepam/onepam/pkg/relay"
 	"io"
 	"net"
 	"net/http"
@@ -340,7 +341,7 @@ func TestSpliceHalfClose(t *testing.T) {
 				c.Close()
 				continue
 			}
-			go Splice(c, target)
+			go relay.Splice(c, target, nil, nil)
 		}
 	}()
 	conn, err := net.Dial("tcp", ln.Addr().String())
@@ -362,56 +363,5 @@ func TestSpliceHalfClose(t *testing.T) {
 	_ = conn.(*net.TCPConn).CloseWrite()
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 		t.Fatalf("after half-close: %q %v", rest, err)
-	}
-}
-
-// BenchmarkSplice reports the throughput and allocations of Splice
-// carrying one direction between loopback TCP connections.
-func BenchmarkSplice(b *testing.B) {
-	sink, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	go func() {
-		for {
-			c, err := sink.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	proxy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer proxy.Close()
-	go func() {
-		for {
-			c, err := proxy.Accept()
-			if err != nil {
-				return
-			}
-			t, err := net.Dial("tcp", sink.Addr().String())
-			if err != nil {
-				c.Close()
-				return
-			}
-			go Splice(c, t)
-		}
-	}()
-	conn, err := net.Dial("tcp", proxy.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	buf := make([]byte, spliceBufferSize)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Write(buf); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -8,10 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/onepam/onepam/pkg/relay"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
@@ -25,32 +26,23 @@ import (
 type Config struct {
 	// DialTimeout bounds the probe dial and every target dial. Default 10 s.
 	DialTimeout time.Duration
-	// BufferSize is the copy buffer per direction. Default 256 KiB.
-	BufferSize int
 }
 
 func (c Config) withDefaults() Config {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
 	}
-	if c.BufferSize <= 0 {
-		c.BufferSize = 256 << 10
-	}
 	return c
 }
 
 // Proxy is the TCP proxy.
 type Proxy struct {
-	cfg  Config
-	bufs sync.Pool
+	cfg Config
 }
 
 // New returns a TCP proxy.
 func New(cfg Config) *Proxy {
-	cfg = cfg.withDefaults()
-	p := &Proxy{cfg: cfg}
-	p.bufs.New = func() any { b := make([]byte, cfg.BufferSize); return &b }
-	return p
+	return &Proxy{cfg: cfg.withDefaults()}
 }
 
 // Open checks that the agent reaches the target with one probe dial,
@@ -158,7 +150,9 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	}
 	up, down, cerr := int64(0), int64(0), tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true})
 	if cerr == nil {
-		up, down, cerr = s.splice(conn, target)
+		var u, d atomic.Int64
+		cerr = relay.Splice(conn, target, &u, &d)
+		up, down = u.Load(), d.Load()
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -177,89 +171,15 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	return cerr
 }
 
-// splice copies both ways until both directions are done, half-closing
-// the far side when one direction reaches EOF. It returns the bytes
-// carried client → target (up) and target → client (down) and the first
-// error other than a clean end.
-func (s *session) splice(client, target net.Conn) (up, down int64, err error) {
-	type result struct {
-		n   int64
-		err error
-	}
-	upc := make(chan result, 1)
-	go func() {
-		n, err := s.copy(target, client)
-		if err == nil {
-			closeWrite(target)
-		} else {
-			abort(target)
-			abort(client)
-		}
-		upc <- result{n, err}
-	}()
-	down, derr := s.copy(client, target)
-	if derr == nil {
-		closeWrite(client)
-	} else {
-		abort(target)
-		abort(client)
-	}
-	r := <-upc
-	return r.n, down, errors.Join(r.err, derr)
-}
-
-// copy moves bytes with a pooled buffer: no allocation per read. It
-// returns the bytes read from src and handed to dst.
-func (s *session) copy(dst, src net.Conn) (int64, error) {
-	bp := s.p.bufs.Get().(*[]byte)
-	defer s.p.bufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		nr, rerr := src.Read(buf)
-		if nr > 0 {
-			// Count what was read and handed on: when the link dies, a
-			// write may report failure for bytes that did reach the peer.
-			n += int64(nr)
-			if _, werr := dst.Write(buf[:nr]); werr != nil {
-				return n, werr
-			}
-		}
-		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				return n, nil
-			}
-			return n, rerr
-		}
-	}
-}
-
-// closeWrite half-closes c: TCP's CloseWrite, or Close on a yamux stream
-// (which only ends its sending half).
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-		return
-	}
-	c.Close()
-}
-
-// abort closes c in both directions at once. A yamux stream's Close only
-// ends its sending half, so pending reads are cut by an expired deadline.
-func abort(c net.Conn) {
-	c.SetDeadline(time.Now())
-	c.Close()
-}
-
 // Close tears the session down: every client stream and target connection
 // is closed, and Close waits until their close events are recorded.
 func (s *session) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	for _, pr := range s.conns {
-		abort(pr.client)
+		relay.Abort(pr.client)
 		if pr.target != nil {
-			abort(pr.target)
+			relay.Abort(pr.target)
 		}
 	}
 	s.mu.Unlock()
