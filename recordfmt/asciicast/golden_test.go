@@ -22,8 +22,12 @@ type step struct {
 	cols, rows int
 }
 
-func out(ms int, s string) step { return step{at: time.Duration(ms) * time.Millisecond, typ: TypeOutput, data: s} }
-func in(ms int, s string) step  { return step{at: time.Duration(ms) * time.Millisecond, typ: TypeInput, data: s} }
+func out(ms int, s string) step {
+	return step{at: time.Duration(ms) * time.Millisecond, typ: TypeOutput, data: s}
+}
+func in(ms int, s string) step {
+	return step{at: time.Duration(ms) * time.Millisecond, typ: TypeInput, data: s}
+}
 func resize(ms, c, r int) step {
 	return step{at: time.Duration(ms) * time.Millisecond, typ: TypeResize, cols: c, rows: r}
 }
