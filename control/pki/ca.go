@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"github.com/onepam/onepam/pkg/fsutil"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -139,10 +140,10 @@ func createCA(dir string, now time.Time) (*CA, error) {
 	}
 	// Key first: a crash in between leaves a lone key, which the next start
 	// replaces (see loadOrCreateCA).
-	if err := writeFileAtomic(filepath.Join(dir, caKeyFile), keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, caKeyFile), keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, caCertFile), certPEM(der), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, caCertFile), certPEM(der), 0o600); err != nil {
 		return nil, err
 	}
 	return &CA{Cert: cert, Key: key}, nil

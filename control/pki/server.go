@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"github.com/onepam/onepam/pkg/fsutil"
 	"net"
 	"os"
 	"path/filepath"
@@ -133,10 +134,10 @@ func (ca *CA) issueServer(dir string, names hostNames, now time.Time) (tls.Certi
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, serverKeyFile), keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverKeyFile), keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, serverCertFile), certPEM(der, ca.Cert.Raw), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverCertFile), certPEM(der, ca.Cert.Raw), 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onepam/onepam/pkg/fsutil"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -247,7 +248,7 @@ func devAdminToken(ctx context.Context, dir string, srv *control.Server, control
 		}
 		tok = ct.Secret
 	}
-	if err := config.WriteFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	return tok, nil
