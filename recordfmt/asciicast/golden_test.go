@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,12 +157,15 @@ func expectedScreen(steps []step) string {
 func TestGoldenCasts(t *testing.T) {
 	for _, c := range goldenCases() {
 		t.Run(c.name, func(t *testing.T) {
+			stored := record(t, c.hdr, c.steps)
 			var cast bytes.Buffer
-			if err := Export(&cast, bytes.NewReader(record(t, c.hdr, c.steps))); err != nil {
+			if err := Export(&cast, bytes.NewReader(stored)); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", c.name+".cast")
 			if *update {
+				writeFuzzSeed(t, "FuzzCompact", c.name, stored)
+				writeFuzzSeed(t, "FuzzCompact", c.name+"-cut", stored[:len(stored)*2/3])
 				if err := os.WriteFile(path, cast.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -230,6 +234,19 @@ func TestEncoderMatchesExport(t *testing.T) {
 				t.Fatalf("asciinema cat printed %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// writeFuzzSeed writes data as a seed of the named fuzz target.
+func writeFuzzSeed(t *testing.T, target, name string, data []byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
+	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

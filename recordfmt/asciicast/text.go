@@ -168,8 +168,9 @@ func (t *textState) byte(b byte) bool {
 		}
 	case stSS3:
 		t.state = stGround
-		if t.input {
-			return t.key(b)
+		if t.input { // application cursor keys: ESC O A..D, H, F
+			t.params = t.params[:0]
+			return t.csi(b)
 		}
 	case stCSI:
 		switch {
