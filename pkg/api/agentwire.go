@@ -123,6 +123,7 @@ type SessionOpen struct {
 	Type      SessionType `json:"type"`
 	Resource  string      `json:"resource"`
 	Login     string      `json:"login"`
+	Database  string      `json:"database"` // db sessions: the database asked for ("" = default)
 	User      string      `json:"user"`
 	ClientIP  string      `json:"client_ip"`
 	CreatedAt time.Time   `json:"created_at"`

@@ -110,7 +110,10 @@ type PolicyRule struct {
 	Labels map[string]string `json:"labels"`
 	// Logins are the allowed target logins (globs); empty = only sessions
 	// without a login (e.g. tcp); "*" = any.
-	Logins      []string  `json:"logins"`
+	Logins []string `json:"logins"`
+	// Databases are the allowed database names for db sessions (globs);
+	// empty = any.
+	Databases   []string  `json:"databases"`
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"created_at"`
 }

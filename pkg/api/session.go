@@ -95,7 +95,8 @@ func (s *Session) Duration(now time.Time) time.Duration {
 // CreateSessionRequest is the body of POST /v1/sessions.
 type CreateSessionRequest struct {
 	Resource string `json:"resource"` // resource name
-	Login    string `json:"login"`    // target login, when the type has one
+	Login    string `json:"login"`    // target login (ssh user, database user), when the type has one
+	Database string `json:"database"` // database name, for db resources ("" = the resource's default)
 }
 
 // KillSessionRequest is the body of POST /v1/sessions/{id}/kill.
