@@ -1,0 +1,188 @@
+package container
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// Frame is one decoded data frame.
+type Frame struct {
+	FrameInfo
+	// Data is the frame's raw bytes; it is valid until the next call to
+	// Decoder.Next.
+	Data []byte
+}
+
+// Decoder reads a container from a stream as it arrives (a live
+// recording: a file being appended to, chunks received from an upload). It
+// checks each frame's header, sequence and hash chain. When the stream
+// holds no complete frame yet, Next returns ErrNeedMore and keeps what it
+// has; a later call continues once the reader has more. A malformed or
+// altered stream makes every later call return the same error.
+type Decoder struct {
+	r      io.Reader
+	buf    []byte // unconsumed bytes are buf[start:]
+	start  int
+	off    int64 // file offset of buf[start]
+	hdr    *parsedHeader
+	prev   [32]byte
+	num    uint32
+	rawOff int64
+	tLast  int64
+	sha    hash.Hash
+	out    []byte
+	tr     *Trailer
+	err    error
+}
+
+// NewDecoder returns a Decoder reading from r.
+func NewDecoder(r io.Reader) *Decoder { return &Decoder{r: r, sha: sha256.New()} }
+
+// need makes sure at least n unconsumed bytes are buffered, reading from
+// the stream; ErrNeedMore when the stream has no more for now. Memory grows
+// with the bytes actually received, never with a length field.
+func (d *Decoder) need(n int) error {
+	for len(d.buf)-d.start < n {
+		if d.start > 0 && d.start >= len(d.buf)/2 {
+			d.buf = d.buf[:copy(d.buf, d.buf[d.start:])]
+			d.start = 0
+		}
+		if cap(d.buf)-len(d.buf) < 4096 {
+			want := min(max(2*cap(d.buf), 32<<10), len(d.buf)+max(n-(len(d.buf)-d.start), 64<<10))
+			want = max(want, len(d.buf)+4096)
+			grown := make([]byte, len(d.buf), want)
+			copy(grown, d.buf)
+			d.buf = grown
+		}
+		m, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
+		d.buf = d.buf[:len(d.buf)+m]
+		if m > 0 {
+			continue
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			return ErrNeedMore
+		}
+		return fmt.Errorf("container: read stream: %w", err)
+	}
+	return nil
+}
+
+func (d *Decoder) consume(n int) {
+	d.start += n
+	d.off += int64(n)
+}
+
+func (d *Decoder) fail(err error) error {
+	d.err = err
+	return err
+}
+
+// Header reads the file header if needed and returns it.
+func (d *Decoder) Header() (Header, error) {
+	if d.hdr != nil {
+		return d.hdr.Header, nil
+	}
+	if d.err != nil {
+		return Header{}, d.err
+	}
+	if err := d.need(fileHeaderFixed); err != nil {
+		return Header{}, err
+	}
+	n, err := fileHeaderLen(d.buf[d.start:])
+	if err != nil {
+		return Header{}, d.fail(err)
+	}
+	if err := d.need(n); err != nil {
+		return Header{}, err
+	}
+	ph, err := parseFileHeader(d.buf[d.start : d.start+n])
+	if err != nil {
+		return Header{}, d.fail(err)
+	}
+	d.hdr, d.prev = &ph, ph.digest
+	d.consume(n)
+	return ph.Header, nil
+}
+
+// Next returns the next data frame. It returns ErrNeedMore (which wraps
+// io.ErrUnexpectedEOF) when no complete frame is buffered yet, and io.EOF
+// after the trailer, which is then available from Trailer.
+func (d *Decoder) Next() (Frame, error) {
+	if _, err := d.Header(); err != nil {
+		return Frame{}, err
+	}
+	if d.err != nil {
+		return Frame{}, d.err
+	}
+	if d.tr != nil {
+		if err := d.need(1); err == nil {
+			return Frame{}, d.fail(fmt.Errorf("%w: bytes after the trailer at offset %d", ErrMalformed, d.off))
+		}
+		return Frame{}, io.EOF
+	}
+	if err := d.need(FrameHeaderSize); err != nil {
+		return Frame{}, err
+	}
+	h, err := parseFrameHeader(d.buf[d.start:])
+	if err != nil {
+		return Frame{}, d.fail(fmt.Errorf("frame %d at offset %d: %w", d.num, d.off, err))
+	}
+	if h.num != d.num {
+		return Frame{}, d.fail(fmt.Errorf("%w: frame at offset %d is numbered %d, want %d", ErrMalformed, d.off, h.num, d.num))
+	}
+	if h.typ == typeData && h.tFirst < d.tLast {
+		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d starts before the previous frame ends", ErrMalformed, h.num, d.off))
+	}
+	total := FrameHeaderSize + int(h.compLen)
+	if h.typ == typeTrailer {
+		total += trailerTail
+	}
+	if err := d.need(total); err != nil {
+		return Frame{}, err
+	}
+	b := d.buf[d.start : d.start+total]
+	payload := b[FrameHeaderSize : FrameHeaderSize+int(h.compLen)]
+	if chainHash(d.sha, &d.prev, b, payload) != h.hash {
+		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d", ErrChain, h.num, d.off))
+	}
+	if h.typ == typeTrailer {
+		t, err := decodeTrailer(h, d.off, b[FrameHeaderSize:])
+		if err != nil {
+			return Frame{}, d.fail(fmt.Errorf("trailer at offset %d: %w", d.off, err))
+		}
+		if t.HeaderDigest != d.hdr.digest || t.ChainHead != d.prev || t.RawSize != d.rawOff {
+			return Frame{}, d.fail(fmt.Errorf("%w: trailer at offset %d does not match the frames before it", ErrMalformed, d.off))
+		}
+		d.tr = t
+		d.prev = h.hash
+		d.consume(total)
+		return d.Next()
+	}
+	out, err := decompress(d.out[:0], payload, int(h.rawLen))
+	if err != nil {
+		return Frame{}, d.fail(fmt.Errorf("frame %d at offset %d: %w", h.num, d.off, err))
+	}
+	d.out = out
+	f := Frame{FrameInfo: FrameInfo{Number: int(h.num), Offset: d.off, TFirst: dur(h.tFirst), TLast: dur(h.tLast),
+		RawOffset: d.rawOff, RawLen: int(h.rawLen), CompLen: int(h.compLen)}, Data: out}
+	d.prev, d.num, d.tLast = h.hash, d.num+1, h.tLast
+	d.rawOff += int64(h.rawLen)
+	d.consume(total)
+	return f, nil
+}
+
+// Trailer returns the trailer once Next has returned io.EOF. (Its
+// signature is checked by Verify.)
+func (d *Decoder) Trailer() (Trailer, bool) {
+	if d.tr == nil {
+		return Trailer{}, false
+	}
+	return *d.tr, true
+}
+
+// Offset returns the number of stream bytes consumed: the end of the last
+// decoded frame.
+func (d *Decoder) Offset() int64 { return d.off }
