@@ -30,7 +30,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		return cmdutil.ExitOK
 	}
 	code, msg := cmdutil.Classify(err)
-	fmt.Fprintln(f.IOStreams.ErrOut, msg)
+	if msg != "" {
+		fmt.Fprintln(f.IOStreams.ErrOut, msg)
+	}
 	var fe *cmdutil.FlagError
 	if code == cmdutil.ExitUsage && !errors.As(err, &fe) {
 		fmt.Fprintln(f.IOStreams.ErrOut, "Run 'onepam --help' for usage.")
@@ -91,12 +93,12 @@ Environment:
 		newCmdAgents(f),
 		newCmdResources(f),
 		newCmdSessions(f),
-		newCmdTCP(f),
 		newCmdControl(f),
 		NewCmdDev(f, nil),
 		NewCmdVersion(f, nil),
 		NewCmdCompletion(f),
 	)
+	cmd.AddCommand(newCmdConnectGroups(f)...)
 	return cmd
 }
 

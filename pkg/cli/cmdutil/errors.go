@@ -55,6 +55,13 @@ func FlagErrorf(format string, args ...any) error {
 	return &FlagError{Err: fmt.Errorf(format, args...)}
 }
 
+// ExitStatusError carries the exit status of a command onepam ran for the
+// person (e.g. `onepam db connect pg -- psql`): onepam exits with the same
+// status and prints nothing more.
+type ExitStatusError struct{ Code int }
+
+func (e *ExitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
 // ExitCode maps err to the process's exit code. It is the only place that
 // does.
 func ExitCode(err error) int {
@@ -70,7 +77,10 @@ func Classify(err error) (int, string) {
 	var fe *FlagError
 	var ne *client.NetworkError
 	var ae *api.Error
+	var es *ExitStatusError
 	switch {
+	case errors.As(err, &es):
+		return es.Code, ""
 	case errors.As(err, &fe):
 		return ExitUsage, err.Error()
 	case errors.Is(err, ErrNotLoggedIn), errors.Is(err, client.ErrUnknownCA):

@@ -170,13 +170,14 @@ func startTCPConnect(t *testing.T, g *fakeGateway) *tcpRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	t.Cleanup(cancel)
-	opts := &TCPConnectOptions{
+	opts := &ConnectOptions{
+		Type:     api.TypeTCP,
 		IO:       &iostreams.IOStreams{In: strings.NewReader(""), Out: r.out, ErrOut: r.errOut},
 		Client:   func() (*client.Client, error) { return c, nil },
 		Resource: "echo",
 		Listen:   "127.0.0.1:0",
 	}
-	go func() { r.done <- runTCPConnect(ctx, opts) }()
+	go func() { r.done <- runConnect(ctx, opts) }()
 	return r
 }
 
@@ -363,5 +364,43 @@ func TestSpliceHalfClose(t *testing.T) {
 	_ = conn.(*net.TCPConn).CloseWrite()
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 		t.Fatalf("after half-close: %q %v", rest, err)
+	}
+}
+
+// TestConnectCommand: with -- COMMAND the local address reaches the command
+// through placeholders and the environment, and its exit status passes
+// through; the session then ends (the events channel is closed).
+func TestConnectCommand(t *testing.T) {
+	g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{})}
+	srv := clienttest.NewServer(t, g.handler())
+	c, err := client.New(client.Config{URL: srv.URL, Token: "opt_admin", CAPEM: srv.CAPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	opts := &ConnectOptions{
+		IO:       &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: &syncBuffer{}},
+		Client:   func() (*client.Client, error) { return c, nil },
+		Type:     api.TypeTCP,
+		Resource: "echo",
+		Listen:   "127.0.0.1:0",
+		Command:  []string{"sh", "-c", `echo "{host}:{port} $ONEPAM_ADDR"; exit 3`},
+	}
+	err = runConnect(context.Background(), opts)
+	var es *cmdutil.ExitStatusError
+	if !errors.As(err, &es) || es.Code != 3 {
+		t.Fatalf("runConnect: %v, want exit status 3", err)
+	}
+	if code := cmdutil.ExitCode(err); code != 3 {
+		t.Fatalf("exit code %d, want 3", code)
+	}
+	f := strings.Fields(out.String())
+	if len(f) != 2 || f[0] != f[1] || !strings.HasPrefix(f[0], "127.0.0.1:") {
+		t.Fatalf("command saw %q: placeholders and ONEPAM_ADDR should both give the listening address", out.String())
+	}
+	select {
+	case <-g.eventsDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the events channel was not closed after the command ended")
 	}
 }
