@@ -218,7 +218,11 @@ func (rd *Reader) scan(limit int64) error {
 			return nil
 		}
 		if h.typ == typeTrailer {
-			rd.stop = nil
+			if end := off + FrameHeaderSize + int64(h.compLen) + trailerTail; end > limit {
+				rd.stop = fmt.Errorf("torn trailer at offset %d: %d of %d bytes present: %w", off, limit-off, end-off, io.ErrUnexpectedEOF)
+			} else {
+				rd.stop = fmt.Errorf("%w: unreadable trailer at offset %d", ErrMalformed, off)
+			}
 			return nil
 		}
 		f := FrameInfo{Number: int(h.num), Offset: off, TFirst: dur(h.tFirst), TLast: dur(h.tLast), RawLen: int(h.rawLen), CompLen: int(h.compLen)}

@@ -104,8 +104,8 @@ func Verify(r io.ReaderAt, size int64, pub ed25519.PublicKey) (Report, error) {
 			rep.Status = StatusBadSignature
 			rep.Message = fmt.Sprintf("bad signature: the recording was signed with key %s, not the agent's key %s", fingerprint(t.SignerKey), fingerprint(pub))
 		case !ed25519.Verify(pub, t.SignedMessage(), t.Signature):
-			rep.Status = StatusBadSignature
-			rep.Message = fmt.Sprintf("bad signature: the trailer's signature at offset %d does not verify with the agent's key %s", res.end-trailerTail, fingerprint(pub))
+			rep.Status, rep.Offset = StatusBadSignature, res.end-trailerTail
+			rep.Message = fmt.Sprintf("bad signature: the trailer's signature at offset %d does not verify with the agent's key %s", rep.Offset, fingerprint(pub))
 		default:
 			rep.Status, rep.Frame, rep.Offset = StatusOK, -1, 0
 			rep.Message = fmt.Sprintf("ok: %d frames, %d bytes, session time %s, signed by the agent's key %s", rep.Frames, rep.RawSize, clock(t.TLast), fingerprint(pub))

@@ -71,7 +71,7 @@ func allZero(br *bufio.Reader, first []byte) (bool, error) {
 // stops at the first problem. It returns an error only for read failures.
 func walk(r io.ReaderAt, size int64) (walkResult, error) {
 	res := walkResult{kind: walkCut, frame: -1}
-	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<20)
+	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), int(min(max(size, 16), 1<<20)))
 	readN := func(b []byte) error {
 		if _, err := io.ReadFull(br, b); err != nil {
 			return fmt.Errorf("container: read: %w", err)
@@ -146,6 +146,7 @@ func walk(r io.ReaderAt, size int64) (walkResult, error) {
 			return res, err
 		}
 		h, err := parseFrameHeader(fh[:])
+		res.trailerAt = fh[0] == typeTrailer
 		if errors.Is(err, errHeaderCRC) {
 			zero, zerr := allZero(br, fh[:])
 			if zerr != nil {
@@ -163,7 +164,9 @@ func walk(r io.ReaderAt, size int64) (walkResult, error) {
 			return res, nil
 		}
 		at := dur(h.tFirst)
-		res.trailerAt = h.typ == typeTrailer
+		if h.typ == typeTrailer {
+			at = dur(h.tLast)
+		}
 		if int(h.num) != i {
 			res.tamper(i, off, lastT, "holds frame number %d: frames were deleted, duplicated or reordered", h.num)
 			return res, nil
@@ -207,7 +210,7 @@ func walk(r io.ReaderAt, size int64) (walkResult, error) {
 				return res, nil
 			}
 			if after := rem - total; after > 0 {
-				res.tamper(i, off+total, dur(h.tLast), "is followed by %d bytes after the trailer", after)
+				res.tamper(i, off+total, dur(h.tLast), "is followed by %d extra bytes", after)
 				return res, nil
 			}
 			res.kind, res.end = walkOK, off+total
