@@ -28,18 +28,28 @@ import (
 	"github.com/onepam/onepam/pkg/api"
 )
 
-// Allowed reports whether p may connect to res with login. When not, reason
+// Access is what a person asks of a resource besides the resource itself.
+type Access struct {
+	Login    string // target login (ssh user, database user); "" = none or the default
+	Database string // database name for db sessions; "" = the resource's default
+}
+
+// Allowed reports whether p may connect to res as a asks. When not, reason
 // is one line a person understands, naming the way out.
-func Allowed(rules []api.PolicyRule, p auth.Principal, res api.Resource, login string) (ok bool, reason string) {
+func Allowed(rules []api.PolicyRule, p auth.Principal, res api.Resource, a Access) (ok bool, reason string) {
+	login := a.Login
 	subjects := 0
 	for _, r := range rules {
 		if !subjectMatches(r.Subject, p) {
 			continue
 		}
 		subjects++
-		if matchesResource(r, res) && loginAllowed(r.Logins, login) {
+		if matchesResource(r, res) && loginAllowed(r.Logins, login) && databaseAllowed(r.Databases, a.Database) {
 			return true, ""
 		}
+	}
+	if a.Database != "" {
+		login += `" and database "` + a.Database
 	}
 	why := "no rule matches"
 	if subjects == 0 {
@@ -84,6 +94,11 @@ func loginAllowed(logins []string, login string) bool {
 		return login == ""
 	}
 	return anyGlob(logins, login)
+}
+
+// databaseAllowed: empty Databases allow any database.
+func databaseAllowed(dbs []string, db string) bool {
+	return len(dbs) == 0 || anyGlob(dbs, db)
 }
 
 func anyGlob(globs []string, s string) bool {

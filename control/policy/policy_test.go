@@ -22,39 +22,43 @@ func TestAllowed(t *testing.T) {
 		res   api.Resource
 		login string
 		want  bool
+		db    string
 	}{
-		{"no rules", nil, bob, pg, "", false},
-		{"seed rule lets admin in with any login", []api.PolicyRule{seed}, root, web, "ubuntu", true},
-		{"seed rule lets admin in without login", []api.PolicyRule{seed}, root, pg, "", true},
-		{"seed rule does not apply to users", []api.PolicyRule{seed}, bob, pg, "", false},
-		{"user subject", []api.PolicyRule{{Subject: "user:bob"}}, bob, pg, "", true},
-		{"other user subject", []api.PolicyRule{{Subject: "user:alice"}}, bob, pg, "", false},
-		{"role subject", []api.PolicyRule{{Subject: "role:user"}}, bob, pg, "", true},
-		{"malformed subject never matches", []api.PolicyRule{{Subject: "bob"}}, bob, pg, "", false},
-		{"name glob matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"pg-*"}}}, bob, pg, "", true},
-		{"name glob misses", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"web-*"}}}, bob, pg, "", false},
-		{"second glob matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"web-*", "pg-?rod"}}}, bob, pg, "", true},
-		{"bad glob never matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"pg-["}}}, bob, pg, "", false},
-		{"type allowed", []api.PolicyRule{{Subject: "user:bob", Types: []api.SessionType{api.TypeTCP}}}, bob, pg, "", true},
-		{"type refused", []api.PolicyRule{{Subject: "user:bob", Types: []api.SessionType{api.TypeSSH}}}, bob, pg, "", false},
-		{"label equal", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "prod"}}}, bob, pg, "", true},
-		{"label differs", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "staging"}}}, bob, pg, "", false},
-		{"label any value", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"team": "*"}}}, bob, pg, "", true},
-		{"label absent", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"team": "*"}}}, bob, web, "", false},
-		{"all labels required", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "prod", "team": "web"}}}, bob, pg, "", false},
-		{"empty logins allow no login", []api.PolicyRule{{Subject: "user:bob"}}, bob, web, "", true},
-		{"empty logins refuse a login", []api.PolicyRule{{Subject: "user:bob"}}, bob, web, "ubuntu", false},
-		{"login glob", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"ub*"}}}, bob, web, "ubuntu", true},
-		{"login glob misses", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"ub*"}}}, bob, web, "root", false},
-		{"login star allows empty", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"*"}}}, bob, pg, "", true},
+		{"databases empty allow any", []api.PolicyRule{{Subject: "user:bob"}}, bob, pg, "", true, "orders"},
+		{"database glob", []api.PolicyRule{{Subject: "user:bob", Databases: []string{"ord*"}}}, bob, pg, "", true, "orders"},
+		{"database glob misses", []api.PolicyRule{{Subject: "user:bob", Databases: []string{"ord*"}}}, bob, pg, "", false, "billing"},
+		{"no rules", nil, bob, pg, "", false, ""},
+		{"seed rule lets admin in with any login", []api.PolicyRule{seed}, root, web, "ubuntu", true, ""},
+		{"seed rule lets admin in without login", []api.PolicyRule{seed}, root, pg, "", true, ""},
+		{"seed rule does not apply to users", []api.PolicyRule{seed}, bob, pg, "", false, ""},
+		{"user subject", []api.PolicyRule{{Subject: "user:bob"}}, bob, pg, "", true, ""},
+		{"other user subject", []api.PolicyRule{{Subject: "user:alice"}}, bob, pg, "", false, ""},
+		{"role subject", []api.PolicyRule{{Subject: "role:user"}}, bob, pg, "", true, ""},
+		{"malformed subject never matches", []api.PolicyRule{{Subject: "bob"}}, bob, pg, "", false, ""},
+		{"name glob matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"pg-*"}}}, bob, pg, "", true, ""},
+		{"name glob misses", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"web-*"}}}, bob, pg, "", false, ""},
+		{"second glob matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"web-*", "pg-?rod"}}}, bob, pg, "", true, ""},
+		{"bad glob never matches", []api.PolicyRule{{Subject: "user:bob", Resources: []string{"pg-["}}}, bob, pg, "", false, ""},
+		{"type allowed", []api.PolicyRule{{Subject: "user:bob", Types: []api.SessionType{api.TypeTCP}}}, bob, pg, "", true, ""},
+		{"type refused", []api.PolicyRule{{Subject: "user:bob", Types: []api.SessionType{api.TypeSSH}}}, bob, pg, "", false, ""},
+		{"label equal", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "prod"}}}, bob, pg, "", true, ""},
+		{"label differs", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "staging"}}}, bob, pg, "", false, ""},
+		{"label any value", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"team": "*"}}}, bob, pg, "", true, ""},
+		{"label absent", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"team": "*"}}}, bob, web, "", false, ""},
+		{"all labels required", []api.PolicyRule{{Subject: "user:bob", Labels: map[string]string{"env": "prod", "team": "web"}}}, bob, pg, "", false, ""},
+		{"empty logins allow no login", []api.PolicyRule{{Subject: "user:bob"}}, bob, web, "", true, ""},
+		{"empty logins refuse a login", []api.PolicyRule{{Subject: "user:bob"}}, bob, web, "ubuntu", false, ""},
+		{"login glob", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"ub*"}}}, bob, web, "ubuntu", true, ""},
+		{"login glob misses", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"ub*"}}}, bob, web, "root", false, ""},
+		{"login star allows empty", []api.PolicyRule{{Subject: "user:bob", Logins: []string{"*"}}}, bob, pg, "", true, ""},
 		{"one of several rules", []api.PolicyRule{
 			{Subject: "user:bob", Types: []api.SessionType{api.TypeSSH}},
 			{Subject: "role:user", Resources: []string{"pg-prod"}},
-		}, bob, pg, "", true},
+		}, bob, pg, "", true, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, reason := Allowed(tc.rules, tc.p, tc.res, tc.login)
+			ok, reason := Allowed(tc.rules, tc.p, tc.res, Access{Login: tc.login, Database: tc.db})
 			if ok != tc.want {
 				t.Fatalf("Allowed = %v (%s), want %v", ok, reason, tc.want)
 			}
@@ -71,12 +75,12 @@ func TestAllowed(t *testing.T) {
 func TestDenyReason(t *testing.T) {
 	bob := auth.Principal{User: "bob", Role: api.RoleUser}
 	pg := api.Resource{Name: "pg", Type: api.TypeTCP}
-	_, reason := Allowed([]api.PolicyRule{{Subject: "user:bob", Resources: []string{"web"}}}, bob, pg, "")
+	_, reason := Allowed([]api.PolicyRule{{Subject: "user:bob", Resources: []string{"web"}}}, bob, pg, Access{})
 	want := `policy denies user "bob" access to resource "pg" (type tcp) with login "": no rule matches; ask an admin to add one with onepam policy add`
 	if reason != want {
 		t.Errorf("reason\n got %s\nwant %s", reason, want)
 	}
-	_, reason = Allowed(nil, bob, pg, "")
+	_, reason = Allowed(nil, bob, pg, Access{})
 	if !strings.Contains(reason, `no rule applies to user "bob" or role user`) {
 		t.Errorf("reason without applicable rules: %s", reason)
 	}

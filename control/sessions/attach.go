@@ -146,7 +146,7 @@ func (l *live) endedErr() error {
 func (m *Manager) openSession(ctx context.Context, l *live) error {
 	defer l.markReady()
 	hdr := api.SessionOpen{
-		SessionID: l.id, Type: l.typ, Resource: l.resource, Login: l.login,
+		SessionID: l.id, Type: l.typ, Resource: l.resource, Login: l.login, Database: l.database,
 		User: l.user, ClientIP: l.clientIP, CreatedAt: l.createdAt,
 	}
 	fail := func(detail string) error {

@@ -52,6 +52,7 @@ type live struct {
 	leadClaimed bool
 	ended       bool
 	final       *api.SessionEvent // the last event line, once ended
+	database    string            // db sessions: the database asked for
 	stream      net.Conn          // the session stream to the agent
 	events      net.Conn          // the person's events channel, once upgraded
 	conns       map[int64]*conn

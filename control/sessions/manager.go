@@ -137,7 +137,7 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 	}
 	deny := func(reason string) error {
 		m.audit(ctx, api.AuditEvent{Actor: p.User, Action: "session.denied", Target: req.Resource, Outcome: api.OutcomeDenied,
-			Detail: reason, ClientIP: clientIP, Fields: map[string]string{"login": req.Login}})
+			Detail: reason, ClientIP: clientIP, Fields: map[string]string{"login": req.Login, "database": req.Database}})
 		m.cfg.Logger.Info("session denied", "user", p.User, "resource", req.Resource, "login", req.Login, "reason", reason)
 		return api.Errorf(api.CodeForbidden, "%s", reason)
 	}
@@ -155,7 +155,7 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 	if err != nil {
 		return api.Session{}, fmt.Errorf("read policy: %w", err)
 	}
-	if ok, reason := policy.Allowed(rules, p, res.Resource, req.Login); !ok {
+	if ok, reason := policy.Allowed(rules, p, res.Resource, policy.Access{Login: req.Login, Database: req.Database}); !ok {
 		return api.Session{}, deny(reason)
 	}
 	if !m.cfg.Gateway.Online(res.AgentID) {
@@ -175,6 +175,7 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 		Recording: api.Recording{Format: api.RecordingFormatFor(res.Type), State: api.RecordingNone},
 	}
 	l := newLive(m, s, res.AgentID)
+	l.database = req.Database
 	// Register before inserting so that RecoverInterrupted or a kill never
 	// sees a row without its live entry.
 	m.mu.Lock()
