@@ -45,6 +45,11 @@
 //	           'r':     cols uvarint, rows uvarint
 //	           'm':     the label, UTF-8
 //
+// The Recorder writes a read larger than MaxEventSize as several events,
+// the later ones with delta 0, and nothing for an empty read. It buffers up
+// to 64 KiB; its owner calls Flush at least once a second so that live
+// watchers and the spool see the data.
+//
 // A stream that ends inside an event (a session whose recorder was cut
 // short) yields every complete event and then an error wrapping
 // ErrTruncated. Readers allocate at most MaxEventSize per event whatever a
@@ -65,17 +70,31 @@
 //	onepam     object with onepam's fields, each omitted when empty (the
 //	           object too when all are): session_id, user, resource, login
 //
-// The spec allows extra header keys; players (asciinema play/cat) ignore
-// "onepam". Each following line is an event array [time, code, data]: time
-// in seconds with exactly 6 decimals, non-decreasing; code "o", "i", "r"
-// ("COLSxROWS") or "m" (the label). Events whose data is empty after UTF-8
-// repair (a read holding only the start of a character) are left out, except
-// markers. Data is JSON-escaped exactly as asciinema's own recorder writes
-// it (Python json.dumps, ensure_ascii=False): '"' and '\' and \b \f \n \r
-// \t get short escapes, the other bytes below 0x20 become \u00XX, and
-// everything else (DEL, non-ASCII, U+2028) is written as UTF-8. A UTF-8 sequence split across two reads is joined into
-// the event of the later read (per stream: output and input each carry
-// their own incomplete tail); bytes that are not valid UTF-8 become U+FFFD
-// as in asciinema's recorder. An incomplete tail left at the end of the
-// recording is flushed as U+FFFD in a final event.
+// The spec defines no "onepam" key; asciinema (play, cat) and other players
+// read only the keys they know, so it is ignored (the tests check every
+// exported file with the real "asciinema cat").
+//
+// Each following line is an event array [time, code, data]: time in seconds
+// with exactly 6 decimals, non-decreasing; code "o", "i", "r" ("COLSxROWS")
+// or "m" (the label). Data is JSON-escaped exactly as asciinema's own
+// recorder writes it (Python json.dumps, ensure_ascii=False): '"' and '\'
+// and \b \f \n \r \t get short escapes, the other bytes below 0x20 become
+// \u00XX, and everything else (DEL, non-ASCII, U+2028) is written as UTF-8.
+//
+// A UTF-8 sequence split across two reads is joined into the event of the
+// later read (output and input each carry their own incomplete tail); bytes
+// that are not valid UTF-8 become U+FFFD, one per maximal ill-formed
+// subpart, as Python's decoder in asciinema's recorder does. An incomplete
+// tail left at the end of the recording is flushed as U+FFFD in a final
+// event. Events whose data is empty after this (a read holding only the
+// start of a character) are left out, except markers.
+//
+// # Reading
+//
+// Export converts the stored form to a .cast; Encoder writes a .cast
+// straight from Events. Decoder reads asciicast v2 (and the stored form,
+// converted like Export) as Events. Player yields the events of a recording
+// with the pause to wait before each (speed, idle limit, start offset) and
+// never sleeps itself. Lines recovers plain text lines of the output or the
+// typed input, with their time offsets, for search.
 package asciicast

@@ -56,7 +56,8 @@ func NewRecorder(w io.Writer, h Header) (*Recorder, error) {
 }
 
 // Output records terminal output p (target → person) at time at since the
-// session start. p is copied; the caller may reuse it.
+// session start. p is copied; the caller may reuse it. An empty p records
+// nothing.
 func (r *Recorder) Output(at time.Duration, p []byte) error {
 	return r.data(TypeOutput, at, p)
 }
@@ -125,6 +126,12 @@ func (r *Recorder) Close() error {
 func (r *Recorder) data(typ byte, at time.Duration, p []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(p) == 0 {
+		if r.closed && r.err == nil {
+			return ErrClosed
+		}
+		return r.err
+	}
 	for len(p) > MaxEventSize {
 		if err := r.event(typ, at, p[:MaxEventSize]); err != nil {
 			return err

@@ -32,11 +32,14 @@ func TestRecorderRoundTrip(t *testing.T) {
 		{"earlier time clamped", func() error { return r.Output(time.Second, []byte{0, 0xff}) }, Record{Type: TypeOutput, Time: 1500 * time.Millisecond, Data: []byte{0, 0xff}}},
 		{"resize", func() error { return r.Resize(2*time.Second, 132, 43) }, Record{Type: TypeResize, Time: 2 * time.Second, Cols: 132, Rows: 43}},
 		{"marker", func() error { return r.Marker(3*time.Second, "session terminated") }, Record{Type: TypeMarker, Time: 3 * time.Second, Data: []byte("session terminated")}},
-		{"negative time", func() error { return r.Output(-time.Second, nil) }, Record{Type: TypeOutput, Time: 3 * time.Second, Data: []byte{}}},
+		{"negative time", func() error { return r.Output(-time.Second, []byte("z")) }, Record{Type: TypeOutput, Time: 3 * time.Second, Data: []byte("z")}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
+		}
+		if err := r.Output(time.Hour, nil); err != nil { // empty: records nothing
+			t.Fatal(err)
 		}
 	}
 	if err := r.Close(); err != nil {
