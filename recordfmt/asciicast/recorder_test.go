@@ -212,3 +212,31 @@ func TestExportBasic(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+func TestRecorderFlushMakesEventsReadable(t *testing.T) {
+	var buf bytes.Buffer
+	r, err := NewRecorder(&buf, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Output(time.Second, []byte("live")); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("%d bytes written before Flush, want them buffered", buf.Len())
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := NewReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := rd.Next()
+	if err != nil || string(rec.Data) != "live" || rec.Time != time.Second {
+		t.Fatalf("after Flush: %+v, %v", rec, err)
+	}
+	if _, err := rd.Next(); err != io.EOF {
+		t.Fatalf("after the flushed event: %v", err)
+	}
+}
