@@ -90,12 +90,13 @@ type dimension struct {
 // A filter "status IN (a, b)" cannot be served in id order by the index
 // (status, id) — SQLite would read every matching row and sort them. So
 // the query is split into one branch per value of its driving filters
-// (status × type, else status, else type, else user, else resource), each
-// branch "col = v ... ORDER BY id DESC LIMIT fetch" — an ordered scan of
-// one index that stops after fetch rows — and the branches are merged by
-// UNION ALL with a final sort of at most branches × fetch rows. The other
-// filters are conditions on each branch. With single values there is one
-// branch and no sort at all.
+// (user × status, user, resource × status, resource, status × type,
+// status or type, the first that applies), each branch
+// "col = v ... ORDER BY id DESC LIMIT fetch" — an ordered scan of one
+// index that stops after fetch rows — and the branches are merged by
+// UNION ALL, sorting at most branches × fetch rows. The other filters are
+// conditions on each branch. With single values there is one branch and
+// no sort at all.
 func buildSessionQuery(f store.SessionFilter, fetch int) (string, []any, error) {
 	statuses := make([]string, 0, len(f.Statuses))
 	for _, st := range f.Statuses {
@@ -149,19 +150,31 @@ func buildSessionQuery(f store.SessionFilter, fetch int) (string, []any, error) 
 		cargs = append(cargs, upper)
 	}
 
-	// Choose the driving dimensions: the ones split into branches.
-	var drive []int
-	switch n := func(i int) int { return len(dims[i].values) }; {
-	case n(0) > 0 && n(1) > 0 && n(0)*n(1) <= maxBranches:
-		drive = []int{0, 1}
-	case n(0) > 0 && n(0) <= maxBranches:
-		drive = []int{0}
-	case n(1) > 0 && n(1) <= maxBranches:
-		drive = []int{1}
+	// Choose the driving dimensions (split into branches) and the index
+	// that serves them in id order. Users and resources are far more
+	// selective than statuses and types, so they drive when given (with
+	// the status too when the (user|resource, status, id) index applies);
+	// otherwise status and type drive.
+	n := func(i int) int { return len(dims[i].values) }
+	var (
+		drive []int
+		index string
+	)
+	switch {
+	case n(2) > 0 && n(0) > 0 && n(2)*n(0) <= maxBranches:
+		drive, index = []int{2, 0}, "sessions_user_status"
 	case n(2) > 0 && n(2) <= maxBranches:
-		drive = []int{2}
+		drive, index = []int{2}, "sessions_user"
+	case n(3) > 0 && n(0) > 0 && n(3)*n(0) <= maxBranches:
+		drive, index = []int{3, 0}, "sessions_resource_status"
 	case n(3) > 0 && n(3) <= maxBranches:
-		drive = []int{3}
+		drive, index = []int{3}, "sessions_resource"
+	case n(0) > 0 && n(1) > 0 && n(0)*n(1) <= maxBranches:
+		drive, index = []int{0, 1}, "sessions_status_type"
+	case n(0) > 0 && n(0) <= maxBranches:
+		drive, index = []int{0}, "sessions_status"
+	case n(1) > 0 && n(1) <= maxBranches:
+		drive, index = []int{1}, "sessions_type"
 	}
 	isDrive := map[int]bool{}
 	for _, i := range drive {
@@ -211,6 +224,11 @@ func buildSessionQuery(f store.SessionFilter, fetch int) (string, []any, error) 
 		conds = append(conds, common...)
 		args = append(args, cargs...)
 		q := `SELECT ` + sessionCols + ` FROM sessions`
+		if index != "" {
+			// The plan is decided here, not left to the planner's
+			// statistics: an ordered scan of the driving index.
+			q += ` INDEXED BY ` + index
+		}
 		if len(conds) > 0 {
 			q += ` WHERE ` + strings.Join(conds, ` AND `)
 		}

@@ -67,6 +67,13 @@ func TestListPlans(t *testing.T) {
 		{"two statuses, one type", store.SessionFilter{Statuses: st(api.StatusActive, api.StatusPending), Types: ty(api.TypeTCP)}, "sessions_status_type", true},
 		{"two statuses", store.SessionFilter{Statuses: st(api.StatusCompleted, api.StatusFailed)}, "sessions_status", true},
 		{"two users", store.SessionFilter{Users: []string{"alice", "bob"}}, "sessions_user", true},
+		{"user and status", store.SessionFilter{Users: []string{"alice"}, Statuses: st(api.StatusCompleted)}, "sessions_user_status", false},
+		{"user, status and type", store.SessionFilter{Users: []string{"alice"}, Statuses: st(api.StatusActive), Types: ty(api.TypeTCP)}, "sessions_user_status", false},
+		{"user and type", store.SessionFilter{Users: []string{"alice"}, Types: ty(api.TypeTCP)}, "sessions_user", false},
+		{"resource and status", store.SessionFilter{Resources: []string{"pg"}, Statuses: st(api.StatusFailed)}, "sessions_resource_status", false},
+		{"resources and statuses", store.SessionFilter{Resources: []string{"pg", "web"}, Statuses: st(api.StatusFailed, api.StatusCompleted)}, "sessions_resource_status", true},
+		{"many users and statuses", store.SessionFilter{Users: []string{"a", "b", "c", "d", "e", "f", "g"}, Statuses: api.SessionStatuses}, "sessions_user", true},
+		{"window and status", store.SessionFilter{Statuses: st(api.StatusFailed), Since: now.Add(-time.Hour), Until: now}, "sessions_status", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,12 +98,16 @@ CREATE TABLE sessions (
     rec_available    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 -- Every filter combination of `onepam sessions ls` is an ordered scan of
--- one of these (newest first), never a sort of the table.
+-- one of these (newest first), never a sort of the table; the list query
+-- names the index it scans (INDEXED BY), so these names are part of the
+-- code. A user's own listing (role user) is always user (+ status).
 CREATE INDEX sessions_status_type ON sessions (status, type, id);
 CREATE INDEX sessions_status ON sessions (status, id);
 CREATE INDEX sessions_type ON sessions (type, id);
 CREATE INDEX sessions_user ON sessions (user_name, id);
+CREATE INDEX sessions_user_status ON sessions (user_name, status, id);
 CREATE INDEX sessions_resource ON sessions (resource, id);
+CREATE INDEX sessions_resource_status ON sessions (resource, status, id);
 
 -- Timeline events: n is the event's ordinal within its session (1 =
 -- created), so a session's events are contiguous and in order.
