@@ -20,9 +20,10 @@
 //	                                entry per statement result)
 //	                      prepare   a statement was prepared (PostgreSQL
 //	                                Parse, MySQL COM_STMT_PREPARE)
-//	                      bind      parameters bound to a prepared statement
-//	                                (PostgreSQL Bind, when not followed by an
-//	                                execute in the same round trip)
+//	                      bind      binding parameters to a prepared
+//	                                statement failed (PostgreSQL Bind, e.g. a
+//	                                value of the wrong type); successful
+//	                                binds show up in their execute entry
 //	                      execute   a prepared statement ran, with its
 //	                                parameters
 //	                      copy_in   COPY ... FROM STDIN (bytes sent to server)
@@ -35,7 +36,9 @@
 //	                      quit      the client ended the connection
 //	                                (Terminate, COM_QUIT)
 //	                      cancel    the client asked to cancel a running
-//	                                statement (PostgreSQL CancelRequest)
+//	                                statement (PostgreSQL CancelRequest); conn
+//	                                is the connection cancelled, statement
+//	                                what it was running
 //	                      error     a protocol-level error not tied to a
 //	                                statement (malformed bytes, login failure)
 //	                    readers must accept kinds they do not know

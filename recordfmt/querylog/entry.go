@@ -3,6 +3,7 @@ package querylog
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -87,12 +88,17 @@ func Truncate(s string, max int) string {
 
 // Param converts a parameter value to what the log holds: nil, bool,
 // integer and float types, and strings pass (strings truncated at
-// MaxParamLen); []byte becomes "\x"+hex; fmt.Stringer and other values are
+// MaxParamLen; NaN and infinite floats become "NaN", "Infinity",
+// "-Infinity"); []byte becomes "\x"+hex; fmt.Stringer and other values are
 // formatted with %v.
 func Param(v any) any {
 	switch x := v.(type) {
-	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return x
+	case float32:
+		return finite(float64(x))
+	case float64:
+		return finite(x)
 	case string:
 		return Truncate(x, MaxParamLen)
 	case []byte:
@@ -109,6 +115,20 @@ func Param(v any) any {
 		return Truncate(x.String(), MaxParamLen)
 	}
 	return Truncate(fmt.Sprintf("%v", v), MaxParamLen)
+}
+
+// finite returns f, or its name ("NaN", "Infinity", "-Infinity") where
+// JSON has no number for it.
+func finite(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
 }
 
 // normalize returns e with the encoder's limits applied. It copies the

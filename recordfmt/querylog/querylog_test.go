@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,11 @@ func TestParamLimits(t *testing.T) {
 		{"too many params", many, func(t *testing.T, got []any) {
 			if len(got) != MaxParams+1 || got[MaxParams] != "…[5 more parameters]" {
 				t.Fatalf("got %d params, last %v", len(got), got[len(got)-1])
+			}
+		}},
+		{"non-finite floats", []any{math.NaN(), math.Inf(1), float32(math.Inf(-1))}, func(t *testing.T, got []any) {
+			if fmt.Sprint(got) != "[NaN Infinity -Infinity]" {
+				t.Fatalf("got %v", got)
 			}
 		}},
 		{"stringer", []any{time.Duration(1500) * time.Millisecond}, func(t *testing.T, got []any) {
