@@ -100,7 +100,7 @@ func (c Config) withDefaults() Config {
 		c.HandshakeTimeout = 10 * time.Second
 	}
 	if c.Proxies == nil {
-		c.Proxies = defaultProxies()
+		c.Proxies = defaultProxies(c.DataDir)
 	}
 	return c
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +57,7 @@ resources:
 				t.Errorf("resources %+v", fc.Resources)
 			}
 		}},
-		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: tcp://)`},
+		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: ssh://, tcp://)`},
 		{name: "missing name", yaml: "resources:\n  - type: tcp\n    address: h:1\n", wantErr: "has no name"},
 		{name: "duplicate names", yaml: "resources:\n  - {name: a, url: 'tcp://h:1'}\n  - {name: a, type: tcp, address: 'h:2'}\n", wantErr: `resource "a" is configured twice`},
 		{name: "url and address", yaml: "resources:\n  - {name: a, url: 'tcp://h:1', address: 'h:1'}\n", wantErr: "either url or type and address"},
@@ -100,7 +102,7 @@ func TestParseResourceURL(t *testing.T) {
 	}{
 		{url: "tcp://127.0.0.1:5432", wantAddr: "127.0.0.1:5432"},
 		{url: "TCP://[::1]:22/", wantAddr: "[::1]:22"},
-		{url: "ssh://root@h:22", wantErr: "unsupported URL scheme"},
+		{url: "ftp://root@h:22", wantErr: "unsupported URL scheme"},
 		{url: "127.0.0.1:22", wantErr: "scheme"},
 		{url: "tcp://h:22/path", wantErr: "just tcp://host:port"},
 		{url: "tcp://user:hunter2@h", wantErr: "not host:port"},
@@ -122,6 +124,141 @@ func TestParseResourceURL(t *testing.T) {
 			if err != nil || r.Address != tt.wantAddr || r.Type != api.TypeTCP {
 				t.Fatalf("%+v, %v", r, err)
 			}
+		})
+	}
+}
+
+const testHostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID+syd0Pd0Eh4oS+MGedy0LSC1ntKkEatMDFZTMFVcdr"
+
+func TestParseSSHResourceURL(t *testing.T) {
+	tests := []struct {
+		url, wantErr string
+		check        func(t *testing.T, r ResourceConfig)
+	}{
+		{url: "ssh://root@h?key=/k/root&insecure_ignore_host_key=true", check: func(t *testing.T, r ResourceConfig) {
+			if r.Address != "h:22" || r.SSH.Logins["root"].KeyFile != "/k/root" || !r.SSH.InsecureIgnoreHostKey || r.SSH.AllowPortForwarding {
+				t.Errorf("%+v %+v", r, r.SSH)
+			}
+		}},
+		{url: "ssh://deploy:hunter2@10.0.0.5:2222?host_key=" + url.QueryEscape(testHostKey) + "&allow_port_forwarding=true", check: func(t *testing.T, r ResourceConfig) {
+			if r.Address != "10.0.0.5:2222" || r.SSH.Logins["deploy"].Password != "hunter2" || r.SSH.HostKey != testHostKey || !r.SSH.AllowPortForwarding {
+				t.Errorf("%+v %+v", r, r.SSH)
+			}
+			if a := r.Announce(); strings.Contains(fmt.Sprintf("%+v", a), "hunter2") || a.Address != "10.0.0.5:2222" {
+				t.Errorf("announced %+v", a)
+			}
+		}},
+		{url: "ssh://root@h:22?key=/k&known_hosts=" + os.DevNull, check: func(t *testing.T, r ResourceConfig) {
+			if r.SSH.KnownHosts != os.DevNull {
+				t.Errorf("%+v", r.SSH)
+			}
+		}},
+		{url: "ssh://me@builtin", check: func(t *testing.T, r ResourceConfig) {
+			if !r.SSH.Builtin || r.SSH.User != "me" || r.Address != "" || !strings.Contains(r.Announce().Description, "built-in") {
+				t.Errorf("%+v %+v", r, r.SSH)
+			}
+		}},
+		{url: "ssh://builtin", check: func(t *testing.T, r ResourceConfig) {
+			if !r.SSH.Builtin || r.SSH.User != "" {
+				t.Errorf("%+v", r.SSH)
+			}
+		}},
+		{url: "ssh://root@h:22", wantErr: "give key_file or password"},
+		{url: "ssh://root@h:22?key=/k", wantErr: "host key cannot be verified"},
+		{url: "ssh://h:22?key=/k", wantErr: "names its login"},
+		{url: "ssh://root:hunter2@h:22?key=/k&insecure_ignore_host_key=1", wantErr: "not both"},
+		{url: "ssh://root@h:22?key=/k&bogus=1", wantErr: "unknown ssh URL option"},
+		{url: "ssh://root@h:22?key=/k&host_key=garbage", wantErr: "host_key"},
+		{url: "ssh://root@h:22?key=/k&allow_port_forwarding=maybe", wantErr: "not true or false"},
+		{url: "ssh://me@builtin:22", wantErr: "just ssh://USER@builtin"},
+		{url: "ssh://root@h:22/x?key=/k", wantErr: "ssh://login@host:port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			r, err := ParseResourceURL("r", tt.url)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("error leaks the password: %v", err)
+				}
+				return
+			}
+			if err != nil || r.Type != api.TypeSSH {
+				t.Fatalf("%+v, %v", r, err)
+			}
+			tt.check(t, r)
+			if tgt := r.target(); tgt.Options != r.SSH {
+				t.Errorf("target options %+v", tgt.Options)
+			}
+		})
+	}
+}
+
+func TestParseSSHConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+		check               func(t *testing.T, r ResourceConfig)
+	}{
+		{name: "long form", yaml: `
+resources:
+  - name: web
+    type: ssh
+    address: 127.0.0.1:22
+    labels: {env: prod}
+    logins:
+      root: {key_file: /k/root}
+      deploy: {password: hunter2}
+    default_login: {key_file: /k/any}
+    host_key: "` + testHostKey + `"
+    allow_port_forwarding: true
+`, check: func(t *testing.T, r ResourceConfig) {
+			c := r.SSH
+			if r.Type != api.TypeSSH || r.Address != "127.0.0.1:22" || c.Logins["root"].KeyFile != "/k/root" || c.Logins["deploy"].Password != "hunter2" ||
+				c.DefaultLogin.KeyFile != "/k/any" || c.HostKey != testHostKey || !c.AllowPortForwarding || c.InsecureIgnoreHostKey || r.Labels["env"] != "prod" {
+				t.Errorf("%+v %+v", r, c)
+			}
+			if fmt.Sprint(c.Logins) != "map[deploy:password:<redacted> root:key_file:/k/root]" {
+				t.Errorf("logins print as %v", c.Logins)
+			}
+		}},
+		{name: "builtin", yaml: "resources:\n  - {name: here, type: ssh, builtin: true, user: nobody}\n", check: func(t *testing.T, r ResourceConfig) {
+			if !r.SSH.Builtin || r.SSH.User != "nobody" || r.Address != "" {
+				t.Errorf("%+v", r.SSH)
+			}
+		}},
+		{name: "url plus options", yaml: "resources:\n  - {name: u, url: 'ssh://root@h?key=/k', known_hosts: '" + os.DevNull + "', allow_port_forwarding: true}\n", check: func(t *testing.T, r ResourceConfig) {
+			if r.SSH.KnownHosts != os.DevNull || !r.SSH.AllowPortForwarding || r.SSH.Logins["root"].KeyFile != "/k" {
+				t.Errorf("%+v", r.SSH)
+			}
+		}},
+		{name: "no credentials", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', host_key: '" + testHostKey + "'}\n", wantErr: "no credentials"},
+		{name: "no host key", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', logins: {root: {key_file: /k}}}\n", wantErr: "insecure_ignore_host_key: true"},
+		{name: "both host keys", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', logins: {root: {key_file: /k}}, host_key: '" + testHostKey + "', known_hosts: /x}\n", wantErr: "not both"},
+		{name: "missing known_hosts", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', logins: {root: {key_file: /k}}, known_hosts: /nonexistent/kh}\n", wantErr: "known_hosts"},
+		{name: "key and password", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', logins: {root: {key_file: /k, password: p}}, insecure_ignore_host_key: true}\n", wantErr: "not both"},
+		{name: "builtin with logins", yaml: "resources:\n  - {name: w, type: ssh, builtin: true, logins: {root: {key_file: /k}}}\n", wantErr: "built-in"},
+		{name: "builtin with address", yaml: "resources:\n  - {name: w, type: ssh, builtin: true, address: 'h:22'}\n", wantErr: "has no address"},
+		{name: "ssh keys on tcp", yaml: "resources:\n  - {name: w, type: tcp, address: 'h:22', allow_port_forwarding: true}\n", wantErr: "are for ssh resources"},
+		{name: "user on server", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', user: x, logins: {root: {key_file: /k}}, insecure_ignore_host_key: true}\n", wantErr: "built-in targets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fc, err := ParseConfig([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("error leaks the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, fc.Resources[0])
 		})
 	}
 }
@@ -162,8 +299,8 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := New(Config{DataDir: t.TempDir(), Resources: dup}); err == nil {
 		t.Fatal("duplicate resources accepted")
 	}
-	ssh := []ResourceConfig{{Name: "s", Type: api.TypeSSH, Address: "h:22"}}
-	if _, err := New(Config{DataDir: t.TempDir(), Resources: ssh}); err == nil || !strings.Contains(err.Error(), "no proxy") {
+	rdp := []ResourceConfig{{Name: "s", Type: api.TypeRDP, Address: "h:3389"}}
+	if _, err := New(Config{DataDir: t.TempDir(), Resources: rdp}); err == nil || !strings.Contains(err.Error(), "no proxy") {
 		t.Fatalf("resource without proxy: %v", err)
 	}
 }

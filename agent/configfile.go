@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	sshproxy "github.com/onepam/onepam/agent/proxy/ssh"
 	"github.com/onepam/onepam/agent/record"
 	"github.com/onepam/onepam/pkg/api"
 )
@@ -29,6 +30,22 @@ import (
 //	  - name: echo                    # URL form: the scheme gives the type,
 //	    url: tcp://127.0.0.1:7        # user info stays on the agent
 //	    labels: {env: dev}
+//	  - name: web                     # an ssh server
+//	    type: ssh
+//	    address: 10.0.0.5:22
+//	    logins:                       # credentials per login
+//	      root: {key_file: /etc/onepam/keys/root}
+//	      deploy: {password: s3cret}
+//	    default_login: {key_file: /etc/onepam/keys/any}  # other logins
+//	    host_key: "ssh-ed25519 AAAA..."  # or known_hosts: PATH
+//	    insecure_ignore_host_key: false  # accept any host key (labs only)
+//	    allow_port_forwarding: false     # ssh -L through the session
+//	  - name: web2                    # URL form of the same
+//	    url: ssh://root@10.0.0.6?key=/etc/onepam/keys/root&known_hosts=/etc/onepam/known_hosts
+//	  - name: here                    # the agent host itself, no sshd
+//	    type: ssh
+//	    builtin: true
+//	    user: deploy                  # OS user (default: the agent's)
 type FileConfig struct {
 	Name      string
 	Control   string
@@ -54,6 +71,62 @@ type resourceYAML struct {
 	URL         string            `yaml:"url"`
 	Labels      map[string]string `yaml:"labels"`
 	Description string            `yaml:"description"`
+
+	// ssh resources (see sshproxy.TargetConfig)
+	Builtin               bool                 `yaml:"builtin"`
+	User                  string               `yaml:"user"`
+	Logins                map[string]loginYAML `yaml:"logins"`
+	DefaultLogin          *loginYAML           `yaml:"default_login"`
+	HostKey               string               `yaml:"host_key"`
+	KnownHosts            string               `yaml:"known_hosts"`
+	InsecureIgnoreHostKey bool                 `yaml:"insecure_ignore_host_key"`
+	AllowPortForwarding   bool                 `yaml:"allow_port_forwarding"`
+}
+
+// loginYAML is one ssh login's credentials.
+type loginYAML struct {
+	KeyFile  string `yaml:"key_file"`
+	Password string `yaml:"password"`
+}
+
+func (l loginYAML) config() sshproxy.LoginConfig {
+	return sshproxy.LoginConfig{KeyFile: l.KeyFile, Password: l.Password}
+}
+
+// hasSSH reports whether any ssh setting is given.
+func (ry resourceYAML) hasSSH() bool {
+	return ry.Builtin || ry.User != "" || len(ry.Logins) > 0 || ry.DefaultLogin != nil || ry.HostKey != "" ||
+		ry.KnownHosts != "" || ry.InsecureIgnoreHostKey || ry.AllowPortForwarding
+}
+
+// sshConfig merges the ssh settings into tc (nil: a new one).
+func (ry resourceYAML) sshConfig(tc *sshproxy.TargetConfig) *sshproxy.TargetConfig {
+	if tc == nil {
+		tc = &sshproxy.TargetConfig{}
+	}
+	tc.Builtin = tc.Builtin || ry.Builtin
+	if ry.User != "" {
+		tc.User = ry.User
+	}
+	for login, l := range ry.Logins {
+		if tc.Logins == nil {
+			tc.Logins = map[string]sshproxy.LoginConfig{}
+		}
+		tc.Logins[login] = l.config()
+	}
+	if ry.DefaultLogin != nil {
+		d := ry.DefaultLogin.config()
+		tc.DefaultLogin = &d
+	}
+	if ry.HostKey != "" {
+		tc.HostKey = ry.HostKey
+	}
+	if ry.KnownHosts != "" {
+		tc.KnownHosts = ry.KnownHosts
+	}
+	tc.InsecureIgnoreHostKey = tc.InsecureIgnoreHostKey || ry.InsecureIgnoreHostKey
+	tc.AllowPortForwarding = tc.AllowPortForwarding || ry.AllowPortForwarding
+	return tc
 }
 
 // LoadConfigFile reads and validates an agent.yaml.
@@ -105,7 +178,7 @@ func (ry resourceYAML) resource() (ResourceConfig, error) {
 			return ResourceConfig{}, fmt.Errorf("resource %q: give either url or type and address, not both", ry.Name)
 		}
 		var err error
-		if r, err = ParseResourceURL(ry.Name, ry.URL); err != nil {
+		if r, err = parseResourceURL(ry.Name, ry.URL); err != nil {
 			return ResourceConfig{}, err
 		}
 	} else {
@@ -114,6 +187,17 @@ func (ry resourceYAML) resource() (ResourceConfig, error) {
 			return ResourceConfig{}, fmt.Errorf("resource %q: %w", ry.Name, err)
 		}
 		r = ResourceConfig{Name: ry.Name, Type: t, Address: ry.Address}
+		if t == api.TypeSSH {
+			r.SSH = ry.sshConfig(nil)
+		}
+	}
+	if ry.hasSSH() {
+		if r.Type != api.TypeSSH {
+			return ResourceConfig{}, fmt.Errorf("resource %q: builtin, user, logins, default_login, host_key, known_hosts, insecure_ignore_host_key and allow_port_forwarding are for ssh resources, not %s", ry.Name, r.Type)
+		}
+		if ry.URL != "" {
+			r.SSH = ry.sshConfig(r.SSH)
+		}
 	}
 	r.Labels, r.Description = ry.Labels, ry.Description
 	return r, r.check()

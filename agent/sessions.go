@@ -223,6 +223,11 @@ func (a *Agent) serveSession(ctx context.Context, st net.Conn, body []byte) {
 		Clock:    a.cfg.Clock,
 		Dial:     a.cfg.Dial,
 		Fail:     func(err error) { go s.end(endFailed, err.Error()) },
+		Report: func(r api.SessionReport) {
+			if err := s.write(r); err != nil {
+				log.Debug("send report", "type", r.Type, "err", err)
+			}
+		},
 	}
 	ps, err := p.Open(ctx, info)
 	if err != nil {
@@ -266,6 +271,9 @@ func (a *Agent) serveSession(ctx context.Context, st net.Conn, body []byte) {
 		switch cmd.Type {
 		case api.CmdTerminate:
 			log.Info("session terminated by control", "actor", cmd.Actor, "reason", cmd.Reason)
+			if n, ok := ps.(proxy.Notifier); ok {
+				n.Notify("session terminated by an administrator")
+			}
 			s.end(endNormal, "terminated")
 			return
 		default:

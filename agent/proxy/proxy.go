@@ -75,6 +75,9 @@ type Target struct {
 	Type        api.SessionType
 	Address     string // host:port
 	Credentials Credentials
+	// Options holds the protocol's own target settings from agent.yaml
+	// (ssh: *ssh.TargetConfig); nil when the protocol has none.
+	Options any
 }
 
 // SessionInfo is everything a proxy gets to run a session.
@@ -92,4 +95,14 @@ type SessionInfo struct {
 	// recording failed in fail-closed mode); the agent reports it to
 	// control and tears the session down.
 	Fail func(err error)
+	// Report sends a report frame (e.g. type "file" with a FileEvent) to
+	// control on the session stream. It may be called from any goroutine;
+	// nil discards reports.
+	Report func(api.SessionReport)
+}
+
+// Notifier is implemented by sessions that can show a message to the
+// person (e.g. on their terminal) before the agent tears them down.
+type Notifier interface {
+	Notify(msg string)
 }
