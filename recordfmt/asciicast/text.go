@@ -110,11 +110,20 @@ type textState struct {
 
 // feed processes a chunk; false when the consumer stopped.
 func (t *textState) feed(p []byte) bool {
-	for _, b := range p {
+	for i := 0; i < len(p); i++ {
+		b := p[i]
 		if t.np > 0 || (b >= 0x80 && t.state == stGround) {
 			if !t.utf8Byte(b) {
 				return false
 			}
+			continue
+		}
+		if t.state == stGround && !t.input && b >= 0x20 && b < 0x7f && t.col == len(t.line) {
+			n, ok := t.appendRun(p[i:])
+			if !ok {
+				return false
+			}
+			i += n - 1
 			continue
 		}
 		if !t.byte(b) {
@@ -122,6 +131,27 @@ func (t *textState) feed(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// appendRun is put for a run of printable ASCII written at the end of the
+// line (the common case); it returns how many bytes it took (at least 1)
+// and false when the consumer stopped.
+func (t *textState) appendRun(p []byte) (int, bool) {
+	n := 0
+	for n < len(p) && p[n] >= 0x20 && p[n] < 0x7f && len(t.line)+n < MaxLineRunes {
+		n++
+	}
+	if n == 0 { // the line is full: let put cut it
+		return 1, t.put(rune(p[0]))
+	}
+	for _, c := range p[:n] {
+		if !t.hasText && c != ' ' {
+			t.start, t.hasText = t.now, true
+		}
+		t.line = append(t.line, rune(c))
+	}
+	t.col = len(t.line)
+	return n, true
 }
 
 // utf8Byte collects a multi-byte character in the ground state.

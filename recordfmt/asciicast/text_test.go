@@ -177,14 +177,20 @@ func TestLinesErrors(t *testing.T) {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	})
-	t.Run("consumer stops early", func(t *testing.T) {
-		n := 0
-		for range Lines(bytes.NewReader(record(t, testHeader, []step{out(0, "a\nb\nc\n")})), false) {
-			n++
-			break
-		}
-		if n != 1 {
-			t.Fatalf("yielded %d lines after break", n)
-		}
-	})
+	for _, c := range []struct{ name, out string }{
+		{"consumer stops early", "a\nb\nc\n"},
+		{"consumer stops at a cut long line", strings.Repeat("y", 3*MaxLineRunes)},
+		{"consumer stops at a cut long line of UTF-8", strings.Repeat("é", 3*MaxLineRunes)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := 0
+			for range Lines(bytes.NewReader(record(t, testHeader, []step{out(0, c.out)})), false) {
+				n++
+				break
+			}
+			if n != 1 {
+				t.Fatalf("yielded %d lines after break", n)
+			}
+		})
+	}
 }
