@@ -1,0 +1,242 @@
+package har
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Redacted replaces every secret value.
+const Redacted = "[REDACTED]"
+
+// DefaultSecretFields are the name fragments that mark a query, form or
+// JSON field (and a header) as secret.
+var DefaultSecretFields = []string{"password", "passwd", "secret", "token", "api_key", "apikey", "access_token", "client_secret"}
+
+// DefaultSecretHeaders are headers whose values are always redacted.
+var DefaultSecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
+
+// Redactor removes secrets from entries. A name is secret when, lowercased
+// and with "-" and "_" removed, it contains one of the (equally folded)
+// Fields; headers are secret when listed in Headers or when their name is.
+type Redactor struct {
+	fields  []string
+	headers map[string]bool
+	jsonKV  *regexp.Regexp
+}
+
+// NewRedactor returns a redactor for the given field fragments (nil:
+// DefaultSecretFields) and extra secret headers (added to
+// DefaultSecretHeaders).
+func NewRedactor(fields, extraHeaders []string) *Redactor {
+	if fields == nil {
+		fields = DefaultSecretFields
+	}
+	r := &Redactor{headers: map[string]bool{}}
+	for _, f := range fields {
+		if f = fold(f); f != "" {
+			r.fields = append(r.fields, f)
+		}
+	}
+	for _, h := range append(append([]string{}, DefaultSecretHeaders...), extraHeaders...) {
+		r.headers[http.CanonicalHeaderKey(h)] = true
+	}
+	// "key" : "value" pairs, for JSON bodies cut short by the capture cap.
+	r.jsonKV = regexp.MustCompile(`"((?:[^"\\]|\\.){1,200})"\s*:\s*("(?:[^"\\]|\\.)*"?|[-0-9.eE+]+|true|false|null)`)
+	return r
+}
+
+func fold(s string) string {
+	s = strings.ToLower(s)
+	return strings.NewReplacer("-", "", "_", "").Replace(s)
+}
+
+// Secret reports whether a field called name holds a secret.
+func (r *Redactor) Secret(name string) bool {
+	f := fold(name)
+	for _, s := range r.fields {
+		if strings.Contains(f, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Redactor) secretHeader(name string) bool {
+	return r.headers[http.CanonicalHeaderKey(name)] || r.Secret(name)
+}
+
+// Entry redacts e in place: headers, cookies, the URL's query, query
+// parameters, form and JSON request bodies, JSON and form response bodies.
+func (r *Redactor) Entry(e *Entry) {
+	q := &e.Request
+	q.URL = r.URL(q.URL)
+	for i := range q.Headers {
+		q.Headers[i].Value = r.header(q.Headers[i].Name, q.Headers[i].Value)
+	}
+	for i := range q.QueryString {
+		if r.Secret(q.QueryString[i].Name) {
+			q.QueryString[i].Value = Redacted
+		}
+	}
+	for i := range q.Cookies {
+		q.Cookies[i].Value = Redacted
+	}
+	if p := q.PostData; p != nil {
+		for i := range p.Params {
+			if r.Secret(p.Params[i].Name) {
+				p.Params[i].Value = Redacted
+			}
+		}
+		if p.Encoding == "" {
+			p.Text = r.Body(p.MimeType, p.Text)
+		}
+	}
+	s := &e.Response
+	for i := range s.Headers {
+		s.Headers[i].Value = r.header(s.Headers[i].Name, s.Headers[i].Value)
+	}
+	for i := range s.Cookies {
+		s.Cookies[i].Value = Redacted
+	}
+	s.RedirectURL = r.URL(s.RedirectURL)
+	if s.Content.Encoding == "" {
+		s.Content.Text = r.Body(s.Content.MimeType, s.Content.Text)
+	}
+}
+
+// header returns the recorded value of one header.
+func (r *Redactor) header(name, value string) string {
+	switch http.CanonicalHeaderKey(name) {
+	case "Cookie":
+		return redactPairs(value, ";", func(string) bool { return true })
+	case "Set-Cookie":
+		// Keep the name and the attributes; hide the value.
+		name, rest, _ := strings.Cut(value, ";")
+		n, _, _ := strings.Cut(name, "=")
+		if rest != "" {
+			rest = ";" + rest
+		}
+		return strings.TrimSpace(n) + "=" + Redacted + rest
+	case "Location", "Content-Location", "Referer":
+		return r.URL(value)
+	}
+	if r.secretHeader(name) {
+		return Redacted
+	}
+	return value
+}
+
+// URL redacts secret query parameters of a URL, keeping everything else
+// byte for byte.
+func (r *Redactor) URL(s string) string {
+	base, query, ok := strings.Cut(s, "?")
+	if !ok {
+		return s
+	}
+	frag := ""
+	if i := strings.IndexByte(query, '#'); i >= 0 {
+		query, frag = query[:i], query[i:]
+	}
+	return base + "?" + redactPairs(query, "&", r.Secret) + frag
+}
+
+// redactPairs redacts the values of name=value pairs separated by sep
+// whose (unescaped) name is secret.
+func redactPairs(s, sep string, secret func(string) bool) string {
+	parts := strings.Split(s, sep)
+	changed := false
+	for i, p := range parts {
+		name, _, hasValue := strings.Cut(p, "=")
+		if !hasValue {
+			continue
+		}
+		un, err := url.QueryUnescape(strings.TrimSpace(name))
+		if err != nil {
+			un = name
+		}
+		if secret(un) {
+			parts[i] = name + "=" + url.QueryEscape(Redacted)
+			if sep == ";" {
+				parts[i] = name + "=" + Redacted
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return strings.Join(parts, sep)
+}
+
+// Body redacts secret fields of a textual body of the given MIME type:
+// form bodies by field, JSON by key at any depth (a body cut by the
+// capture cap, no longer valid JSON, by its "key": value pairs).
+func (r *Redactor) Body(mimeType, text string) string {
+	if text == "" {
+		return text
+	}
+	mt := strings.ToLower(mimeType)
+	switch {
+	case strings.Contains(mt, "x-www-form-urlencoded"):
+		return redactPairs(text, "&", r.Secret)
+	case strings.Contains(mt, "json"):
+		return r.JSON(text)
+	}
+	return text
+}
+
+// JSON redacts secret keys of a JSON text.
+func (r *Redactor) JSON(text string) string {
+	var v any
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	if err := d.Decode(&v); err == nil && !d.More() {
+		if !r.walk(v) {
+			return text
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(v) == nil {
+			return strings.TrimSuffix(b.String(), "\n")
+		}
+	}
+	return r.jsonKV.ReplaceAllStringFunc(text, func(m string) string {
+		sub := r.jsonKV.FindStringSubmatch(m)
+		var key string
+		if json.Unmarshal([]byte(`"`+sub[1]+`"`), &key) != nil {
+			key = sub[1]
+		}
+		if !r.Secret(key) {
+			return m
+		}
+		return `"` + sub[1] + `":"` + Redacted + `"`
+	})
+}
+
+// walk redacts v in place and reports whether anything changed.
+func (r *Redactor) walk(v any) bool {
+	changed := false
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if r.Secret(k) {
+				t[k] = Redacted
+				changed = true
+			} else if r.walk(x) {
+				changed = true
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if r.walk(x) {
+				changed = true
+			}
+		}
+	}
+	return changed
+}
