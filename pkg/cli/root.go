@@ -98,6 +98,7 @@ Environment:
 		NewCmdVersion(f, nil),
 		NewCmdCompletion(f),
 	)
+	cmd.AddCommand(NewCmdSSH(f, nil), newCmdProxy(f), newCmdConfig(f))
 	cmd.AddCommand(newCmdConnectGroups(f)...)
 	return cmd
 }
