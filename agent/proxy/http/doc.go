@@ -1,0 +1,35 @@
+// Package httpproxy is the agent's HTTP proxy: a reverse proxy in front of
+// one upstream web application (a resource http(s)://host:port/base),
+// recording every exchange as a HAR entry (recordfmt/har).
+//
+// Each connection of a session carries plain HTTP/1.1 from the person's
+// local client (the hops person → control → agent are already TLS).
+// ServeConn answers the ConnOpenResult, then serves the connection with
+// Go's http.Server (keep-alive, pipelining, 100-continue) and forwards
+// each request with one http.Transport shared by the whole session
+// (upstream connection reuse; HTTP/2 to https upstreams that offer it):
+//
+//   - the path is mapped under the base path; Host is the upstream host
+//     (or host_header); the person's user name goes in X-OnePAM-User (or
+//     user_header) and any such header the person sent is dropped, as are
+//     X-Forwarded-*, which the agent sets itself; configured headers and
+//     basic_auth are added (they stay on the agent and are redacted in the
+//     recording);
+//   - bodies stream both ways, teed into a capped capture (body_cap, 64 KiB
+//     by default) for the recording: nothing is buffered whole;
+//   - Location headers pointing into the upstream become paths on the
+//     person's side, Set-Cookie loses a Domain naming the upstream and has
+//     its Path mapped, so links and logins work through the local port;
+//   - Upgrade requests (WebSocket) go upstream on a connection of their
+//     own; after the 101 the two connections are spliced with pkg/relay
+//     and WebSocket messages are logged as they pass; the exchange is one
+//     entry with byte counts and _webSocketMessages;
+//   - an upstream failure answers 502 with a page naming the error, and is
+//     recorded with the error in the entry's comment;
+//   - bytes that are not HTTP end that connection only: the server answers
+//     400 and the refusal is recorded as an entry.
+//
+// Entries carry real timings (blocked, dns, connect, ssl, send, wait,
+// receive from an httptrace of the upstream request) and sizes; see
+// recordfmt/har for the format and its redaction of secrets.
+package httpproxy
