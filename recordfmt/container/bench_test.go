@@ -81,6 +81,7 @@ func BenchmarkCompressionRatio(b *testing.B) {
 			b.SetBytes(int64(len(term)))
 			b.ReportAllocs()
 			var stored int64
+			var frames int
 			for b.Loop() {
 				cw := &countWriter{}
 				w, _ := NewWriter(cw, testHeader(), Config{})
@@ -94,10 +95,12 @@ func BenchmarkCompressionRatio(b *testing.B) {
 				}
 				_, priv := testKey()
 				w.Finish(priv)
-				stored = cw.n
+				stored, frames = cw.n, w.Stats().Frames
 			}
 			b.ReportMetric(float64(len(term))/float64(stored), "ratio")
 			b.ReportMetric(float64(ws[len(ws)-1].at)/float64(time.Minute), "session-minutes")
+			b.ReportMetric(float64(frames), "frames")
+			b.ReportMetric(float64(len(term))/float64(frames), "raw-B/frame")
 		})
 	}
 }

@@ -1,10 +1,8 @@
 package container
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 )
 
@@ -32,14 +30,14 @@ type Decoder struct {
 	num    uint32
 	rawOff int64
 	tLast  int64
-	sha    hash.Hash
+	sha    *chainer
 	out    []byte
 	tr     *Trailer
 	err    error
 }
 
 // NewDecoder returns a Decoder reading from r.
-func NewDecoder(r io.Reader) *Decoder { return &Decoder{r: r, sha: sha256.New()} }
+func NewDecoder(r io.Reader) *Decoder { return &Decoder{r: r, sha: newChainer()} }
 
 // need makes sure at least n unconsumed bytes are buffered, reading from
 // the stream; ErrNeedMore when the stream has no more for now. Memory grows
@@ -145,7 +143,7 @@ func (d *Decoder) Next() (Frame, error) {
 	}
 	b := d.buf[d.start : d.start+total]
 	payload := b[FrameHeaderSize : FrameHeaderSize+int(h.compLen)]
-	if chainHash(d.sha, &d.prev, b, payload) != h.hash {
+	if d.sha.next(&d.prev, b, payload) != h.hash {
 		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d", ErrChain, h.num, d.off))
 	}
 	if h.typ == typeTrailer {

@@ -199,13 +199,22 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 	return h, nil
 }
 
-// chainHash computes h_i from h_{i-1}, the frame header bytes and the payload.
-func chainHash(hh hash.Hash, prev *[32]byte, hdr, payload []byte) (out [32]byte) {
-	hh.Reset()
-	hh.Write(prev[:])
-	hh.Write(hdr[:32])
-	hh.Write(payload)
-	hh.Sum(out[:0])
+// chainer computes chain hashes with one reused SHA-256 state.
+type chainer struct {
+	h   hash.Hash
+	sum []byte
+}
+
+func newChainer() *chainer { return &chainer{h: sha256.New(), sum: make([]byte, 0, sha256.Size)} }
+
+// next computes h_i from h_{i-1}, the frame header bytes and the payload.
+func (c *chainer) next(prev *[32]byte, hdr, payload []byte) (out [32]byte) {
+	c.h.Reset()
+	c.h.Write(prev[:])
+	c.h.Write(hdr[:32])
+	c.h.Write(payload)
+	c.sum = c.h.Sum(c.sum[:0])
+	copy(out[:], c.sum)
 	return out
 }
 

@@ -3,7 +3,6 @@ package container
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -127,7 +126,7 @@ func walk(r io.ReaderAt, size int64) (walkResult, error) {
 	res.hdrOK, res.end, res.head = true, int64(n), res.hdr.digest
 
 	// Frames.
-	sha := sha256.New()
+	sha := newChainer()
 	var fh [FrameHeaderSize]byte
 	var payload []byte
 	var rawOff int64
@@ -190,7 +189,7 @@ func walk(r io.ReaderAt, size int64) (walkResult, error) {
 		if err := readN(payload); err != nil {
 			return res, err
 		}
-		if chainHash(sha, &res.head, fh[:], payload[:h.compLen]) != h.hash {
+		if sha.next(&res.head, fh[:], payload[:h.compLen]) != h.hash {
 			if i == 0 {
 				res.tamper(i, off, at, "does not match the hash chain: altered (it or the file header)")
 			} else {

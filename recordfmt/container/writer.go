@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 	"sync"
 	"time"
@@ -57,7 +56,7 @@ type Writer struct {
 	rawOff   int64 // raw bytes in closed frames
 	index    []byte
 	firstT   int64
-	sha      hash.Hash
+	sha      *chainer
 	err      error
 	finished bool
 }
@@ -81,7 +80,7 @@ func NewWriter(dst io.Writer, h Header, cfg Config) (*Writer, error) {
 	if _, err := dst.Write(b); err != nil {
 		return nil, fmt.Errorf("container: write file header: %w", err)
 	}
-	return &Writer{cfg: cfg, dst: dst, hdr: ph, prev: ph.digest, off: int64(len(b)), sha: sha256.New()}, nil
+	return &Writer{cfg: cfg, dst: dst, hdr: ph, prev: ph.digest, off: int64(len(b)), sha: newChainer()}, nil
 }
 
 // Header returns the file header as written.
@@ -179,7 +178,7 @@ func (w *Writer) writeFrameLocked(h *frameHeader, body, tail []byte) error {
 	}
 	h.compLen = uint32(clen)
 	h.put(out)
-	h.hash = chainHash(w.sha, &w.prev, out[:FrameHeaderSize], out[FrameHeaderSize:])
+	h.hash = w.sha.next(&w.prev, out[:FrameHeaderSize], out[FrameHeaderSize:])
 	h.put(out)
 	out = append(out, tail...)
 	*bp = out
