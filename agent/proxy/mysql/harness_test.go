@@ -288,3 +288,7 @@ func newFixture(t testing.TB, addr, plugin string) *dbFixture {
 func (f *dbFixture) target() *TargetConfig {
 	return &TargetConfig{User: f.user, Password: f.password, Database: f.db, TLS: TLSDisable}
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func containsStr(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }

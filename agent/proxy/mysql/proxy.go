@@ -137,7 +137,10 @@ func (s *session) probe(ctx context.Context) error {
 	}
 	user, password, err := s.cfg.credentials(s.info.Open.Login, "")
 	if err != nil {
-		return nil // the user comes with each client connection
+		if s.info.Open.Login != "" {
+			return err
+		}
+		return nil // no default user: the user comes with each client connection
 	}
 	lp := s.loginParams(user, password, s.cfg.Database)
 	lp.caps = relayCaps
