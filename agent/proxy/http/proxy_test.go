@@ -376,6 +376,7 @@ func TestMalformedRequest(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	r.waitEntries(1)
 
 	for _, tc := range []struct{ name, bytes string }{
 		{"garbage", "\x16\x03\x01 not http at all\r\n\r\n"},
