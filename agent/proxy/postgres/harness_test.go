@@ -144,9 +144,14 @@ func (in *instance) start(root string, uid, gid int) error {
 	if err != nil {
 		return fmt.Errorf("pg_ctl start: %v\n%s", err, out)
 	}
-	setup := fmt.Sprintf(`ALTER USER postgres PASSWORD '%s'; CREATE USER %s PASSWORD '%s'; CREATE DATABASE app OWNER %s;`, superPassword, testUser, testUserPass, testUser)
-	if out, err := in.psqlSocket("postgres", setup); err != nil {
-		return fmt.Errorf("setup: %v\n%s", err, out)
+	for _, sql := range []string{
+		fmt.Sprintf("ALTER USER postgres PASSWORD '%s'", superPassword),
+		fmt.Sprintf("CREATE USER %s PASSWORD '%s'", testUser, testUserPass),
+		fmt.Sprintf("CREATE DATABASE app OWNER %s", testUser),
+	} {
+		if out, err := in.psqlSocket("postgres", sql); err != nil {
+			return fmt.Errorf("setup: %v\n%s", err, out)
+		}
 	}
 	return nil
 }

@@ -255,3 +255,22 @@ func TestSessionLogin(t *testing.T) {
 		t.Fatalf("psql: %v %q", err, out)
 	}
 }
+
+// TestServerLoginErrorToClient: a user whose agent-side password is wrong
+// gets the server's own error on connect; the log records it.
+func TestServerLoginErrorToClient(t *testing.T) {
+	addr := md5PG.require(t)
+	g := startGateway(t, target{addr, &TargetConfig{User: "postgres", Password: superPassword, Users: map[string]UserConfig{testUser: {Password: "stale"}}}}, api.SessionOpen{})
+	out, err := g.psql(t, testUser, "app", "", "-c", "select 1")
+	if err == nil || !strings.Contains(out, `password authentication failed for user "alice"`) {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	e := g.sink.waitEntry(t, "login error", func(e querylog.Entry) bool { return e.Kind == querylog.KindError })
+	if e.ErrorCode != "28P01" || e.User != testUser {
+		t.Errorf("entry %+v", e)
+	}
+	out, err = g.psql(t, "mallory", "app", "", "-c", "select 1")
+	if err == nil || !strings.Contains(out, `database user "mallory" is not configured`) {
+		t.Fatalf("psql as an unknown user: %v\n%s", err, out)
+	}
+}
