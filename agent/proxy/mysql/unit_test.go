@@ -167,7 +167,7 @@ func TestParseTargetConfig(t *testing.T) {
 	writeTestPKI(dir)
 	cases := []struct {
 		name, yaml, wantErr string
-		check              func(*TargetConfig) bool
+		check               func(*TargetConfig) bool
 	}{
 		{"full", `
 name: shop
