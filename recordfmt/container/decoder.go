@@ -19,7 +19,8 @@ type Frame struct {
 // checks each frame's header, sequence and hash chain. When the stream
 // holds no complete frame yet, Next returns ErrNeedMore and keeps what it
 // has; a later call continues once the reader has more. A malformed or
-// altered stream makes every later call return the same error.
+// altered stream makes every later call return the same error. A Decoder
+// is not safe for concurrent use.
 type Decoder struct {
 	r      io.Reader
 	buf    []byte // unconsumed bytes are buf[start:]

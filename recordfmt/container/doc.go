@@ -11,11 +11,25 @@
 // exported. A frame boundary may cut an inner record anywhere: the inner
 // stream is the concatenation of every data frame's raw bytes.
 //
+// # Use
+//
+//	w, _ := NewWriter(spoolFile, Header{SessionID: id, Format: "connlog"}, Config{})
+//	w.Write(sessionTime, p) // as the session runs; Flush at least once a second
+//	w.Finish(agentKey)      // or nothing: a crash leaves a readable, unsigned file
+//
+//	rd, _ := Open(readerAt, size)   // header + index (or frame headers)
+//	b, _ := rd.ReadFrame(rd.SeekTime(59 * time.Minute))
+//	io.Copy(dst, rd.StreamFrom(0))  // the native format
+//	dec := NewDecoder(liveStream)   // frames as they arrive (ErrNeedMore)
+//	rep, _ := Verify(readerAt, size, agentPublicKey)
+//	keep, _ := TruncateTorn(readerAt, size) // where a crashed file's frames end
+//
 // # Layout
 //
-// All integers are big-endian. Session times are microseconds since the
-// session started (int64, never negative). Frame numbers count from 0 and
-// are the numbers used in every message of this package.
+// All integers are big-endian; a byte range a..b includes a, not b.
+// Session times are microseconds since the session started (int64, never
+// negative). Frame numbers count from 0 and are the numbers used in every
+// message of this package.
 //
 //	file    = file header, data frame*, [trailer frame]
 //

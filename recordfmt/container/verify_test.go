@@ -193,3 +193,18 @@ func TestSignedMessage(t *testing.T) {
 		t.Fatalf("signed message layout: %d bytes", len(tr.SignedMessage()))
 	}
 }
+
+// TestVerifyHostileHeaderLength: a header whose length field points past
+// the end of a file full of '}' is treated as a torn header, and the
+// search for an altered length stays bounded (headerSearch).
+func TestVerifyHostileHeaderLength(t *testing.T) {
+	data := append([]byte("OPREC\x01\x00\x00\xff\xf0"), bytes.Repeat([]byte("}"), 65000)...)
+	rep, err := Verify(bytes.NewReader(data), int64(len(data)), mustPub())
+	if err != nil || rep.Status != StatusUnsignedCut || rep.Frame != -1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	keep, err := TruncateTorn(bytes.NewReader(data), int64(len(data)))
+	if err != nil || keep != 0 {
+		t.Fatalf("TruncateTorn = %d, %v", keep, err)
+	}
+}

@@ -250,12 +250,16 @@ func clock(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
 }
 
-// headerCRCAt looks for a JSON length L (2..MaxHeaderJSON) at which the
-// file holds a complete header whose CRC-32C matches when its length field
-// says L, and returns the header's length without the CRC (10+L), or 0
-// when there is none.
+// headerSearch bounds headerCRCAt, which is quadratic in it: headers that
+// writers produce are a few hundred bytes.
+const headerSearch = 8 << 10
+
+// headerCRCAt looks for a JSON length L (2..headerSearch) at which the file
+// holds a complete header whose CRC-32C matches when its length field says
+// L, and returns the header's length without the CRC (10+L), or 0 when
+// there is none.
 func headerCRCAt(r io.ReaderAt, size int64, fixed []byte) (int, error) {
-	limit := min(size, fileHeaderFixed+MaxHeaderJSON+4)
+	limit := min(size, fileHeaderFixed+headerSearch+4)
 	b := make([]byte, limit)
 	if err := readFull(r, b, 0); err != nil {
 		return 0, err
