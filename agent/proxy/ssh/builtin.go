@@ -19,6 +19,7 @@ import (
 
 	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/onepam/onepam/agent/proxy"
 )
@@ -161,7 +162,8 @@ type builtinSession struct {
 	mu     sync.Mutex
 	pty    *ptyRequest
 	env    []string
-	tty    *os.File // the PTY master while a process runs on it
+	tty    *os.File   // the PTY master while a process runs on it
+	files  []*os.File // the process's streams on our side, closed by close
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
 	closed bool
@@ -200,7 +202,7 @@ func (s *builtinSession) request(typ string, _ bool, payload []byte) (bool, erro
 			return false, err
 		}
 		if s.tty != nil {
-			return pty.Setsize(s.tty, &pty.Winsize{Cols: uint16(w.Cols), Rows: uint16(w.Rows), X: uint16(w.Width), Y: uint16(w.Height)}) == nil, nil
+			return setWinsize(s.tty, &unix.Winsize{Col: uint16(w.Cols), Row: uint16(w.Rows), Xpixel: uint16(w.Width), Ypixel: uint16(w.Height)}) == nil, nil
 		}
 		if s.pty != nil {
 			s.pty.Cols, s.pty.Rows = w.Cols, w.Rows
@@ -285,18 +287,18 @@ func (s *builtinSession) start(typ string, payload []byte) (*streams, bool, erro
 	st := &streams{exit: exit}
 	var drain []*os.File
 	if s.pty != nil {
-		attr.Setctty = true
-		ws := &pty.Winsize{Cols: uint16(s.pty.Cols), Rows: uint16(s.pty.Rows), X: uint16(s.pty.Width), Y: uint16(s.pty.Height)}
-		if ws.Cols == 0 || ws.Rows == 0 {
-			ws.Cols, ws.Rows = 80, 24
+		ws := &unix.Winsize{Col: uint16(s.pty.Cols), Row: uint16(s.pty.Rows), Xpixel: uint16(s.pty.Width), Ypixel: uint16(s.pty.Height)}
+		if ws.Col == 0 || ws.Row == 0 {
+			ws.Col, ws.Row = 80, 24
 		}
-		tty, err := pty.StartWithAttrs(cmd, ws, attr)
+		tty, err := startOnPTY(cmd, attr, ws)
 		if err != nil {
 			return nil, false, fmt.Errorf("start %s on a pty: %w", u.shell, err)
 		}
 		s.tty = tty
 		st.stdin = nopCloser{tty} // a terminal has no EOF to send
 		st.stdout = eofReader{tty}
+		s.files = []*os.File{tty}
 		drain = []*os.File{tty}
 	} else {
 		cmd.SysProcAttr = attr
@@ -329,6 +331,7 @@ func (s *builtinSession) start(typ string, payload []byte) (*streams, bool, erro
 			return nil, false, fmt.Errorf("start %s: %w", u.shell, err)
 		}
 		st.stdin, st.stdout, st.stderr = inW, eofReader{outR}, eofReader{errR}
+		s.files = []*os.File{inW, outR, errR}
 		drain = []*os.File{outR, errR}
 	}
 	s.cmd = cmd
@@ -387,6 +390,9 @@ func (s *builtinSession) close() error {
 			}
 		}(s.cmd.Process.Pid, s.exited)
 	}
+	for _, f := range s.files {
+		f.Close()
+	}
 	s.b.mu.Lock()
 	delete(s.b.sessions, s)
 	s.b.mu.Unlock()
@@ -394,16 +400,63 @@ func (s *builtinSession) close() error {
 }
 
 // eofReader reads a pipe or PTY master: the PTY's EIO after the process
-// ended, and the drain deadline, are the end of the stream.
+// ended, the drain deadline and a closed file are the end of the stream.
 type eofReader struct{ f *os.File }
 
 func (r eofReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
 	if err != nil && (errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed)) {
-		r.f.Close()
 		err = io.EOF
 	}
 	return n, err
+}
+
+// startOnPTY starts cmd on a new pseudo-terminal of size ws as its
+// controlling terminal and returns the master. The master is made
+// non-blocking and pollable, so read deadlines work on it (creack/pty's
+// own helpers use File.Fd, which makes a file blocking for good).
+func startOnPTY(cmd *exec.Cmd, attr *syscall.SysProcAttr, ws *unix.Winsize) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	fd, err := syscall.Dup(int(ptmx.Fd()))
+	ptmx.Close()
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	master := os.NewFile(uintptr(fd), "/dev/ptmx")
+	if err := setWinsize(master, ws); err != nil {
+		master.Close()
+		return nil, err
+	}
+	attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0 // fd 0 of the child is the terminal
+	cmd.SysProcAttr = attr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		master.Close()
+		return nil, err
+	}
+	return master, nil
+}
+
+// setWinsize sets a terminal's size without File.Fd.
+func setWinsize(f *os.File, ws *unix.Winsize) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return err
+	}
+	return ierr
 }
 
 type nopCloser struct{ io.Writer }

@@ -77,7 +77,9 @@ func parseSCPCommand(cmd string) *scpCommand {
 }
 
 // shellWords splits a command line as a POSIX shell would for plain words
-// with quotes and backslashes; ok is false for anything fancier.
+// with quotes and backslashes (glob characters are kept: the reported path
+// of a downloaded file is its directory and name); ok is false for
+// anything fancier.
 func shellWords(s string) (words []string, ok bool) {
 	var cur strings.Builder
 	in := false
@@ -117,7 +119,7 @@ func shellWords(s string) (words []string, ok bool) {
 			i++
 			cur.WriteByte(s[i])
 			in = true
-		case strings.IndexByte(";&|<>`$(){}*?[]\n", ch) >= 0:
+		case strings.IndexByte(";&|<>`$(){}\n", ch) >= 0:
 			return nil, false
 		default:
 			cur.WriteByte(ch)

@@ -183,6 +183,7 @@ func (s *session) Notify(msg string) {
 		chs = append(chs, c)
 	}
 	s.mu.Unlock()
+	s.rec.marker(msg)
 	for _, c := range chs {
 		c.notify(msg)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +76,7 @@ func (c *channel) startSFTP(req *gossh.Request) {
 		if err != nil || wd == "" {
 			wd = "/"
 		}
-		h := &sftpHandlers{fs: fs, report: c.s.report}
+		h := &sftpHandlers{fs: fs, report: c.s.report, wd: wd}
 		srv := sftp.NewRequestServer(c.ch, h.handlers(), sftp.WithStartDirectory(wd))
 		err = srv.Serve()
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -91,6 +92,7 @@ func (c *channel) startSFTP(req *gossh.Request) {
 type sftpHandlers struct {
 	fs     fileSystem
 	report func(api.FileEvent)
+	wd     string // where relative paths start
 }
 
 func (h *sftpHandlers) handlers() sftp.Handlers {
@@ -290,9 +292,13 @@ func (h *sftpHandlers) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
 	return listerAt{fi}, nil
 }
 
-// RealPath resolves a path on the target.
+// RealPath resolves a path on the target (relative to the working
+// directory: the request server hands it over as the client sent it).
 func (h *sftpHandlers) RealPath(p string) (string, error) {
-	rp, err := h.fs.RealPath(p)
+	if !path.IsAbs(p) {
+		p = path.Join(h.wd, p)
+	}
+	rp, err := h.fs.RealPath(path.Clean(p))
 	return rp, sftpError(err)
 }
 
