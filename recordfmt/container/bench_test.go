@@ -6,9 +6,35 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// cpuClock measures the process's CPU time (user+system, all threads), so
+// that benchmarks on a shared, overloaded machine can report throughput
+// per CPU-second next to the wall-clock figures.
+type cpuClock struct{ start time.Duration }
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU() cpuClock { return cpuClock{cpuNow()} }
+
+// report adds "MB/cpu-s" for bytes per op and "cpu-µs/op".
+func (c cpuClock) report(b *testing.B, bytesPerOp int64) {
+	used := cpuNow() - c.start
+	if b.N == 0 || used <= 0 {
+		return
+	}
+	if bytesPerOp > 0 {
+		b.ReportMetric(float64(bytesPerOp)*float64(b.N)/used.Seconds()/1e6, "MB/cpu-s")
+	}
+	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/op")
+}
 
 var (
 	termOnce   sync.Once
@@ -48,6 +74,7 @@ func BenchmarkWrite(b *testing.B) {
 			b.SetBytes(chunk)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			off := 0
 			for i := 0; b.Loop(); i++ {
 				if off+chunk > len(tc.src) {
@@ -62,6 +89,7 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 			w.Close()
+			cpu.report(b, chunk)
 			b.ReportMetric(float64(w.Stats().RawSize)/float64(cw.n), "ratio")
 		})
 	}
@@ -82,6 +110,7 @@ func BenchmarkCompressionRatio(b *testing.B) {
 			b.ReportAllocs()
 			var stored int64
 			var frames int
+			cpu := startCPU()
 			for b.Loop() {
 				cw := &countWriter{}
 				w, _ := NewWriter(cw, testHeader(), Config{})
@@ -97,6 +126,7 @@ func BenchmarkCompressionRatio(b *testing.B) {
 				w.Finish(priv)
 				stored, frames = cw.n, w.Stats().Frames
 			}
+			cpu.report(b, int64(len(term)))
 			b.ReportMetric(float64(len(term))/float64(stored), "ratio")
 			b.ReportMetric(float64(ws[len(ws)-1].at)/float64(time.Minute), "session-minutes")
 			b.ReportMetric(float64(frames), "frames")
@@ -117,6 +147,7 @@ func BenchmarkSeekHour(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			var lat []time.Duration
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				at := time.Duration(rng.Int64N(int64(time.Hour)))
 				start := time.Now()
@@ -129,6 +160,7 @@ func BenchmarkSeekHour(b *testing.B) {
 				}
 				lat = append(lat, time.Since(start))
 			}
+			cpu.report(b, 0)
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
@@ -148,12 +180,14 @@ func BenchmarkVerify(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(tc.data)))
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				rep, err := Verify(bytes.NewReader(tc.data), int64(len(tc.data)), mustPub())
 				if err != nil || rep.Status != StatusOK {
 					b.Fatalf("%+v %v", rep, err)
 				}
 			}
+			cpu.report(b, int64(len(tc.data)))
 		})
 	}
 }
@@ -164,6 +198,7 @@ func BenchmarkReadAll(b *testing.B) {
 	data := build(b, ws, time.Second, 0, true).bytes()
 	b.SetBytes(int64(len(term)))
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		rd, err := Open(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -173,4 +208,5 @@ func BenchmarkReadAll(b *testing.B) {
 			b.Fatal(n, err)
 		}
 	}
+	cpu.report(b, int64(len(term)))
 }
