@@ -49,9 +49,10 @@ func NewRedactor(fields, extraHeaders []string) *Redactor {
 	return r
 }
 
+var folder = strings.NewReplacer("-", "", "_", "")
+
 func fold(s string) string {
-	s = strings.ToLower(s)
-	return strings.NewReplacer("-", "", "_", "").Replace(s)
+	return folder.Replace(strings.ToLower(s))
 }
 
 // Secret reports whether a field called name holds a secret.

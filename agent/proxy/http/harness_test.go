@@ -62,11 +62,22 @@ type rig struct {
 
 func newRig(t testing.TB, address string, tc *TargetConfig) *rig {
 	t.Helper()
-	rec := &sink{}
+	return newRigTo(t, address, tc, &sink{})
+}
+
+// countingSink keeps nothing (benchmarks record without holding it all).
+type countingSink struct{ n atomic.Int64 }
+
+func (c *countingSink) Write(p []byte) (int, error)  { c.n.Add(int64(len(p))); return len(p), nil }
+func (c *countingSink) Finalize(bool) (int64, error) { return c.n.Load(), nil }
+
+func newRigTo(t testing.TB, address string, tc *TargetConfig, sk record.Sink) *rig {
+	t.Helper()
+	rec, _ := sk.(*sink)
 	info := &proxy.SessionInfo{
 		Open:     api.SessionOpen{SessionID: "sess-1", Type: api.TypeHTTP, Resource: "app", User: "ann", ClientIP: "192.0.2.7:5555"},
 		Target:   proxy.Target{Name: "app", Type: api.TypeHTTP, Address: address, Options: tc},
-		Recorder: record.New(rec, record.FailClosed, nil),
+		Recorder: record.New(sk, record.FailClosed, nil),
 		Logger:   slog.New(slog.DiscardHandler),
 		Clock:    time.Now,
 		Dial:     (&net.Dialer{}).DialContext,

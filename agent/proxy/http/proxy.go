@@ -129,9 +129,12 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		DisableCompression:    true, // pass bodies through as they are
 	}
 	s.rp = &httputil.ReverseProxy{
-		Rewrite:        s.rewrite,
-		Transport:      s.transport,
-		FlushInterval:  -1, // stream: flush every write to the person
+		Rewrite:   s.rewrite,
+		Transport: s.transport,
+		// Bodies of unknown length (streams, chunked) are flushed on every
+		// write by ReverseProxy itself; others go out as the buffer fills.
+		FlushInterval:  0,
+		BufferPool:     copyBuffers{},
 		ModifyResponse: s.modifyResponse,
 		ErrorHandler:   s.errorHandler,
 		ErrorLog:       slog.NewLogLogger(info.Logger.Handler(), slog.LevelDebug),
@@ -265,3 +268,11 @@ func (s *session) Close() error {
 
 // abortConn is relay.Abort, named for the call sites.
 var abortConn = relay.Abort
+
+// copyBuffers lends ReverseProxy its body copy buffers.
+type copyBuffers struct{}
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyPool.Put(&b) }
