@@ -102,6 +102,17 @@ type Store interface {
 	// CountSessions counts sessions by type and status (for metrics).
 	CountSessions(ctx context.Context) (map[api.SessionType]map[api.SessionStatus]int64, error)
 
+	// File activity of sessions (SFTP, scp, web).
+	AddFileEvent(ctx context.Context, e api.FileEvent) error
+	// ListFileEvents returns a session's file events, oldest first,
+	// optionally only the given operations.
+	ListFileEvents(ctx context.Context, sessionID string, ops []string) ([]api.FileEvent, error)
+
+	// Recording text search: lines of terminal output and input, indexed
+	// as recordings are stored.
+	IndexRecordingText(ctx context.Context, sessionID string, lines []TextLine) error
+	SearchRecordings(ctx context.Context, q SearchQuery) ([]SearchHit, error)
+
 	// Audit log.
 	AddAudit(ctx context.Context, e api.AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]api.AuditEvent, error) // newest first
@@ -161,4 +172,29 @@ type AuditFilter struct {
 	Action string // prefix match ("session." matches session.kill)
 	Since  time.Time
 	Limit  int // 0 = 100
+}
+
+// TextLine is one line of a recording's text, for search.
+type TextLine struct {
+	Input bool          // typed input rather than output
+	At    time.Duration // offset of the line in the session
+	Text  string
+}
+
+// SearchQuery selects recording text.
+type SearchQuery struct {
+	Text  string            // words or a phrase; matched as a phrase of whole words
+	Input bool              // search typed input instead of output
+	Types []api.SessionType // any of; empty = all
+	Users []string          // any of; empty = all (a user role sees only its own)
+	Since time.Time         // sessions created at or after; zero = no bound
+	Limit int               // 0 = 50, at most 1000
+}
+
+// SearchHit is one line that matched.
+type SearchHit struct {
+	SessionID string
+	Input     bool
+	At        time.Duration
+	Line      string
 }

@@ -20,7 +20,7 @@ func (s *Store) AddPolicyRule(ctx context.Context, r api.PolicyRule) error {
 
 // ListPolicyRules returns every rule in the order they were added.
 func (s *Store) ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, subject, resources, types, labels, logins, description, created_at
+	rows, err := s.read.QueryContext(ctx, `SELECT id, subject, resources, types, labels, logins, databases, description, created_at
 		FROM policy_rules ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list policy rules: %w", err)
@@ -29,18 +29,18 @@ func (s *Store) ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error) {
 	var rules []api.PolicyRule
 	for rows.Next() {
 		var (
-			r                               api.PolicyRule
-			resources, types, labels, login string
-			created                         int64
+			r                                          api.PolicyRule
+			resources, types, labels, login, databases string
+			created                                    int64
 		)
-		if err := rows.Scan(&r.ID, &r.Subject, &resources, &types, &labels, &login, &r.Description, &created); err != nil {
+		if err := rows.Scan(&r.ID, &r.Subject, &resources, &types, &labels, &login, &databases, &r.Description, &created); err != nil {
 			return nil, fmt.Errorf("list policy rules: %w", err)
 		}
 		r.CreatedAt = fromNanos(created)
 		for _, c := range []struct {
 			s string
 			v any
-		}{{resources, &r.Resources}, {types, &r.Types}, {labels, &r.Labels}, {login, &r.Logins}} {
+		}{{resources, &r.Resources}, {types, &r.Types}, {labels, &r.Labels}, {login, &r.Logins}, {databases, &r.Databases}} {
 			if err := fromJSON(c.s, c.v); err != nil {
 				return nil, fmt.Errorf("policy rule %s: %w", r.ID, err)
 			}
@@ -104,8 +104,8 @@ func (s *Store) insertRule(ctx context.Context, db execer, r api.PolicyRule) err
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.cfg.now()
 	}
-	var cols [4]string
-	for i, v := range []any{r.Resources, r.Types, r.Labels, r.Logins} {
+	var cols [5]string
+	for i, v := range []any{r.Resources, r.Types, r.Labels, r.Logins, r.Databases} {
 		empty := "[]"
 		if i == 2 {
 			empty = "{}"
@@ -116,8 +116,8 @@ func (s *Store) insertRule(ctx context.Context, db execer, r api.PolicyRule) err
 		}
 		cols[i] = j
 	}
-	_, err := db.ExecContext(ctx, `INSERT INTO policy_rules (id, subject, resources, types, labels, logins, description, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Subject, cols[0], cols[1], cols[2], cols[3], r.Description, nanos(r.CreatedAt))
+	_, err := db.ExecContext(ctx, `INSERT INTO policy_rules (id, subject, resources, types, labels, logins, databases, description, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Subject, cols[0], cols[1], cols[2], cols[3], cols[4], r.Description, nanos(r.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("rule %q: %w", r.ID, store.ErrConflict)
 	}

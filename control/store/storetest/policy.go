@@ -13,7 +13,7 @@ func testPolicy(t *testing.T, open func(t *testing.T) store.Store) {
 	rules := []api.PolicyRule{
 		{ID: "r-admin", Subject: "role:admin", Resources: []string{"*"}, Logins: []string{"*"}, Description: "admins", CreatedAt: base},
 		{ID: "r-alice", Subject: "user:alice", Resources: []string{"pg-*", "echo"}, Types: []api.SessionType{api.TypeDB, api.TypeTCP},
-			Labels: map[string]string{"env": "dev"}, Logins: []string{"postgres"}, CreatedAt: base.Add(time.Second)},
+			Labels: map[string]string{"env": "dev"}, Logins: []string{"postgres"}, Databases: []string{"orders", "bi_*"}, CreatedAt: base.Add(time.Second)},
 		{ID: "r-users", Subject: "role:user", Types: []api.SessionType{api.TypeTCP}, CreatedAt: base.Add(2 * time.Second)},
 	}
 	ids := func(rs []api.PolicyRule) []string {
@@ -88,6 +88,9 @@ func wantRules(t *testing.T, got, want []api.PolicyRule) {
 		}
 		if len(r.Labels) == 0 {
 			r.Labels = nil
+		}
+		if len(r.Databases) == 0 {
+			r.Databases = nil
 		}
 		if len(r.Logins) == 0 {
 			r.Logins = nil

@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"transitions", testTransitions},
 		{"list-sessions", testListSessions},
 		{"seed", testSeed},
+		{"file-events", testFileEvents},
+		{"search", testSearch},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, open) })
