@@ -51,7 +51,7 @@ func TestMariaDBClient(t *testing.T) {
 		}
 	})
 	t.Run("interactive script", func(t *testing.T) {
-		script := `create table t1 (id int primary key, name varchar(20));
+		script := "use " + f.db + ";\n" + `create table t1 (id int primary key, name varchar(20));
 insert into t1 values (1, 'one'), (2, 'two'), (3, 'three');
 update t1 set name = 'TWO' where id = 2;
 select * from t1 order by id;
@@ -80,7 +80,9 @@ select * from no_such_table;
 				t.Errorf("%q: %+v, want rows %d code %q", c.stmt, got, c.rows, c.code)
 			}
 		}
-		t.Logf("query log:\n%s", dump(es))
+		if ini := find(es, querylog.KindInitDB, f.db); len(ini) != 1 || ini[0].Database != f.db || ini[0].Error != "" {
+			t.Errorf("COM_INIT_DB entry: %+v", ini)
+		}
 		e := find(es, querylog.KindQuery, "select * from no_such_table")[0]
 		if !strings.Contains(e.Error, "doesn't exist") {
 			t.Errorf("error message %q", e.Error)
