@@ -41,6 +41,8 @@ type Tokens struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time // token id → last written use
+
+	web webSessions // logged-in browsers (websession.go)
 }
 
 // NewTokens returns a token service. clock and logger may be nil.
@@ -95,25 +97,35 @@ func (t *Tokens) Create(ctx context.Context, user string, ttl time.Duration, nam
 // Authenticate resolves a bearer token to its principal. Failures are
 // *api.Error with CodeUnauthenticated and a message saying what to do.
 func (t *Tokens) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	p, _, err := t.authenticate(ctx, secret)
+	return p, err
+}
+
+func (t *Tokens) authenticate(ctx context.Context, secret string) (Principal, api.Token, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) {
-		return Principal{}, api.Errorf(api.CodeUnauthenticated, "malformed token (API tokens start with %q): run onepam login --control URL --token TOKEN", TokenPrefix)
+		return Principal{}, api.Token{}, api.Errorf(api.CodeUnauthenticated, "malformed token (API tokens start with %q): run onepam login --control URL --token TOKEN", TokenPrefix)
 	}
-	tok, user, err := t.store.TokenByHash(ctx, HashSecret(secret))
+	return t.authenticateHash(ctx, HashSecret(secret))
+}
+
+// authenticateHash resolves a token by the hash of its secret.
+func (t *Tokens) authenticateHash(ctx context.Context, hash []byte) (Principal, api.Token, error) {
+	tok, user, err := t.store.TokenByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, api.Errorf(api.CodeUnauthenticated, "unknown token: ask an admin for a token (onepam tokens create), then run onepam login")
+		return Principal{}, api.Token{}, api.Errorf(api.CodeUnauthenticated, "unknown token: ask an admin for a token (onepam tokens create), then run onepam login")
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("look up token: %w", err)
+		return Principal{}, api.Token{}, fmt.Errorf("look up token: %w", err)
 	}
 	now := t.clock()
 	if tok.RevokedAt != nil {
-		return Principal{}, api.Errorf(api.CodeUnauthenticated, "token revoked: create a new one with onepam tokens create, then onepam login")
+		return Principal{}, api.Token{}, api.Errorf(api.CodeUnauthenticated, "token revoked: create a new one with onepam tokens create, then onepam login")
 	}
 	if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
-		return Principal{}, api.Errorf(api.CodeUnauthenticated, "token expired: create a new one with onepam tokens create, then onepam login")
+		return Principal{}, api.Token{}, api.Errorf(api.CodeUnauthenticated, "token expired: create a new one with onepam tokens create, then onepam login")
 	}
 	t.touch(ctx, tok.ID, now)
-	return Principal{User: user.Name, Role: user.Role, TokenID: tok.ID}, nil
+	return Principal{User: user.Name, Role: user.Role, TokenID: tok.ID}, tok, nil
 }
 
 func (t *Tokens) touch(ctx context.Context, id string, now time.Time) {
