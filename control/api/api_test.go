@@ -30,6 +30,7 @@ type testAPI struct {
 	store  *sqlite.Store
 	tokens map[string]string // user → secret
 	pin    string
+	recs   *recordings.Dir
 }
 
 func newTestAPI(t *testing.T) *testAPI {
@@ -65,7 +66,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := &testAPI{t: t, srv: httptest.NewServer(h), store: st, tokens: map[string]string{}, pin: ca.Pin()}
+	ta := &testAPI{t: t, srv: httptest.NewServer(h), store: st, tokens: map[string]string{}, pin: ca.Pin(), recs: recs}
 	t.Cleanup(ta.srv.Close)
 	for _, u := range []api.User{{Name: "alice", Role: api.RoleAdmin}, {Name: "bob", Role: api.RoleUser}, {Name: "carol", Role: api.RoleAuditor}} {
 		u.CreatedAt = time.Now().UTC()

@@ -44,6 +44,7 @@ type Sessions interface {
 	Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*sessions.Attachment, error)
 	Kill(ctx context.Context, p auth.Principal, id, reason, clientIP string) (api.Session, error)
 	Overlay(s *api.Session)
+	Subscribe() (<-chan sessions.Event, func())
 }
 
 // Gateway is what the handlers need of the agent gateway.

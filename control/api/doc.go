@@ -16,9 +16,19 @@
 //	POST   /v1/agents/tokens, GET /v1/agents, DELETE /v1/agents/{agent}
 //	GET    /v1/resources?type=&label=k=v
 //	POST   /v1/sessions, GET /v1/sessions, GET /v1/sessions/{id}
+//	GET    /v1/sessions/stream   server-sent events: one "session" event per
+//	                             created, started or ended session the caller
+//	                             may list (data: {"kind", "session"})
 //	POST   /v1/sessions/{id}/kill
 //	GET    /v1/sessions/{id}/connect?channel=events|data   (HTTP/1.1 upgrade)
-//	GET    /v1/sessions/{id}/recording
+//	GET    /v1/sessions/{id}/recording?format=native
+//	                             the stored bytes; format=native converts
+//	                             them to the format's native file (.cast,
+//	                             .har, …), unwrapping a recording container
+//
+// The API also accepts the web console's session cookie instead of a
+// bearer token (control/auth, control/web); state-changing requests made
+// with the cookie must carry the X-CSRF-Token header.
 //
 // Every administrative action (users, tokens, policy, agents, kill,
 // recording reads) writes an audit event with the actor, target, outcome

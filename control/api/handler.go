@@ -56,6 +56,7 @@ func (h *handler) routes() {
 	authed("GET /v1/resources", h.listResources)
 	authed("POST /v1/sessions", h.createSession)
 	authed("GET /v1/sessions", h.listSessions)
+	authed("GET /v1/sessions/stream", h.sessionStream)
 	authed("GET /v1/sessions/{id}", h.getSession)
 	authed("POST /v1/sessions/{id}/kill", h.killSession)
 	authed("GET /v1/sessions/{id}/connect", h.connect)

@@ -189,7 +189,7 @@ func (m *Manager) openSession(ctx context.Context, l *live) error {
 		return l.endedErr()
 	}
 	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err = m.transition(tctx, l.id, store.Transition{To: api.StatusActive, Agent: l.agentName})
+	started, err := m.transition(tctx, l.id, store.Transition{To: api.StatusActive, Agent: l.agentName})
 	cancel()
 	if err == nil {
 		l.status = api.StatusActive
@@ -200,6 +200,8 @@ func (m *Manager) openSession(ctx context.Context, l *live) error {
 		m.finish(l, store.Transition{To: api.StatusFailed, Detail: "record session start: " + err.Error()}, "")
 		return err
 	}
+	m.Overlay(&started)
+	m.publish(EventKindChanged, started)
 	m.cfg.Logger.Info("session active", "session_id", l.id, "agent", l.agentName, "resource", l.resource)
 	go m.readReports(l, stream)
 	return nil

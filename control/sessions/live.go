@@ -193,6 +193,7 @@ func (m *Manager) finish(l *live, t store.Transition, message string) (api.Sessi
 		return api.Session{}, err
 	}
 	m.Overlay(&s)
+	m.publish(EventKindEnded, s)
 	return s, nil
 }
 

@@ -25,6 +25,8 @@ type Manager struct {
 	// changed is closed and replaced whenever a session leaves the
 	// registry (Shutdown waits on it).
 	changed chan struct{}
+
+	hub hub // session event subscribers (events.go)
 }
 
 // New returns a manager. Call Run to start its reaper and flusher.
@@ -190,6 +192,7 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 	m.audit(ctx, api.AuditEvent{Actor: p.User, Action: "session.create", Target: s.ID, Outcome: api.OutcomeSuccess, ClientIP: clientIP,
 		Fields: map[string]string{"resource": s.Resource, "type": string(s.Type), "login": s.Login}})
 	m.cfg.Logger.Info("session created", "session_id", s.ID, "user", s.User, "resource", s.Resource, "type", s.Type, "login", s.Login)
+	m.publish(EventKindCreated, s)
 	return s, nil
 }
 
@@ -223,6 +226,9 @@ func (m *Manager) Kill(ctx context.Context, p auth.Principal, id, reason, client
 		default:
 			// A row this process does not run (left by another process).
 			s, err = m.transition(ctx, id, store.Transition{To: api.StatusTerminated, Actor: p.User, Detail: reason})
+			if err == nil {
+				m.publish(EventKindEnded, s)
+			}
 		}
 	}
 	if err != nil {
@@ -329,6 +335,7 @@ func (m *Manager) flush(l *live) {
 // bounded wait for their teardown).
 func (m *Manager) Shutdown(grace time.Duration) {
 	m.closing.Store(true)
+	m.closeSubscribers()
 	notice := api.SessionEvent{Time: m.now(), Message: fmt.Sprintf("control server shutting down: the session ends within %s", grace)}
 	for _, l := range m.snapshot() {
 		l.mu.Lock()
