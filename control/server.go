@@ -22,6 +22,7 @@ import (
 	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/control/store/sqlite"
+	"github.com/onepam/onepam/control/web"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -105,13 +106,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Warn("failed sessions interrupted by the previous run", "sessions", n)
 	}
 
-	s.handler, err = controlapi.New(controlapi.Config{
+	apiHandler, err := controlapi.New(controlapi.Config{
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	// The console serves every path but /v1/, /healthz and /metrics, which
+	// it hands to the API.
+	s.handler = web.Handler(web.Config{API: apiHandler, Auth: s.tokens, Logger: cfg.Logger.With("component", "web")})
 
 	if s.apiLn == nil {
 		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -149,7 +153,8 @@ func (s *Server) CACertPEM() []byte { return s.ca.CertPEM() }
 // start, or "".
 func (s *Server) FirstAdminToken() string { return s.firstToken }
 
-// Handler is the API handler (without TLS), for in-process use.
+// Handler is the HTTP handler (API and web console, without TLS), for
+// in-process use.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // CreateEnrollToken issues a one-time agent enrollment token on behalf of

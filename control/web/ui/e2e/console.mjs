@@ -1,0 +1,278 @@
+// End-to-end check of the web console in Debian's Chromium, driven by
+// playwright-core (no browser download). Run by control/web's Go test
+// (TestConsoleInChromium), which starts a real control + agent, makes
+// sessions and passes them in the environment:
+//
+//   ONEPAM_URL        control's URL (https://127.0.0.1:PORT)
+//   ONEPAM_TOKEN      an admin API token
+//   ONEPAM_ACTIVE_ID  a live TCP session (its CLI runs in the Go test)
+//   ONEPAM_DONE_ID    a completed TCP session with a connlog recording
+//   ONEPAM_CLI        the onepam binary; ONEPAM_CONFIG selects its login
+//   ONEPAM_RESOURCE   the TCP resource for a session started here
+//   ONEPAM_SCREENSHOTS directory for sessions.png and session-detail.png
+//   CHROMIUM          the browser (default /usr/bin/chromium)
+//
+// Each check prints "ok <name>"; the first failure prints "FAIL <name>:
+// <why>" and exits 1.
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env('ONEPAM_URL');
+const token = env('ONEPAM_TOKEN');
+const activeID = env('ONEPAM_ACTIVE_ID');
+const doneID = env('ONEPAM_DONE_ID');
+const shots = process.env.ONEPAM_SCREENSHOTS || '';
+
+let current = 'setup';
+function fail(why) {
+  throw new Error(`${current}: ${why}`);
+}
+async function check(name, fn) {
+  current = name;
+  await fn();
+  console.log(`ok ${name}`);
+}
+
+/** poll calls fn until it returns a truthy value (timeout ms at most). */
+async function poll(what, fn, timeout = 10000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) fail(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const userDataDir = await mkdtemp(path.join(tmpdir(), 'onepam-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  ignoreHTTPSErrors: true,
+  viewport: { width: 1360, height: 860 },
+  colorScheme: 'light',
+});
+context.setDefaultTimeout(15000);
+const page = context.pages()[0] ?? (await context.newPage());
+const consoleErrors = [];
+page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+const row = (id) => page.locator(`tr[data-id="${id}"]`);
+const rowIDs = () => page.$$eval('table.sessions tbody tr', (trs) => trs.map((t) => ({ id: t.dataset.id, status: t.dataset.status, type: t.dataset.type })));
+/** waitLoaded waits for a list load after the one seen before. */
+async function waitLoaded(before) {
+  await poll('the list to load', async () => {
+    const v = await page.locator('table.sessions').getAttribute('data-loaded');
+    return v !== null && v !== before;
+  });
+}
+const loadedMark = () => page.locator('table.sessions').getAttribute('data-loaded');
+
+let extra = null; // the session started from here for the live update check
+try {
+  await check('login page and refused token', async () => {
+    await page.goto(`${base}/sessions?status=active`);
+    await page.getByLabel('API token').fill('opt_wrong');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'unknown token' }).waitFor();
+  });
+
+  await check('login', async () => {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    const cookies = await context.cookies();
+    const sess = cookies.find((c) => c.name === 'onepam_session');
+    if (!sess || !sess.httpOnly || !sess.secure || sess.sameSite !== 'Strict') fail(`session cookie ${JSON.stringify(sess)}`);
+    if (!page.url().endsWith('/sessions?status=active')) fail(`URL after login ${page.url()}`);
+  });
+
+  await check('the list shows the sessions', async () => {
+    await page.goto(`${base}/sessions`);
+    await row(activeID).waitFor();
+    await row(doneID).waitFor();
+    const a = row(activeID);
+    if ((await a.getAttribute('data-status')) !== 'active') fail('the live session is not active');
+    const cells = await a.locator('td').allInnerTexts();
+    if (cells.length !== 7 || !/TCP/.test(cells[1]) || !/Active/.test(cells[2]) || !/127\.0\.0\.1/.test(cells[5])) fail(`row cells ${JSON.stringify(cells)}`);
+    const doneCells = await row(doneID).locator('td').allInnerTexts();
+    if (!/Completed/.test(doneCells[2]) || !/\d+ B/.test(doneCells[4])) fail(`completed row cells ${JSON.stringify(doneCells)}`);
+  });
+
+  await check('an active session pulses', async () => {
+    const dot = row(activeID).locator('.status-active .dot.pulse');
+    if ((await dot.count()) !== 1) fail('no pulsing dot on the active row');
+    const anim = await dot.evaluate((el) => getComputedStyle(el, '::after').animationName);
+    if (anim !== 'pulse') fail(`animation ${anim}`);
+    if ((await row(doneID).locator('.dot.pulse').count()) !== 0) fail('a completed row pulses');
+  });
+
+  await check('an active session\'s duration ticks', async () => {
+    const cell = row(activeID).locator('td.duration');
+    const first = await cell.innerText();
+    await poll(`the duration to move on from ${first}`, async () => (await cell.innerText()) !== first, 5000);
+    const doneCell = row(doneID).locator('td.duration');
+    const d1 = await doneCell.innerText();
+    await page.waitForTimeout(1200);
+    if ((await doneCell.innerText()) !== d1) fail('a completed session\'s duration ticks');
+  });
+
+  if (shots) {
+    await page.screenshot({ path: path.join(shots, 'sessions.png'), fullPage: false });
+  }
+
+  const chips = [
+    ['status', 'active', activeID], ['status', 'completed', doneID], ['status', 'failed', null], ['status', 'terminated', null],
+    ['type', 'ssh', null], ['type', 'rdp', null], ['type', 'db', null], ['type', 'http', null],
+  ];
+  for (const [group, value, expectID] of chips) {
+    await check(`chip ${group}=${value} filters and the URL round-trips`, async () => {
+      await page.goto(`${base}/sessions`);
+      await row(doneID).waitFor();
+      const before = await loadedMark();
+      const chip = page.locator(`[data-chip="${group}:${value}"]`);
+      await chip.click();
+      await waitLoaded(before);
+      if ((await chip.getAttribute('aria-pressed')) !== 'true') fail('chip not pressed');
+      const url = new URL(page.url());
+      if (url.searchParams.get(group) !== value) fail(`URL ${page.url()}`);
+      const rows = await rowIDs();
+      for (const r of rows) if (r[group] !== value) fail(`row ${r.id} has ${group} ${r[group]}`);
+      if (expectID && !rows.some((r) => r.id === expectID)) fail(`session ${expectID} missing`);
+      if (!expectID && rows.some((r) => r.id === activeID || r.id === doneID)) fail('a TCP session passed the filter');
+      if (rows.length === 0 && !(await page.getByText('No sessions match these filters.').isVisible())) fail('no empty state');
+      // The same URL opened afresh shows the same view.
+      await page.goto(url.toString());
+      await page.locator('table.sessions[data-loaded]').waitFor();
+      if ((await page.locator(`[data-chip="${group}:${value}"]`).getAttribute('aria-pressed')) !== 'true') fail('chip not pressed after reload');
+      const again = await rowIDs();
+      if (JSON.stringify(again.map((r) => r.id)) !== JSON.stringify(rows.map((r) => r.id))) fail('reloaded URL shows other rows');
+      // Pressing it again removes the filter.
+      const b2 = await loadedMark();
+      await page.locator(`[data-chip="${group}:${value}"]`).click();
+      await waitLoaded(b2);
+      if (new URL(page.url()).searchParams.has(group)) fail(`URL still filtered: ${page.url()}`);
+    });
+  }
+
+  await check('two chips combine', async () => {
+    await page.goto(`${base}/sessions?status=active,completed&type=ssh`);
+    await page.locator('table.sessions[data-loaded]').waitFor();
+    for (const c of ['status:active', 'status:completed', 'type:ssh']) {
+      if ((await page.locator(`[data-chip="${c}"]`).getAttribute('aria-pressed')) !== 'true') fail(`${c} not pressed`);
+    }
+    if ((await rowIDs()).length !== 0) fail('TCP sessions passed type=ssh');
+  });
+
+  await check('search by user and resource', async () => {
+    await page.goto(`${base}/sessions`);
+    await row(doneID).waitFor();
+    let before = await loadedMark();
+    await page.getByLabel('User').fill('nobody');
+    await waitLoaded(before);
+    if ((await rowIDs()).length !== 0) fail('user=nobody shows rows');
+    if (new URL(page.url()).searchParams.get('user') !== 'nobody') fail(`URL ${page.url()}`);
+    before = await loadedMark();
+    await page.getByLabel('User').fill('admin');
+    await waitLoaded(before);
+    before = await loadedMark();
+    await page.getByLabel('Resource').fill(env('ONEPAM_RESOURCE'));
+    await waitLoaded(before);
+    const rows = await rowIDs();
+    if (!rows.some((r) => r.id === doneID)) fail('user=admin&resource= misses the session');
+    await page.goto(`${base}/sessions?resource=nope`);
+    await page.locator('table.sessions[data-loaded]').waitFor();
+    if ((await page.getByLabel('Resource').inputValue()) !== 'nope' || (await rowIDs()).length !== 0) fail('resource=nope from the URL');
+  });
+
+  await check('live: a new session appears and ends without reload', async () => {
+    await page.goto(`${base}/sessions`);
+    await row(doneID).waitFor();
+    await page.waitForTimeout(300); // let the event stream connect
+    const ids = new Set((await rowIDs()).map((r) => r.id));
+    extra = spawn(env('ONEPAM_CLI'), ['tcp', 'connect', env('ONEPAM_RESOURCE'), '--listen', '127.0.0.1:0'], { stdio: 'ignore' });
+    const fresh = await poll('a new row', async () => (await rowIDs()).find((r) => !ids.has(r.id) && r.status === 'active'));
+    extra.kill('SIGINT');
+    await poll('the new row to end', async () => (await row(fresh.id).getAttribute('data-status')) === 'completed');
+  });
+
+  await check('detail page with the connection log', async () => {
+    await page.goto(`${base}/sessions`);
+    await row(doneID).locator('a.user').click();
+    await page.waitForURL(`${base}/sessions/${doneID}`);
+    await page.getByRole('heading', { name: 'Information' }).waitFor();
+    const table = page.getByTestId('recording-table');
+    await table.waitFor();
+    const events = await table.locator('tbody tr td:nth-child(2)').allInnerTexts();
+    if (!events.includes('open') || !events.includes('close')) fail(`connlog events ${JSON.stringify(events)}`);
+    await page.getByLabel('Filter').fill('close');
+    const filtered = await table.locator('tbody tr td:nth-child(2)').allInnerTexts();
+    if (filtered.length === 0 || filtered.some((e) => e !== 'close')) fail(`filtered events ${JSON.stringify(filtered)}`);
+    await page.getByLabel('Filter').fill('');
+    const tl = await page.locator('ol.timeline li strong').allInnerTexts();
+    if (JSON.stringify(tl) !== JSON.stringify(['created', 'started', 'completed'])) fail(`timeline ${JSON.stringify(tl)}`);
+    if (!/B/.test(await page.getByTestId('metric-data').innerText())) fail('no data metric');
+    if (shots) await page.screenshot({ path: path.join(shots, 'session-detail.png'), fullPage: true });
+  });
+
+  await check('a #t= link selects the time in the recording', async () => {
+    await page.goto(`${base}/sessions/${doneID}#t=0`);
+    await page.locator('[data-testid="recording-table"] tbody tr.current').waitFor();
+  });
+
+  await check('CSRF: a state-changing call with the cookie but without the token is refused', async () => {
+    await page.goto(`${base}/sessions/${activeID}`);
+    await page.getByRole('button', { name: 'Terminate' }).waitFor();
+    const res = await page.evaluate(async (id) => {
+      const r = await fetch(`/v1/sessions/${id}/kill`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"reason":"forged"}' });
+      return { status: r.status, body: await r.text() };
+    }, activeID);
+    if (res.status !== 403 || !res.body.includes('X-CSRF-Token')) fail(`answer ${res.status} ${res.body}`);
+    if ((await page.locator('.detail-page').getAttribute('data-status')) !== 'active') fail('session not active any more');
+  });
+
+  await check('terminate from the detail page', async () => {
+    const dur = page.getByTestId('metric-duration');
+    const d0 = await dur.innerText();
+    await poll('the detail duration to tick', async () => (await dur.innerText()) !== d0, 5000);
+    await page.getByRole('button', { name: 'Terminate' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').fill('web console test');
+    await dialog.getByRole('button', { name: 'Terminate session' }).click();
+    await poll('the page to show Terminated', async () => (await page.locator('.detail-page').getAttribute('data-status')) === 'terminated');
+    const info = await page.locator('dl.info').innerText();
+    if (!info.includes('web console test')) fail(`information lacks the reason: ${info}`);
+    if ((await page.getByRole('button', { name: 'Terminate' }).count()) !== 0) fail('Terminate still offered');
+  });
+
+  await check('logout', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/v1/whoami')).status);
+    if (status !== 401) fail(`whoami after logout: ${status}`);
+  });
+
+  await check('no script errors', async () => {
+    const real = consoleErrors.filter((e) => !/status of 40[13]/.test(e));
+    if (real.length) fail(real.join('\n'));
+  });
+} catch (err) {
+  console.log(`FAIL ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  if (extra && extra.exitCode === null) extra.kill('SIGKILL');
+  await context.close();
+  await rm(userDataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,121 @@
+// OnePAM web console: boot, login, layout and routing (history API:
+// /sessions, /sessions/{id}, the hash #t=SECONDS selects a recording time).
+import './style.css';
+import { APIError, login, logout, whoami, type Whoami } from './api';
+import { clear, h } from './dom';
+import { sessionsPage } from './sessions';
+import { detailPage } from './detail';
+import { errorBox } from './widgets';
+
+export interface Page {
+  el: HTMLElement;
+  dispose?: () => void;
+}
+
+const app = document.getElementById('app')!;
+let me: Whoami | null = null;
+let current: Page | null = null;
+
+/** navigate shows the page of path (pushing it onto the history). */
+export function navigate(path: string, replace = false) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  route();
+}
+
+function route() {
+  if (!me) return;
+  current?.dispose?.();
+  current = null;
+  const main = document.getElementById('main')!;
+  clear(main);
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  const m = path.match(/^\/sessions\/([0-9a-fA-F-]{36})$/);
+  if (path === '/' || path === '/sessions') {
+    if (path === '/') history.replaceState(null, '', '/sessions' + location.search);
+    current = sessionsPage(me);
+    document.title = 'Sessions · OnePAM';
+  } else if (m) {
+    current = detailPage(me, m[1].toLowerCase());
+    document.title = 'Session · OnePAM';
+  } else {
+    current = { el: h('section', {}, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '/sessions' }, 'Go to sessions'))) };
+  }
+  main.append(current.el);
+  main.focus({ preventScroll: true });
+}
+
+function shell(w: Whoami) {
+  clear(app);
+  const out = h('button', { type: 'button', class: 'link', onclick: async () => {
+    try { await logout(); } catch { /* the cookie is gone either way */ }
+    location.href = '/';
+  } }, 'Log out');
+  app.append(
+    h('header', { class: 'top' },
+      h('a', { href: '/sessions', class: 'brand' }, 'OnePAM'),
+      h('nav', { 'aria-label': 'Main' }, h('a', { href: '/sessions', class: 'nav-link' }, 'Sessions')),
+      h('span', { class: 'spacer' }),
+      h('span', { class: 'who', title: `role ${w.role}` }, `${w.user} · ${w.role}`),
+      out),
+    h('main', { id: 'main', tabindex: '-1' }),
+  );
+  route();
+}
+
+function loginView(message = '') {
+  clear(app);
+  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true, placeholder: 'opt_…', spellcheck: 'false' });
+  const status = h('div', { class: 'login-status' });
+  if (message) status.append(errorBox(message));
+  const form = h('form', { class: 'login card', 'aria-labelledby': 'login-title' },
+    h('h1', { id: 'login-title' }, 'Log in to OnePAM'),
+    h('label', { for: 'token' }, 'API token'),
+    input,
+    h('p', { class: 'hint' }, 'Create one with ', h('code', {}, 'onepam tokens create'), ' (or use the admin token printed at the first start).'),
+    h('button', { type: 'submit', class: 'primary' }, 'Log in'),
+    status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clear(status);
+    try {
+      await login(input.value.trim());
+      await start();
+    } catch (err) {
+      status.append(errorBox(err instanceof Error ? err.message : String(err)));
+    }
+  });
+  app.append(h('main', { class: 'login-page' }, form));
+  input.focus();
+}
+
+async function start() {
+  try {
+    me = await whoami();
+  } catch (err) {
+    me = null;
+    if (err instanceof APIError && err.status === 401) {
+      loginView();
+      return;
+    }
+    clear(app);
+    app.append(errorBox(`cannot reach control: ${err instanceof Error ? err.message : err}`));
+    return;
+  }
+  shell(me);
+}
+
+// Same-origin links navigate inside the console.
+document.addEventListener('click', (e) => {
+  const a = (e.target as Element).closest?.('a');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  if (a.target || a.hasAttribute('download')) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/v1/')) return;
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) return; // hash only
+  e.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+});
+window.addEventListener('popstate', route);
+
+start();
