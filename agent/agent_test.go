@@ -217,7 +217,7 @@ func TestEnrollThenReconnectWithSavedCertificate(t *testing.T) {
 	srv := newServer(t)
 	dir := t.TempDir()
 	echo := echoServer(t)
-	res, err := agent.ParseResourceURL("db", "tcp://dbuser:s3cret@"+echo)
+	res, err := agent.ParseResourceURL("db", "tcp://"+echo)
 	if err != nil {
 		t.Fatal(err)
 	}

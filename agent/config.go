@@ -11,7 +11,6 @@ import (
 
 	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/agent/record"
-	"github.com/onepam/onepam/pkg/api"
 )
 
 // Config configures an agent. Zero fields take the defaults of
@@ -55,8 +54,9 @@ type Config struct {
 	// RecordingMode is what happens when recording fails (default
 	// record.FailClosed).
 	RecordingMode record.Mode
-	// Proxies overrides the protocol proxies of proxies.go (tests).
-	Proxies map[api.SessionType]proxy.Proxy
+	// Proxies overrides the protocol proxies of protocols.go, by protocol
+	// name (tests).
+	Proxies map[string]proxy.Proxy
 	// OnStateChange, when set, is called on every link state change.
 	OnStateChange func(from, to State)
 }
@@ -100,7 +100,7 @@ func (c Config) withDefaults() Config {
 		c.HandshakeTimeout = 10 * time.Second
 	}
 	if c.Proxies == nil {
-		c.Proxies = defaultProxies(c.DataDir)
+		c.Proxies = defaultProxies(c.DataDir, c.Version)
 	}
 	return c
 }
@@ -113,8 +113,8 @@ func (c Config) validate() error {
 		return err
 	}
 	for _, r := range c.Resources {
-		if _, ok := c.Proxies[r.Type]; !ok {
-			return fmt.Errorf("resource %q: this agent has no proxy for type %s", r.Name, r.Type)
+		if _, ok := c.Proxies[r.Protocol]; !ok {
+			return fmt.Errorf("resource %q: this agent has no proxy for protocol %s", r.Name, r.Protocol)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	sshproxy "github.com/onepam/onepam/agent/proxy/ssh"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,11 +42,11 @@ resources:
 		{name: "url form", yaml: `
 resources:
   - name: echo
-    url: tcp://svc:pw@localhost:7
+    url: tcp://localhost:7
     labels: {env: dev}
 `, check: func(t *testing.T, fc FileConfig) {
 			r := fc.Resources[0]
-			if r.Type != api.TypeTCP || r.Address != "localhost:7" || r.Credentials.Username != "svc" || r.Credentials.Password != "pw" || r.Labels["env"] != "dev" {
+			if r.Type != api.TypeTCP || r.Protocol != "tcp" || r.Address != "localhost:7" || r.Labels["env"] != "dev" {
 				t.Errorf("resource: %+v", r)
 			}
 			if a := r.Announce(); a.Address != "localhost:7" || strings.Contains(a.Address+a.Description, "pw") {
@@ -57,11 +58,11 @@ resources:
 				t.Errorf("resources %+v", fc.Resources)
 			}
 		}},
-		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: ssh://, tcp://)`},
+		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: http://, https://, mariadb://, mysql://, postgres://, postgresql://, ssh://, tcp://, vnc://)`},
 		{name: "missing name", yaml: "resources:\n  - type: tcp\n    address: h:1\n", wantErr: "has no name"},
 		{name: "duplicate names", yaml: "resources:\n  - {name: a, url: 'tcp://h:1'}\n  - {name: a, type: tcp, address: 'h:2'}\n", wantErr: `resource "a" is configured twice`},
 		{name: "url and address", yaml: "resources:\n  - {name: a, url: 'tcp://h:1', address: 'h:1'}\n", wantErr: "either url or type and address"},
-		{name: "unknown type", yaml: "resources:\n  - {name: a, type: smtp, address: 'h:1'}\n", wantErr: "unknown session type"},
+		{name: "unknown type", yaml: "resources:\n  - {name: a, type: smtp, address: 'h:1'}\n", wantErr: `unknown type "smtp"`},
 		{name: "no port", yaml: "resources:\n  - {name: a, type: tcp, address: 'h'}\n", wantErr: "not host:port"},
 		{name: "bad port", yaml: "resources:\n  - {name: a, type: tcp, address: 'h:99999'}\n", wantErr: "port 1-65535"},
 		{name: "unknown key", yaml: "nmae: x\n", wantErr: "field nmae not found"},
@@ -105,8 +106,8 @@ func TestParseResourceURL(t *testing.T) {
 		{url: "ftp://root@h:22", wantErr: "unsupported URL scheme"},
 		{url: "127.0.0.1:22", wantErr: "scheme"},
 		{url: "tcp://h:22/path", wantErr: "just tcp://host:port"},
-		{url: "tcp://user:hunter2@h", wantErr: "not host:port"},
-		{url: "tcp://user:hunter2@h:1:2:3", wantErr: "not host:port"},
+		{url: "tcp://user:hunter2@h", wantErr: "just tcp://host:port"},
+		{url: "tcp://h:1:2:3", wantErr: "not host:port"},
 		{url: "tcp://us er:hunter2@h:%zz", wantErr: "invalid URL"},
 	}
 	for _, tt := range tests {
@@ -136,31 +137,31 @@ func TestParseSSHResourceURL(t *testing.T) {
 		check        func(t *testing.T, r ResourceConfig)
 	}{
 		{url: "ssh://root@h?key=/k/root&insecure_ignore_host_key=true", check: func(t *testing.T, r ResourceConfig) {
-			if r.Address != "h:22" || r.SSH.Logins["root"].KeyFile != "/k/root" || !r.SSH.InsecureIgnoreHostKey || r.SSH.AllowPortForwarding {
-				t.Errorf("%+v %+v", r, r.SSH)
+			if r.Address != "h:22" || sshOf(r).Logins["root"].KeyFile != "/k/root" || !sshOf(r).InsecureIgnoreHostKey || sshOf(r).AllowPortForwarding {
+				t.Errorf("%+v %+v", r, sshOf(r))
 			}
 		}},
 		{url: "ssh://deploy:hunter2@10.0.0.5:2222?host_key=" + url.QueryEscape(testHostKey) + "&allow_port_forwarding=true", check: func(t *testing.T, r ResourceConfig) {
-			if r.Address != "10.0.0.5:2222" || r.SSH.Logins["deploy"].Password != "hunter2" || r.SSH.HostKey != testHostKey || !r.SSH.AllowPortForwarding {
-				t.Errorf("%+v %+v", r, r.SSH)
+			if r.Address != "10.0.0.5:2222" || sshOf(r).Logins["deploy"].Password != "hunter2" || sshOf(r).HostKey != testHostKey || !sshOf(r).AllowPortForwarding {
+				t.Errorf("%+v %+v", r, sshOf(r))
 			}
 			if a := r.Announce(); strings.Contains(fmt.Sprintf("%+v", a), "hunter2") || a.Address != "10.0.0.5:2222" {
 				t.Errorf("announced %+v", a)
 			}
 		}},
 		{url: "ssh://root@h:22?key=/k&known_hosts=" + os.DevNull, check: func(t *testing.T, r ResourceConfig) {
-			if r.SSH.KnownHosts != os.DevNull {
-				t.Errorf("%+v", r.SSH)
+			if sshOf(r).KnownHosts != os.DevNull {
+				t.Errorf("%+v", sshOf(r))
 			}
 		}},
 		{url: "ssh://me@builtin", check: func(t *testing.T, r ResourceConfig) {
-			if !r.SSH.Builtin || r.SSH.User != "me" || r.Address != "" || !strings.Contains(r.Announce().Description, "built-in") {
-				t.Errorf("%+v %+v", r, r.SSH)
+			if !sshOf(r).Builtin || sshOf(r).User != "me" || r.Address != "" || !strings.Contains(r.Announce().Description, "built-in") {
+				t.Errorf("%+v %+v", r, sshOf(r))
 			}
 		}},
 		{url: "ssh://builtin", check: func(t *testing.T, r ResourceConfig) {
-			if !r.SSH.Builtin || r.SSH.User != "" {
-				t.Errorf("%+v", r.SSH)
+			if !sshOf(r).Builtin || sshOf(r).User != "" {
+				t.Errorf("%+v", sshOf(r))
 			}
 		}},
 		{url: "ssh://root@h:22", wantErr: "give key_file or password"},
@@ -189,7 +190,7 @@ func TestParseSSHResourceURL(t *testing.T) {
 				t.Fatalf("%+v, %v", r, err)
 			}
 			tt.check(t, r)
-			if tgt := r.target(); tgt.Options != r.SSH {
+			if tgt := r.target(); tgt.Options != r.Options {
 				t.Errorf("target options %+v", tgt.Options)
 			}
 		})
@@ -214,7 +215,7 @@ resources:
     host_key: "` + testHostKey + `"
     allow_port_forwarding: true
 `, check: func(t *testing.T, r ResourceConfig) {
-			c := r.SSH
+			c := sshOf(r)
 			if r.Type != api.TypeSSH || r.Address != "127.0.0.1:22" || c.Logins["root"].KeyFile != "/k/root" || c.Logins["deploy"].Password != "hunter2" ||
 				c.DefaultLogin.KeyFile != "/k/any" || c.HostKey != testHostKey || !c.AllowPortForwarding || c.InsecureIgnoreHostKey || r.Labels["env"] != "prod" {
 				t.Errorf("%+v %+v", r, c)
@@ -224,13 +225,13 @@ resources:
 			}
 		}},
 		{name: "builtin", yaml: "resources:\n  - {name: here, type: ssh, builtin: true, user: nobody}\n", check: func(t *testing.T, r ResourceConfig) {
-			if !r.SSH.Builtin || r.SSH.User != "nobody" || r.Address != "" {
-				t.Errorf("%+v", r.SSH)
+			if !sshOf(r).Builtin || sshOf(r).User != "nobody" || r.Address != "" {
+				t.Errorf("%+v", sshOf(r))
 			}
 		}},
 		{name: "url plus options", yaml: "resources:\n  - {name: u, url: 'ssh://root@h?key=/k', known_hosts: '" + os.DevNull + "', allow_port_forwarding: true}\n", check: func(t *testing.T, r ResourceConfig) {
-			if r.SSH.KnownHosts != os.DevNull || !r.SSH.AllowPortForwarding || r.SSH.Logins["root"].KeyFile != "/k" {
-				t.Errorf("%+v", r.SSH)
+			if sshOf(r).KnownHosts != os.DevNull || !sshOf(r).AllowPortForwarding || sshOf(r).Logins["root"].KeyFile != "/k" {
+				t.Errorf("%+v", sshOf(r))
 			}
 		}},
 		{name: "no credentials", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', host_key: '" + testHostKey + "'}\n", wantErr: "no credentials"},
@@ -240,7 +241,7 @@ resources:
 		{name: "key and password", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', logins: {root: {key_file: /k, password: p}}, insecure_ignore_host_key: true}\n", wantErr: "not both"},
 		{name: "builtin with logins", yaml: "resources:\n  - {name: w, type: ssh, builtin: true, logins: {root: {key_file: /k}}}\n", wantErr: "built-in"},
 		{name: "builtin with address", yaml: "resources:\n  - {name: w, type: ssh, builtin: true, address: 'h:22'}\n", wantErr: "has no address"},
-		{name: "ssh keys on tcp", yaml: "resources:\n  - {name: w, type: tcp, address: 'h:22', allow_port_forwarding: true}\n", wantErr: "are for ssh resources"},
+		{name: "ssh keys on tcp", yaml: "resources:\n  - {name: w, type: tcp, address: 'h:22', allow_port_forwarding: true}\n", wantErr: `unknown setting "allow_port_forwarding" for a tcp resource`},
 		{name: "user on server", yaml: "resources:\n  - {name: w, type: ssh, address: 'h:22', user: x, logins: {root: {key_file: /k}}, insecure_ignore_host_key: true}\n", wantErr: "built-in targets"},
 	}
 	for _, tt := range tests {
@@ -264,18 +265,26 @@ resources:
 }
 
 func TestCredentialsAreRedacted(t *testing.T) {
-	r, err := ParseResourceURL("db", "tcp://admin:hunter2@h:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{r.Credentials.String(), r.Credentials.GoString()} {
-		if strings.Contains(s, "hunter2") {
-			t.Fatalf("credentials printed: %s", s)
+	for _, u := range []string{"ssh://admin:hunter2@h:22?insecure_ignore_host_key=true", "postgres://admin:hunter2@h/db", "mysql://admin:hunter2@h/db", "vnc://:hunter2@h:5901"} {
+		r, err := ParseResourceURL("db", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{fmt.Sprintf("%v", r.Options), fmt.Sprintf("%+v", r.Options), fmt.Sprintf("%#v", r.Options), fmt.Sprint(r.Announce())} {
+			if strings.Contains(s, "hunter2") {
+				t.Fatalf("%s: credentials printed: %s", u, s)
+			}
 		}
 	}
-	if v := r.Credentials.LogValue().String(); strings.Contains(v, "hunter2") {
-		t.Fatalf("credentials logged: %s", v)
+	if _, err := ParseResourceURL("x", "tcp://user:pw@h:1"); err == nil {
+		t.Fatal("a tcp URL with credentials was accepted")
 	}
+}
+
+// sshOf returns an ssh resource's settings.
+func sshOf(r ResourceConfig) *sshproxy.TargetConfig {
+	c, _ := r.Options.(*sshproxy.TargetConfig)
+	return c
 }
 
 func TestSplitToken(t *testing.T) {
@@ -295,12 +304,50 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "data directory") {
 		t.Fatalf("no data dir: %v", err)
 	}
-	dup := []ResourceConfig{{Name: "a", Type: api.TypeTCP, Address: "h:1"}, {Name: "a", Type: api.TypeTCP, Address: "h:2"}}
+	dup := []ResourceConfig{{Name: "a", Type: api.TypeTCP, Protocol: "tcp", Address: "h:1"}, {Name: "a", Type: api.TypeTCP, Protocol: "tcp", Address: "h:2"}}
 	if _, err := New(Config{DataDir: t.TempDir(), Resources: dup}); err == nil {
 		t.Fatal("duplicate resources accepted")
 	}
-	rdp := []ResourceConfig{{Name: "s", Type: api.TypeRDP, Address: "h:3389"}}
-	if _, err := New(Config{DataDir: t.TempDir(), Resources: rdp}); err == nil || !strings.Contains(err.Error(), "no proxy") {
+	rdp := []ResourceConfig{{Name: "s", Type: api.TypeRDP, Protocol: "rdp", Address: "h:3389"}}
+	if _, err := New(Config{DataDir: t.TempDir(), Resources: rdp}); err == nil || !strings.Contains(err.Error(), "unknown protocol") {
 		t.Fatalf("resource without proxy: %v", err)
+	}
+}
+
+// TestProtocolsByURLAndType: every registered protocol is reached by its
+// URL schemes and by its name as a long-form type, and db needs the name.
+func TestProtocolsByURLAndType(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		typ      api.SessionType
+		protocol string
+		addr     string
+	}{
+		{"tcp://h:7", api.TypeTCP, "tcp", "h:7"},
+		{"ssh://root:pw@h?insecure_ignore_host_key=true", api.TypeSSH, "ssh", "h:22"},
+		{"postgres://app:pw@h/orders", api.TypeDB, "postgres", "h:5432"},
+		{"postgresql://app@h:6543/orders", api.TypeDB, "postgres", "h:6543"},
+		{"mysql://app:pw@h/orders", api.TypeDB, "mysql", "h:3306"},
+		{"mariadb://app@h:3307", api.TypeDB, "mysql", "h:3307"},
+		{"http://h:8080/app", api.TypeHTTP, "http", "h:8080"},
+		{"https://h/", api.TypeHTTP, "http", "h:443"},
+		{"vnc://:pw@h:5901", api.TypeVNC, "vnc", "h:5901"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			r, err := ParseResourceURL("r", tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Type != tc.typ || r.Protocol != tc.protocol || r.Address != tc.addr {
+				t.Fatalf("got type %s protocol %s address %s", r.Type, r.Protocol, r.Address)
+			}
+		})
+	}
+	fc, err := ParseConfig([]byte("resources:\n  - {name: pg, type: postgres, address: 'h:5432', user: app, password: pw}\n"))
+	if err != nil || fc.Resources[0].Type != api.TypeDB || fc.Resources[0].Protocol != "postgres" {
+		t.Fatalf("long-form postgres: %+v %v", fc, err)
+	}
+	if _, err := ParseConfig([]byte("resources:\n  - {name: pg, type: db, address: 'h:5432'}\n")); err == nil || !strings.Contains(err.Error(), "postgres or mysql") {
+		t.Fatalf("type db without a protocol: %v", err)
 	}
 }

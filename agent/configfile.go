@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	sshproxy "github.com/onepam/onepam/agent/proxy/ssh"
 	"github.com/onepam/onepam/agent/record"
 	"github.com/onepam/onepam/pkg/api"
 )
@@ -22,13 +22,13 @@ import (
 //	data_dir: /var/lib/onepam-agent
 //	recording: fail-closed            # or fail-open, or off
 //	resources:
-//	  - name: pg                      # long form
-//	    type: tcp
+//	  - name: pg                      # long form: type is a protocol
+//	    type: tcp                     # tcp, ssh, postgres, mysql, http, vnc
 //	    address: 127.0.0.1:5432
 //	    labels: {env: prod}
 //	    description: main database
-//	  - name: echo                    # URL form: the scheme gives the type,
-//	    url: tcp://127.0.0.1:7        # user info stays on the agent
+//	  - name: echo                    # URL form: the scheme gives the protocol,
+//	    url: tcp://127.0.0.1:7        # credentials in it stay on the agent
 //	    labels: {env: dev}
 //	  - name: web                     # an ssh server
 //	    type: ssh
@@ -46,6 +46,15 @@ import (
 //	    type: ssh
 //	    builtin: true
 //	    user: deploy                  # OS user (default: the agent's)
+//	  - name: orders                  # databases: postgres or mysql
+//	    url: postgres://app:s3cret@10.0.0.7/orders?sslmode=verify-full&sslrootcert=/etc/onepam/pg-ca.pem
+//	  - name: grafana                 # web applications
+//	    url: https://grafana.internal:3000/
+//	  - name: build-desktop           # VNC desktops
+//	    url: vnc://:s3cret@10.0.0.8:5901
+//
+// Each protocol's settings are documented with its TargetConfig in
+// agent/proxy/<protocol>.
 type FileConfig struct {
 	Name      string
 	Control   string
@@ -56,78 +65,26 @@ type FileConfig struct {
 }
 
 type fileYAML struct {
-	Name      string         `yaml:"name"`
-	Control   string         `yaml:"control"`
-	Token     string         `yaml:"token"`
-	DataDir   string         `yaml:"data_dir"`
-	Recording string         `yaml:"recording"`
-	Resources []resourceYAML `yaml:"resources"`
+	Name      string      `yaml:"name"`
+	Control   string      `yaml:"control"`
+	Token     string      `yaml:"token"`
+	DataDir   string      `yaml:"data_dir"`
+	Recording string      `yaml:"recording"`
+	Resources []yaml.Node `yaml:"resources"`
 }
 
-type resourceYAML struct {
+// commonYAML is what every resource entry has; the rest belongs to its
+// protocol.
+type commonYAML struct {
 	Name        string            `yaml:"name"`
 	Type        string            `yaml:"type"`
 	Address     string            `yaml:"address"`
 	URL         string            `yaml:"url"`
 	Labels      map[string]string `yaml:"labels"`
 	Description string            `yaml:"description"`
-
-	// ssh resources (see sshproxy.TargetConfig)
-	Builtin               bool                 `yaml:"builtin"`
-	User                  string               `yaml:"user"`
-	Logins                map[string]loginYAML `yaml:"logins"`
-	DefaultLogin          *loginYAML           `yaml:"default_login"`
-	HostKey               string               `yaml:"host_key"`
-	KnownHosts            string               `yaml:"known_hosts"`
-	InsecureIgnoreHostKey bool                 `yaml:"insecure_ignore_host_key"`
-	AllowPortForwarding   bool                 `yaml:"allow_port_forwarding"`
 }
 
-// loginYAML is one ssh login's credentials.
-type loginYAML struct {
-	KeyFile  string `yaml:"key_file"`
-	Password string `yaml:"password"`
-}
-
-func (l loginYAML) config() sshproxy.LoginConfig {
-	return sshproxy.LoginConfig{KeyFile: l.KeyFile, Password: l.Password}
-}
-
-// hasSSH reports whether any ssh setting is given.
-func (ry resourceYAML) hasSSH() bool {
-	return ry.Builtin || ry.User != "" || len(ry.Logins) > 0 || ry.DefaultLogin != nil || ry.HostKey != "" ||
-		ry.KnownHosts != "" || ry.InsecureIgnoreHostKey || ry.AllowPortForwarding
-}
-
-// sshConfig merges the ssh settings into tc (nil: a new one).
-func (ry resourceYAML) sshConfig(tc *sshproxy.TargetConfig) *sshproxy.TargetConfig {
-	if tc == nil {
-		tc = &sshproxy.TargetConfig{}
-	}
-	tc.Builtin = tc.Builtin || ry.Builtin
-	if ry.User != "" {
-		tc.User = ry.User
-	}
-	for login, l := range ry.Logins {
-		if tc.Logins == nil {
-			tc.Logins = map[string]sshproxy.LoginConfig{}
-		}
-		tc.Logins[login] = l.config()
-	}
-	if ry.DefaultLogin != nil {
-		d := ry.DefaultLogin.config()
-		tc.DefaultLogin = &d
-	}
-	if ry.HostKey != "" {
-		tc.HostKey = ry.HostKey
-	}
-	if ry.KnownHosts != "" {
-		tc.KnownHosts = ry.KnownHosts
-	}
-	tc.InsecureIgnoreHostKey = tc.InsecureIgnoreHostKey || ry.InsecureIgnoreHostKey
-	tc.AllowPortForwarding = tc.AllowPortForwarding || ry.AllowPortForwarding
-	return tc
-}
+var commonKeys = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
 
 // LoadConfigFile reads and validates an agent.yaml.
 func LoadConfigFile(path string) (FileConfig, error) {
@@ -155,8 +112,8 @@ func ParseConfig(b []byte) (FileConfig, error) {
 	if _, _, err := RecordingSetting(y.Recording); err != nil {
 		return FileConfig{}, err
 	}
-	for i, ry := range y.Resources {
-		r, err := ry.resource()
+	for i := range y.Resources {
+		r, err := parseResourceYAML(&y.Resources[i])
 		if err != nil {
 			return FileConfig{}, fmt.Errorf("resources[%d]: %w", i, err)
 		}
@@ -168,39 +125,75 @@ func ParseConfig(b []byte) (FileConfig, error) {
 	return fc, nil
 }
 
-func (ry resourceYAML) resource() (ResourceConfig, error) {
-	if ry.Name == "" {
-		return ResourceConfig{}, errors.New("a resource has no name")
+// parseResourceYAML reads one resource entry: the common fields, then its
+// protocol's settings (a URL's settings merged with the entry's where the
+// protocol allows it).
+func parseResourceYAML(node *yaml.Node) (ResourceConfig, error) {
+	var c commonYAML
+	if err := node.Decode(&c); err != nil {
+		return ResourceConfig{}, fmt.Errorf("line %d: %w", node.Line, err)
+	}
+	if c.Name == "" {
+		return ResourceConfig{}, fmt.Errorf("line %d: a resource has no name", node.Line)
 	}
 	var r ResourceConfig
-	if ry.URL != "" {
-		if ry.Type != "" || ry.Address != "" {
-			return ResourceConfig{}, fmt.Errorf("resource %q: give either url or type and address, not both", ry.Name)
+	var p protocol
+	extra := extraKeys(node)
+	if c.URL != "" {
+		if c.Type != "" || c.Address != "" {
+			return ResourceConfig{}, fmt.Errorf("resource %q: give either url or type and address, not both", c.Name)
 		}
 		var err error
-		if r, err = parseResourceURL(ry.Name, ry.URL); err != nil {
+		if r, err = parseResourceURL(c.Name, c.URL); err != nil {
 			return ResourceConfig{}, err
 		}
+		p, _ = protocolNamed(r.Protocol)
+		if len(extra) > 0 {
+			if p.merge == nil {
+				return ResourceConfig{}, fmt.Errorf("resource %q: %s is given by the url; %s settings (%s) cannot be added beside it", c.Name, p.name, p.name, strings.Join(extra, ", "))
+			}
+			more, err := p.parseYAML(node)
+			if err != nil {
+				return ResourceConfig{}, fmt.Errorf("resource %q: %w", c.Name, err)
+			}
+			r.Options = p.merge(r.Options, more)
+		}
 	} else {
-		t, err := api.ParseSessionType(ry.Type)
-		if err != nil {
-			return ResourceConfig{}, fmt.Errorf("resource %q: %w", ry.Name, err)
+		var ok bool
+		if p, ok = protocolNamed(strings.ToLower(c.Type)); !ok {
+			if t, err := api.ParseSessionType(c.Type); err == nil && len(protocolsOfType(t)) > 0 {
+				return ResourceConfig{}, fmt.Errorf("resource %q: type %s: name the protocol (%s)", c.Name, t, strings.Join(protocolsOfType(t), " or "))
+			}
+			return ResourceConfig{}, fmt.Errorf("resource %q: unknown type %q (want one of %s)", c.Name, c.Type, protocolNames())
 		}
-		r = ResourceConfig{Name: ry.Name, Type: t, Address: ry.Address}
-		if t == api.TypeSSH {
-			r.SSH = ry.sshConfig(nil)
+		r = ResourceConfig{Name: c.Name, Type: p.typ, Protocol: p.name, Address: c.Address}
+		switch {
+		case p.parseYAML != nil:
+			opts, err := p.parseYAML(node)
+			if err != nil {
+				return ResourceConfig{}, fmt.Errorf("resource %q: %w", c.Name, err)
+			}
+			r.Options = opts
+		case len(extra) > 0:
+			return ResourceConfig{}, fmt.Errorf("resource %q: unknown setting %q for a %s resource", c.Name, extra[0], p.name)
 		}
 	}
-	if ry.hasSSH() {
-		if r.Type != api.TypeSSH {
-			return ResourceConfig{}, fmt.Errorf("resource %q: builtin, user, logins, default_login, host_key, known_hosts, insecure_ignore_host_key and allow_port_forwarding are for ssh resources, not %s", ry.Name, r.Type)
-		}
-		if ry.URL != "" {
-			r.SSH = ry.sshConfig(r.SSH)
-		}
-	}
-	r.Labels, r.Description = ry.Labels, ry.Description
+	r.Labels, r.Description = c.Labels, c.Description
 	return r, r.check()
+}
+
+// extraKeys lists the keys of a resource entry beyond the common ones.
+func extraKeys(node *yaml.Node) []string {
+	var out []string
+	if node.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if k := node.Content[i].Value; !commonKeys[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // RecordingSetting parses the recording setting: "" or "fail-closed",

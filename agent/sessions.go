@@ -189,9 +189,9 @@ func (a *Agent) serveSession(ctx context.Context, st net.Conn, body []byte) {
 		a.refuseSession(st, log, fmt.Sprintf("resource %q is a %s resource, not %s", res.Name, res.Type, open.Type))
 		return
 	}
-	p, ok := a.cfg.Proxies[open.Type]
+	p, ok := a.cfg.Proxies[res.Protocol]
 	if !ok {
-		a.refuseSession(st, log, fmt.Sprintf("this agent cannot serve %s sessions", open.Type))
+		a.refuseSession(st, log, fmt.Sprintf("this agent cannot serve %s sessions", res.Protocol))
 		return
 	}
 	s := &session{a: a, id: open.SessionID, stream: st, log: log, done: make(chan struct{})}
