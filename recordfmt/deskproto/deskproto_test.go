@@ -83,7 +83,7 @@ func basicRecording(t *testing.T) ([]byte, *image.RGBA) {
 		func() error { return enc.Pointer(50*ms, 12, 13, 1) },
 		func() error { return enc.Key(60*ms, true, 0x61, 0) },
 		func() error { return enc.Key(70*ms, false, 0x61, 0x1e) },
-		func() error { return enc.Clipboard(80*ms, ClipToPerson, []byte("hello ✓")) },
+		func() error { return enc.Clipboard(80*ms, ClipToPerson, len("hello ✓"), []byte("hello ✓")) },
 		func() error { return enc.Cursor(90*ms, image.Pt(1, 2), 2, 2, pattern(2, 2, 9)) },
 		func() error { return enc.CursorPos(95*ms, 30, 20) },
 		func() error { return enc.Bell(100 * ms) },

@@ -97,8 +97,9 @@
 //	7 Clipboard  direction u8 (0: the person's clipboard sent to the
 //	             desktop, 1: the desktop's clipboard sent to the person);
 //	             size uvarint (the full text's size in bytes as
-//	             transferred); text string (UTF-8, at most the encoder's
-//	             cap: a prefix when size is larger).
+//	             transferred, in the protocol's own encoding: Latin-1 for
+//	             RFB, UTF-16 for RDP); text string (UTF-8, at most the
+//	             encoder's cap: a prefix of the text when it was longer).
 //	8 Cursor     hotspot x, hotspot y uvarint; w, h uvarint (0..MaxCursor;
 //	             0×0 means no cursor is drawn); pixel payload of w*h RGBA
 //	             pixels. The pointer's shape from now on.

@@ -368,10 +368,12 @@ func (e *Encoder) Key(t time.Duration, down bool, keysym, scancode uint32) error
 	return e.event(EventKey, t, e.fields, nil)
 }
 
-// Clipboard records clipboard text sent in direction dir. text is UTF-8
-// (invalid bytes are replaced); at most the configured cap is kept, cut
-// at a character boundary.
-func (e *Encoder) Clipboard(t time.Duration, dir ClipDir, text []byte) error {
+// Clipboard records clipboard text of size bytes as transferred (in the
+// protocol's own encoding; -1: len(text)) sent in direction dir; text is
+// all of it or its beginning (a caller streaming a large transfer passes
+// only a prefix). text is UTF-8 (invalid bytes are replaced); at
+// most the configured cap is kept, cut at a character boundary.
+func (e *Encoder) Clipboard(t time.Duration, dir ClipDir, size int, text []byte) error {
 	if err := e.begin(); err != nil {
 		return err
 	}
@@ -385,8 +387,12 @@ func (e *Encoder) Clipboard(t time.Duration, dir ClipDir, text []byte) error {
 		kept = kept[:n]
 	}
 	e.fields = append(e.fields[:0], byte(dir&1))
-	e.fields = binary.AppendUvarint(e.fields, uint64(len(text)))
-	e.fields = appendString(e.fields, validText(string(kept)))
+	kept = []byte(validText(string(kept)))
+	if size < 0 {
+		size = len(text)
+	}
+	e.fields = binary.AppendUvarint(e.fields, uint64(size))
+	e.fields = appendString(e.fields, string(kept))
 	return e.event(EventClipboard, t, e.fields, nil)
 }
 

@@ -19,7 +19,7 @@ func FuzzDecode(f *testing.F) {
 	enc.Copy(time.Millisecond, image.Pt(0, 0), image.Rect(2, 2, 6, 6))
 	enc.Pointer(2*time.Millisecond, 3, 3, 1)
 	enc.Key(2*time.Millisecond, true, 0x41, 0)
-	enc.Clipboard(3*time.Millisecond, ClipToDesktop, []byte("x"))
+	enc.Clipboard(3*time.Millisecond, ClipToDesktop, 1, []byte("x"))
 	enc.Cursor(3*time.Millisecond, image.Pt(0, 0), 1, 1, []byte{1, 2, 3, 4})
 	enc.Resize(4*time.Millisecond, 4, 4)
 	enc.Close(5 * time.Millisecond)

@@ -1,0 +1,227 @@
+package vnc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
+	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/deskproto"
+)
+
+// Proxy is the VNC proxy.
+type Proxy struct {
+	cfg Config
+}
+
+// New returns a VNC proxy.
+func New(cfg Config) *Proxy {
+	return &Proxy{cfg: cfg.withDefaults()}
+}
+
+// Open checks that the agent reaches the VNC server and that the server
+// accepts the configured password: it dials, runs the handshake up to the
+// security result and closes. A refused password fails with the server's
+// reason. Then it starts the session's recording.
+func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Session, error) {
+	if info.Target.Address == "" {
+		return nil, fmt.Errorf("resource %q has no target address", info.Target.Name)
+	}
+	tc, _ := info.Target.Options.(*TargetConfig)
+	if tc != nil {
+		if err := tc.Validate(); err != nil {
+			return nil, fmt.Errorf("resource %q: %w", info.Target.Name, err)
+		}
+	}
+	s := &session{p: p, info: info, tc: tc, log: info.Logger, start: info.Clock()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	c, _, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	hdr := deskproto.Header{
+		Start: s.start,
+		Meta: map[string]string{
+			"session_id": info.Open.SessionID,
+			"protocol":   "vnc",
+			"resource":   info.Target.Name,
+			"target":     info.Target.Address,
+			"user":       info.Open.User,
+		},
+	}
+	s.enc, err = deskproto.NewEncoder(info.Recorder, hdr, deskproto.EncoderConfig{
+		KeyframeInterval: p.cfg.KeyframeInterval,
+		KeyframeBytes:    p.cfg.KeyframeBytes,
+		ClipboardCap:     p.cfg.ClipboardCap,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start recording: %w", err)
+	}
+	return s, nil
+}
+
+type session struct {
+	p     *Proxy
+	info  *proxy.SessionInfo
+	tc    *TargetConfig
+	log   *slog.Logger
+	start time.Time
+	enc   *deskproto.Encoder
+
+	mu     sync.Mutex
+	closed bool
+	active *pair // the connection being carried: one viewer at a time
+	wg     sync.WaitGroup
+}
+
+type pair struct{ viewer, server net.Conn }
+
+func (s *session) since() time.Duration {
+	return max(s.info.Clock().Sub(s.start), 0)
+}
+
+func (s *session) password() (string, error) {
+	pw, err := s.tc.password()
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		pw = s.info.Target.Credentials.Password
+	}
+	return pw, nil
+}
+
+// connect dials the server and runs the client handshake up to the
+// security result. The returned stream holds nothing unread.
+func (s *session) connect(ctx context.Context) (net.Conn, *rfb.Stream, error) {
+	addr := s.info.Target.Address
+	pw, err := s.password()
+	if err != nil {
+		return nil, nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.p.cfg.DialTimeout)
+	c, err := s.info.Dial(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reach VNC server %s: %w", addr, err)
+	}
+	c.SetDeadline(time.Now().Add(s.p.cfg.HandshakeTimeout))
+	st := rfb.NewStream(c, true)
+	if _, err := rfb.ClientHandshake(st, c, pw); err != nil {
+		c.Close()
+		var ae *rfb.AuthError
+		if errors.As(err, &ae) || errors.Is(err, rfb.ErrPasswordNeeded) {
+			return nil, nil, fmt.Errorf("VNC server %s: %w", addr, err)
+		}
+		return nil, nil, fmt.Errorf("VNC handshake with %s: %w", addr, err)
+	}
+	st.Take()
+	c.SetDeadline(time.Time{})
+	return c, st, nil
+}
+
+// ServeConn connects to the server, answers the ConnOpenResult, and
+// carries one viewer connection while recording it.
+func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	case s.active != nil:
+		s.mu.Unlock()
+		msg := "this VNC session already carries a viewer; one viewer at a time"
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
+		return errors.New(msg)
+	}
+	pr := &pair{viewer: conn}
+	s.active = pr
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active = nil
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+
+	server, st, err := s.connect(ctx)
+	if err != nil {
+		s.record(s.enc.Meta(s.since(), "connection", fmt.Sprintf("%d from %s failed: %v", c.ConnID, c.ClientAddr, err)))
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
+		return err
+	}
+	defer server.Close()
+	s.mu.Lock()
+	pr.server = server
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	}
+	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { relay.Abort(conn); relay.Abort(server) })
+	defer stop()
+
+	r := &relayConn{s: s, id: c.ConnID, peer: c.ClientAddr, viewer: conn, server: server, ss: st}
+	err = r.run()
+	s.mu.Lock()
+	if s.closed {
+		err = nil // torn down on purpose
+	}
+	s.mu.Unlock()
+	t := s.since()
+	switch {
+	case err == nil:
+		s.record(s.enc.Meta(t, "connection", fmt.Sprintf("%d closed", c.ConnID)))
+	case errors.As(err, new(*recordingError)):
+		s.info.Fail(err)
+	default:
+		s.log.Warn("vnc connection ended with an error", "session", s.info.Open.SessionID, "conn", c.ConnID, "err", err)
+		s.record(s.enc.Error(t, fmt.Sprintf("connection %d: %v", c.ConnID, err)))
+	}
+	s.record(s.enc.Flush())
+	return err
+}
+
+// record reports a recording failure to the agent.
+func (s *session) record(err error) {
+	if err != nil && s.info.Fail != nil {
+		s.info.Fail(fmt.Errorf("vnc recording: %w", err))
+	}
+}
+
+// Close tears the session down and ends its recording.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	if pr := s.active; pr != nil {
+		relay.Abort(pr.viewer)
+		if pr.server != nil {
+			relay.Abort(pr.server)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return s.enc.Close(s.since())
+}
