@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/onepam/onepam/pkg/cli/cmdutil"
 	"github.com/onepam/onepam/pkg/cli/iostreams"
 	"github.com/onepam/onepam/pkg/cli/output"
-	"github.com/onepam/onepam/recordfmt/connlog"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +19,24 @@ type SessionsReplayOptions struct {
 	Client ClientFunc
 	Format output.Format
 	ID     string
+
+	// Terminal recordings (ssh).
+	Speed     float64       // playback speed (1 = real time)
+	IdleLimit time.Duration // longest pause played (0 = as recorded)
+	From      time.Duration // start offset
+	Input     bool          // show what was typed instead of the output
+	// Logs (db): keep only statements matching this regular expression.
+	Grep string
+}
+
+// replayer replays one recording format: rc is the session's recording in
+// its native stored form.
+type replayer func(ctx context.Context, opts *SessionsReplayOptions, s api.Session, rc io.Reader) error
+
+// replayers is the one place recording formats are wired to `sessions
+// replay`; each format's replayer lives in replay_<format>.go.
+var replayers = map[api.RecordingFormat]replayer{
+	api.FormatConnlog: replayConnlog,
 }
 
 // NewCmdSessionsReplay returns `onepam sessions replay`.
@@ -47,6 +63,11 @@ bytes_down, duration, error).`,
 		},
 	}
 	output.AddFormatFlag(cmd, &opts.Format)
+	cmd.Flags().Float64Var(&opts.Speed, "speed", 1, "terminal recordings: playback speed (2 = twice as fast)")
+	cmd.Flags().DurationVar(&opts.IdleLimit, "idle-limit", 0, "terminal recordings: longest pause to play, e.g. 2s (0 = as recorded)")
+	cmd.Flags().DurationVar(&opts.From, "from", 0, "terminal recordings: start at this offset, e.g. 1m30s")
+	cmd.Flags().BoolVar(&opts.Input, "input", false, "terminal recordings: show what was typed instead of the output")
+	cmd.Flags().StringVar(&opts.Grep, "grep", "", "database recordings: only statements matching this regular expression")
 	return cmd
 }
 
@@ -63,7 +84,8 @@ func runSessionsReplay(ctx context.Context, opts *SessionsReplayOptions) error {
 	if format == "" {
 		format = api.RecordingFormatFor(s.Type)
 	}
-	if format != api.FormatConnlog {
+	replay, ok := replayers[format]
+	if !ok {
 		return fmt.Errorf("replay of %s recordings (%s sessions) is not available in this version of onepam; use onepam sessions show %s", format, s.Type, s.ID)
 	}
 	if s.Recording.State == api.RecordingExpired {
@@ -74,59 +96,5 @@ func runSessionsReplay(ctx context.Context, opts *SessionsReplayOptions) error {
 		return err
 	}
 	defer rc.Close()
-	events, decErr := readConnlog(rc)
-	if decErr != nil && len(events) == 0 {
-		return fmt.Errorf("recording of session %s: %w", s.ID, decErr)
-	}
-	if opts.Format.IsJSON() {
-		if err := output.WriteJSON(opts.IO.Out, events); err != nil {
-			return err
-		}
-	} else if err := writeConnlogTable(opts.IO.Out, events); err != nil {
-		return err
-	}
-	if decErr != nil {
-		return fmt.Errorf("recording of session %s is damaged after %d events: %w", s.ID, len(events), decErr)
-	}
-	return nil
-}
-
-// readConnlog decodes every event it can; on a malformed line it returns
-// the events before it and the error.
-func readConnlog(r io.Reader) ([]connlog.Event, error) {
-	dec := connlog.NewDecoder(r)
-	events := []connlog.Event{}
-	for {
-		e, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			return events, nil
-		}
-		if err != nil {
-			return events, err
-		}
-		events = append(events, e)
-	}
-}
-
-func writeConnlogTable(w io.Writer, events []connlog.Event) error {
-	t := output.NewTable(w)
-	t.Header("TIME", "CONN", "EVENT", "PEER", "UP", "DOWN", "DURATION", "ERROR")
-	for _, e := range events {
-		up, down, dur := "-", "-", "-"
-		if e.Event == connlog.EventClose {
-			up, down = output.Bytes(e.BytesUp), output.Bytes(e.BytesDown)
-			dur = seconds(e.Duration)
-		}
-		t.Row(seconds(e.T), fmt.Sprint(e.Conn), e.Event, output.Dash(e.Peer), up, down, dur, output.Dash(e.Error))
-	}
-	return t.Render()
-}
-
-// seconds formats a number of seconds: "1.234s" below a minute, else the
-// human duration.
-func seconds(v float64) string {
-	if v < 60 {
-		return fmt.Sprintf("%.3fs", v)
-	}
-	return output.Duration(time.Duration(v * float64(time.Second)))
+	return replay(ctx, opts, s, rc)
 }
