@@ -1,12 +1,14 @@
 package recordings
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/onepam/onepam/pkg/api"
@@ -171,5 +173,21 @@ func TestDirRejects(t *testing.T) {
 	entries, _ := os.ReadDir(root)
 	if len(entries) != 1 {
 		t.Errorf("files escaped the recordings dir: %v", entries)
+	}
+}
+
+func TestNativeExport(t *testing.T) {
+	var buf bytes.Buffer
+	line := `{"t":0.1,"event":"open","conn":1}` + "\n"
+	if err := Export(api.FormatConnlog, &buf, Inner(strings.NewReader(line))); err != nil || buf.String() != line {
+		t.Fatalf("connlog export: %q %v", buf.String(), err)
+	}
+	for f, ext := range map[api.RecordingFormat]string{api.FormatAsciicast: ".cast", api.FormatHAR: ".har", api.FormatConnlog: ".jsonl", api.FormatQuerylog: ".jsonl", api.FormatDeskproto: ".dpr"} {
+		if got := NativeExt(f); got != ext {
+			t.Errorf("%s: %s, want %s", f, got, ext)
+		}
+	}
+	if err := Export(api.FormatAsciicast, io.Discard, strings.NewReader("not a recording")); err == nil {
+		t.Fatal("a malformed terminal recording exported without error")
 	}
 }
