@@ -67,7 +67,7 @@ func (r *relayConn) run() error {
 	if err != nil {
 		return fmt.Errorf("server ServerInit: %w", err)
 	}
-	if si.Width < 1 || si.Height < 1 {
+	if si.Width < 1 || si.Height < 1 || si.Width*si.Height > rfb.MaxPixels {
 		return fmt.Errorf("%w: the server's desktop is %dx%d", rfb.ErrProtocol, si.Width, si.Height)
 	}
 	if _, err := r.viewer.Write(r.ss.Take()); err != nil {

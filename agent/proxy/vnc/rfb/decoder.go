@@ -26,6 +26,10 @@ const (
 	EncExtendedDesktopSize int32 = -308
 )
 
+// MaxPixels is the largest framebuffer (width*height) the decoder accepts,
+// the largest screen a deskproto recording holds.
+const MaxPixels = 1 << 26
+
 // Decodable lists the encodings Decoder decodes, in a sensible order of
 // preference.
 var Decodable = []int32{EncZRLE, EncHextile, EncZlib, EncRRE, EncCopyRect, EncRaw,
@@ -171,7 +175,7 @@ func (d *Decoder) readRect(s *Stream, h Handler) (last bool, err error) {
 	case EncLastRect:
 		return true, nil
 	case EncDesktopSize:
-		if w < 1 || hh < 1 {
+		if w < 1 || hh < 1 || w*hh > MaxPixels {
 			return false, protoErr("desktop size %dx%d", w, hh)
 		}
 		d.w, d.h = w, hh
@@ -184,7 +188,7 @@ func (d *Decoder) readRect(s *Stream, h Handler) (last bool, err error) {
 		if _, err := s.Next(int(nb[0]) * 16); err != nil {
 			return false, err
 		}
-		if w < 1 || hh < 1 {
+		if w < 1 || hh < 1 || w*hh > MaxPixels {
 			return false, protoErr("extended desktop size %dx%d", w, hh)
 		}
 		d.w, d.h = w, hh
@@ -247,20 +251,23 @@ func (d *Decoder) raw(s *Stream, h Handler, r image.Rectangle) error {
 	}
 	w := r.Dx()
 	row := w * d.conv.bpp
-	pix := d.scratch(w * r.Dy() * 4)
-	// Read in bands so a huge rectangle is not held twice.
+	// Read and hand on in bands so a huge rectangle is never held whole.
 	for y := 0; y < r.Dy(); {
 		n := max(1, min(r.Dy()-y, (256<<10)/row))
 		src, err := s.Next(n * row)
 		if err != nil {
 			return err
 		}
+		pix := d.scratch(w * n * 4)
 		for i := 0; i < n; i++ {
-			d.conv.row(pix[(y+i)*w*4:], src[i*row:], w)
+			d.conv.row(pix[i*w*4:], src[i*row:], w)
+		}
+		if err := h.Pixels(image.Rect(r.Min.X, r.Min.Y+y, r.Max.X, r.Min.Y+y+n), pix); err != nil {
+			return err
 		}
 		y += n
 	}
-	return emit(h, r, pix)
+	return nil
 }
 
 func emit(h Handler, r image.Rectangle, pix []byte) error {
@@ -271,6 +278,9 @@ func emit(h Handler, r image.Rectangle, pix []byte) error {
 }
 
 func fillRGBA(pix []byte, stride int, r image.Rectangle, c []byte) {
+	if r.Empty() {
+		return // an empty subrectangle may lie anywhere: nothing to paint
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		row := pix[y*stride+r.Min.X*4 : y*stride+r.Max.X*4]
 		for i := 0; i < len(row); i += 4 {
