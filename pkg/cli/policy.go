@@ -96,7 +96,7 @@ func NewCmdPolicyAdd(f *cmdutil.Factory, runF func(context.Context, *PolicyAddOp
 	opts := &PolicyAddOptions{IO: f.IOStreams, Client: f.Client}
 	var types, labels []string
 	cmd := &cobra.Command{
-		Use:   "add --subject role:ROLE|user:NAME [--resource GLOB]... [--type T]... [--label k=v]... [--login GLOB]...",
+		Use:   "add --subject role:ROLE|user:NAME [--resource GLOB]... [--type T]... [--label k=v]... [--login GLOB]... [--database GLOB]...",
 		Short: "Allow a role or a user to connect to resources",
 		Long: `Add a rule allowing a subject (role:admin, role:auditor, role:user or
 user:NAME) to connect to resources selected by name globs, session types
@@ -105,7 +105,9 @@ everything; without --login only sessions without a login (tcp) match.`,
 		Example: `  # users may reach every dev TCP service
   onepam policy add --subject role:user --type tcp --label env=dev
   # bob may use the staging databases as app or readonly
-  onepam policy add --subject user:bob --resource 'pg-staging-*' --type db --login app --login readonly`,
+  onepam policy add --subject user:bob --resource 'pg-staging-*' --type db --login app --login readonly
+  # ... and only the orders database
+  onepam policy add --subject user:bob --resource pg --login app --database orders`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkSubject(opts.Rule.Subject); err != nil {
@@ -121,6 +123,7 @@ everything; without --login only sessions without a login (tcp) match.`,
 			}
 			opts.Rule.Resources = cmdutil.SplitList(opts.Rule.Resources)
 			opts.Rule.Logins = cmdutil.SplitList(opts.Rule.Logins)
+			opts.Rule.Databases = cmdutil.SplitList(opts.Rule.Databases)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -132,6 +135,7 @@ everything; without --login only sessions without a login (tcp) match.`,
 	cmd.Flags().StringArrayVar(&types, "type", nil, "session type: ssh, rdp, vnc, db, http, tcp (repeatable; default any)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "required resource label k=v, v may be * (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Rule.Logins, "login", nil, "allowed target login glob (repeatable; * = any)")
+	cmd.Flags().StringArrayVar(&opts.Rule.Databases, "database", nil, "db sessions: allowed database name glob (repeatable; default any)")
 	cmd.Flags().StringVar(&opts.Rule.Description, "description", "", "what the rule is for")
 	output.AddFormatFlag(cmd, &opts.Format)
 	return cmd
@@ -284,6 +288,7 @@ type policyRuleYAML struct {
 	Types       []string          `yaml:"types"`
 	Labels      map[string]string `yaml:"labels"`
 	Logins      []string          `yaml:"logins"`
+	Databases   []string          `yaml:"databases"`
 	Description string            `yaml:"description"`
 	CreatedAt   time.Time         `yaml:"created_at"`
 }
@@ -309,7 +314,7 @@ func ParsePolicyFile(raw []byte) (api.PolicyFile, error) {
 			return pf, fmt.Errorf("bad YAML: %w", err)
 		}
 		for _, r := range doc.Rules {
-			rule := api.PolicyRule{ID: r.ID, Subject: r.Subject, Resources: r.Resources, Labels: r.Labels, Logins: r.Logins, Description: r.Description, CreatedAt: r.CreatedAt}
+			rule := api.PolicyRule{ID: r.ID, Subject: r.Subject, Resources: r.Resources, Labels: r.Labels, Logins: r.Logins, Databases: r.Databases, Description: r.Description, CreatedAt: r.CreatedAt}
 			for _, t := range r.Types {
 				rule.Types = append(rule.Types, api.SessionType(t))
 			}

@@ -36,7 +36,10 @@ type replayer func(ctx context.Context, opts *SessionsReplayOptions, s api.Sessi
 // replayers is the one place recording formats are wired to `sessions
 // replay`; each format's replayer lives in replay_<format>.go.
 var replayers = map[api.RecordingFormat]replayer{
-	api.FormatConnlog: replayConnlog,
+	api.FormatConnlog:   replayConnlog,
+	api.FormatQuerylog:  replayQuerylog,
+	api.FormatHAR:       replayHAR,
+	api.FormatDeskproto: replayDeskproto,
 }
 
 // NewCmdSessionsReplay returns `onepam sessions replay`.

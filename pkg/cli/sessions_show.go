@@ -57,7 +57,10 @@ func runSessionsShow(ctx context.Context, opts *SessionsShowOptions) error {
 	if opts.Format.IsJSON() {
 		return output.WriteJSON(opts.IO.Out, s)
 	}
-	return writeSession(opts.IO.Out, opts.IO, &s, opts.Now(), opts.Location)
+	if err := writeSession(opts.IO.Out, opts.IO, &s, opts.Now(), opts.Location); err != nil {
+		return err
+	}
+	return writeQuerylogCounts(ctx, opts.IO.Out, opts.IO, c, &s)
 }
 
 // writeSession prints a session in sections.
