@@ -95,7 +95,7 @@ func harFixture(t *testing.T) []byte {
 	}
 	for i, u := range []string{"http://app.test/", "http://app.test/api/items?page=2"} {
 		e := &har.Entry{StartedDateTime: "2025-06-01T11:00:01.000Z", Time: 12.5, Conn: 1, T: float64(i + 1),
-			Request: har.Request{Method: "GET", URL: u, HTTPVersion: "HTTP/1.1", Headers: []har.NameValue{{Name: "Authorization", Value: "Bearer secret"}}, HeadersSize: -1, BodySize: 0},
+			Request:  har.Request{Method: "GET", URL: u, HTTPVersion: "HTTP/1.1", Headers: []har.NameValue{{Name: "Authorization", Value: "Bearer secret"}}, HeadersSize: -1, BodySize: 0},
 			Response: har.Response{Status: 200, StatusText: "OK", HTTPVersion: "HTTP/1.1", Content: har.Content{Size: 2048, MimeType: "text/html"}, HeadersSize: -1, BodySize: 2048},
 			Timings:  har.Timings{Send: 0.5, Wait: 10, Receive: 2},
 		}
