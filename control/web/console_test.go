@@ -103,8 +103,9 @@ func showSession(t *testing.T, u *e2etest.User, id string) api.Session {
 
 // TestConsoleInChromium runs the console's end-to-end checks
 // (ui/e2e/console.mjs) in Debian's Chromium against a real control server
-// and agent, with a completed TCP session (its connection log) and a live
-// one that the browser terminates: the CLI holding it must exit with code 7
+// and agent, with a completed TCP session (its connection log), seeded
+// finished sessions with asciicast, query log, HAR and expired recordings,
+// and a live TCP session that the browser terminates: the CLI holding it must exit with code 7
 // (terminated). ONEPAM_SCREENSHOTS=DIR keeps the screenshots there
 // (docs/screenshots holds the committed ones).
 func TestConsoleInChromium(t *testing.T) {
@@ -114,7 +115,9 @@ func TestConsoleInChromium(t *testing.T) {
 	cli, _ := e2etest.Binaries(t)
 
 	echo := e2etest.StartEcho(t)
-	ctl := e2etest.StartControl(t)
+	dataDir := t.TempDir()
+	seed := seedRecordings(t, dataDir)
+	ctl := e2etest.StartControlIn(t, dataDir)
 	admin := ctl.Admin(t)
 	ctl.StartAgent(t, admin, "web-agent", fmt.Sprintf("resources:\n  - name: echo\n    type: tcp\n    address: %s\n", echo.Addr))
 	e2etest.WaitFor(t, 30*time.Second, "the agent online with its resource", func() bool {
@@ -150,6 +153,7 @@ func TestConsoleInChromium(t *testing.T) {
 		"ONEPAM_URL="+ctl.URL(), "ONEPAM_TOKEN="+ctl.AdminToken,
 		"ONEPAM_ACTIVE_ID="+live.id, "ONEPAM_DONE_ID="+done.id,
 		"ONEPAM_CLI="+cli, "ONEPAM_RESOURCE=echo",
+		"ONEPAM_CAST_ID="+seed.Cast, "ONEPAM_QUERY_ID="+seed.Query, "ONEPAM_HAR_ID="+seed.HAR, "ONEPAM_EXPIRED_ID="+seed.Expired,
 		"ONEPAM_SCREENSHOTS="+shots, "CHROMIUM="+chromium)
 	out, err := cmd.CombinedOutput()
 	t.Logf("console.mjs:\n%s", out)
@@ -157,7 +161,8 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("the console's browser checks failed: %v", err)
 	}
 	for _, want := range []string{"ok login", "ok the list shows the sessions", "ok an active session pulses", "ok terminate from the detail page",
-		"ok CSRF: a state-changing call with the cookie but without the token is refused", "ok detail page with the connection log"} {
+		"ok CSRF: a state-changing call with the cookie but without the token is refused", "ok detail page with the connection log",
+		"ok asciicast plays and a #t= link seeks", "ok query log as a table", "ok HAR as a request table with a waterfall", "ok expired recording shows the retention notice"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("console.mjs did not report %q", want)
 		}

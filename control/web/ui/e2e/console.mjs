@@ -9,6 +9,10 @@
 //   ONEPAM_DONE_ID    a completed TCP session with a connlog recording
 //   ONEPAM_CLI        the onepam binary; ONEPAM_CONFIG selects its login
 //   ONEPAM_RESOURCE   the TCP resource for a session started here
+//   ONEPAM_CAST_ID, ONEPAM_QUERY_ID, ONEPAM_HAR_ID, ONEPAM_EXPIRED_ID
+//                     finished sessions with an asciicast ("first screen" at
+//                     1 s, "second screen" at 5 s), query log, HAR and an
+//                     expired recording
 //   ONEPAM_SCREENSHOTS directory for sessions.png and session-detail.png
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //
@@ -173,7 +177,9 @@ try {
     for (const c of ['status:active', 'status:completed', 'type:ssh']) {
       if ((await page.locator(`[data-chip="${c}"]`).getAttribute('aria-pressed')) !== 'true') fail(`${c} not pressed`);
     }
-    if ((await rowIDs()).length !== 0) fail('TCP sessions passed type=ssh');
+    const rows = await rowIDs();
+    if (rows.some((r) => r.type !== 'ssh' || !['active', 'completed'].includes(r.status))) fail(`rows ${JSON.stringify(rows)}`);
+    if (!rows.some((r) => r.id === env('ONEPAM_CAST_ID'))) fail('the completed SSH session is missing');
   });
 
   await check('search by user and resource', async () => {
@@ -230,6 +236,50 @@ try {
   await check('a #t= link selects the time in the recording', async () => {
     await page.goto(`${base}/sessions/${doneID}#t=0`);
     await page.locator('[data-testid="recording-table"] tbody tr.current').waitFor();
+  });
+
+  await check('asciicast plays and a #t= link seeks', async () => {
+    await page.goto(`${base}/sessions/${env('ONEPAM_CAST_ID')}#t=6`);
+    const screen = page.getByTestId('cast-player');
+    await poll('the second screen at t=6', async () => {
+      const text = await screen.innerText();
+      return text.includes('second screen') && !text.includes('first screen');
+    });
+    await page.evaluate(() => { location.hash = '#t=2'; });
+    await poll('the first screen after seeking to t=2', async () => (await screen.innerText()).includes('first screen'));
+    if ((await page.getByLabel('Speed').count()) !== 1) fail('no speed control');
+    if (shots) await page.screenshot({ path: path.join(shots, 'session-ssh.png'), fullPage: true });
+  });
+
+  await check('query log as a table', async () => {
+    await page.goto(`${base}/sessions/${env('ONEPAM_QUERY_ID')}`);
+    const table = page.getByTestId('recording-table');
+    await table.waitFor();
+    const text = await table.innerText();
+    for (const want of ['select 1', 'update accounts set plan', '["pro",42]', 'relation "missing" does not exist']) {
+      if (!text.includes(want)) fail(`query log table lacks ${want}`);
+    }
+    await page.getByLabel('Filter').fill('update');
+    if ((await table.locator('tbody tr').count()) !== 1) fail('filter "update" does not leave one row');
+  });
+
+  await check('HAR as a request table with a waterfall', async () => {
+    await page.goto(`${base}/sessions/${env('ONEPAM_HAR_ID')}`);
+    const table = page.getByTestId('recording-table');
+    await table.waitFor();
+    const rows = await table.locator('tbody tr').count();
+    if (rows < 2) fail(`${rows} request rows`);
+    if ((await table.locator('tbody .wf-bar').count()) !== rows) fail('not one waterfall bar per request');
+    if (!(await table.innerText()).includes('http://app.test:8080/base/search')) fail('request URL missing');
+    if (shots) await page.screenshot({ path: path.join(shots, 'session-http.png'), fullPage: true });
+  });
+
+  await check('expired recording shows the retention notice', async () => {
+    await page.goto(`${base}/sessions/${env('ONEPAM_EXPIRED_ID')}`);
+    const notice = page.getByTestId('retention-notice');
+    await notice.waitFor();
+    if (!/expired/.test(await notice.innerText()) || !/Upgrade/.test(await notice.innerText())) fail(await notice.innerText());
+    if ((await page.getByTestId('cast-player').count()) !== 0) fail('a player for an expired recording');
   });
 
   await check('CSRF: a state-changing call with the cookie but without the token is refused', async () => {

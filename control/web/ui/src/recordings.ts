@@ -35,7 +35,9 @@ export function recordingPlayer(s: Session, box: HTMLElement, startAt?: number):
 function castPlayer(s: Session, box: HTMLElement, startAt?: number): Player {
   let player: ReturnType<typeof AsciinemaPlayer.create> | null = null;
   const speed = h('select', { id: 'cast-speed' }, ...['0.5', '1', '1.5', '2', '4', '8'].map((v) => h('option', { value: v, selected: v === '1' }, `${v}×`)));
-  const idle = h('input', { id: 'cast-idle', type: 'checkbox', checked: true });
+  // A #t= link names a time of the real recording: idle skipping (which
+  // shortens the timeline) starts off then.
+  const idle = h('input', { id: 'cast-idle', type: 'checkbox', checked: startAt === undefined });
   const screen = h('div', { class: 'cast', 'data-testid': 'cast-player' });
   const make = (at?: number) => {
     player?.dispose();
