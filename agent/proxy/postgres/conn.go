@@ -128,17 +128,7 @@ func (pc *pgConn) serve(ctx context.Context) error {
 		pc.fatal("0A000", err.Error())
 		return pc.failed(err)
 	}
-	user := s.info.Open.Login
-	if user == "" {
-		user = params["user"]
-	}
-	if user == "" {
-		user = s.cfg.User
-	}
-	db := s.info.Open.Database
-	if db == "" {
-		db = params["database"]
-	}
+	user, db := s.cfg.chooseLogin(s.info.Open.Login, s.info.Open.Database, params["user"], params["database"])
 	var unknownOpts []string
 	pass := map[string]string{}
 	for k, v := range params {

@@ -10,10 +10,13 @@
 //     from the person's machine to the agent already runs inside control's
 //     TLS tunnel.
 //   - The client's StartupMessage names a user and database. The database
-//     user is SessionOpen.Login when control set it, else the client's user,
-//     else the resource's default user; it must be one the agent has
-//     credentials for (TargetConfig). The database is SessionOpen.Database,
-//     else the client's, else the resource's default, else the user's name.
+//     user is SessionOpen.Login when control set it, else the client's user
+//     when the agent has credentials for it, else the resource's default
+//     user (so `psql` run by any local account works); it must be one the
+//     agent has credentials for (TargetConfig). The database is
+//     SessionOpen.Database, else the client's (unless it is only libpq's
+//     default, the replaced user's name), else the resource's default, else
+//     the user's name.
 //     Any password the client has is never asked for: the client gets
 //     AuthenticationOk, since control already authorised the session.
 //   - The agent logs in to the server (SCRAM-SHA-256, md5, cleartext or

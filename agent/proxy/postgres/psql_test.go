@@ -269,6 +269,13 @@ func TestServerLoginErrorToClient(t *testing.T) {
 	if e.ErrorCode != "28P01" || e.User != testUser {
 		t.Errorf("entry %+v", e)
 	}
+	// A user the agent has no credentials for is the default user (as
+	// with MySQL); without a default user it is an error naming it.
+	out, err = g.psql(t, "mallory", "app", "", "-At", "-c", "select current_user")
+	if err != nil || strings.TrimSpace(out) != "postgres" {
+		t.Fatalf("psql as an unknown user with a default user: %v\n%s", err, out)
+	}
+	g = startGateway(t, target{addr, &TargetConfig{Users: map[string]UserConfig{testUser: {Password: testUserPass}}, Database: "app"}}, api.SessionOpen{})
 	out, err = g.psql(t, "mallory", "app", "", "-c", "select 1")
 	if err == nil || !strings.Contains(out, `database user "mallory" is not configured`) {
 		t.Fatalf("psql as an unknown user: %v\n%s", err, out)
