@@ -209,7 +209,7 @@ func TestEndToEndTCPSession(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, t.TempDir(), 200*time.Millisecond)
 	admin := r.client(t, r.FirstAdminToken())
-	startAgent(t, r, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Address: echoServer(t), Labels: map[string]string{"env": "test"}})
+	startAgent(t, r, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t), Labels: map[string]string{"env": "test"}})
 	waitFor(t, "resource online", func() (bool, bool) {
 		rs, err := admin.ListResources(ctx, client.ResourceQuery{Type: api.TypeTCP, Labels: map[string]string{"env": "test"}})
 		return true, err == nil && len(rs) == 1 && rs[0].Online

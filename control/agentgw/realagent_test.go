@@ -63,7 +63,7 @@ func TestRealAgent(t *testing.T) {
 			DataDir:     t.TempDir(),
 			Name:        "real",
 			Version:     "test-real",
-			Resources:   []agent.ResourceConfig{{Name: "echo", Type: api.TypeTCP, Address: echo}},
+			Resources:   []agent.ResourceConfig{{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echo}},
 			Logger:      e.logger,
 		})
 	}()

@@ -138,8 +138,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 			ControlAddr: ln.Addr().String(), Token: et.Token, DataDir: filepath.Join(dir, "agent"), Name: "a1",
 			Logger: testLogger(t),
 			Resources: []agent.ResourceConfig{
-				{Name: "echo", Type: api.TypeTCP, Address: e.echo.addr()},
-				{Name: "closed", Type: api.TypeTCP, Address: closedAddr},
+				{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: e.echo.addr()},
+				{Name: "closed", Type: api.TypeTCP, Protocol: "tcp", Address: closedAddr},
 			},
 		})
 		if err != nil && ctx.Err() == nil {
