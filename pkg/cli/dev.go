@@ -290,6 +290,7 @@ func printDevBanner(w io.Writer, info DevInfo, resources []agent.ResourceConfig)
 	fmt.Fprintf(w, "OnePAM dev is running; Ctrl-C stops it.\n")
 	fmt.Fprintf(w, "  control     %s (agents connect to %s)\n", info.ControlURL, info.AgentAddr)
 	fmt.Fprintf(w, "  CLI config  %s (logged in as admin)\n", info.ConfigPath)
+	fmt.Fprintf(w, "  console     %s/ (sign in with the admin token: onepam tokens create)\n", info.ControlURL)
 	fmt.Fprintf(w, "  resources  ")
 	for i, r := range resources {
 		if i > 0 {
