@@ -160,10 +160,16 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "%s → %s (session %s)\n", addr, opts.Resource, sess.ID)
 	}
 
+	// With a command, the session lasts until the command exits: Ctrl-C
+	// is the command's to handle (see forwardSignals).
+	sessCtx, interrupted := ctx, ctx.Done()
+	if len(opts.Command) > 0 {
+		sessCtx, interrupted = context.WithoutCancel(ctx), nil
+	}
 	r := &tcpRelay{client: c, session: sess.ID, errOut: opts.IO, conns: map[net.Conn]struct{}{}}
 	ended := make(chan error, 1)
-	go func() { ended <- r.watchEvents(ctx, events) }()
-	go r.accept(ctx, ln)
+	go func() { ended <- r.watchEvents(sessCtx, events) }()
+	go r.accept(sessCtx, ln)
 
 	cmdDone := make(chan error, 1)
 	var child *exec.Cmd
@@ -175,12 +181,13 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 			r.closeAll()
 			return fmt.Errorf("run %s: %w", opts.Command[0], err)
 		}
+		defer forwardSignals(child.Process)()
 		go func() { cmdDone <- child.Wait() }()
 	}
 
 	var result error
 	select {
-	case <-ctx.Done():
+	case <-interrupted:
 		// Ctrl-C: closing the events channel completes the session.
 		fmt.Fprintf(opts.IO.ErrOut, "session %s ended\n", sess.ID)
 	case result = <-ended:
