@@ -242,6 +242,8 @@ func (m *Manager) readReports(l *live, stream net.Conn) {
 				r.Error = "the agent reported a failure"
 			}
 			m.finish(l, store.Transition{To: api.StatusFailed, Detail: r.Error}, "")
+		case api.ReportFile:
+			m.recordFile(l, r.File)
 		case api.ReportEnded:
 			sawEnded = true
 			m.cfg.Logger.Debug("agent finalised session", "session_id", l.id, "recording_size", r.RecordingSize)

@@ -30,6 +30,7 @@ type Store interface {
 	AddSessionBytes(ctx context.Context, id string, up, down int64) error
 	UnfinishedSessions(ctx context.Context, agent string) ([]api.Session, error)
 	AddAudit(ctx context.Context, e api.AuditEvent) error
+	AddFileEvent(ctx context.Context, e api.FileEvent) error
 }
 
 // Config configures a Manager. Store and Gateway are required.

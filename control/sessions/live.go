@@ -166,6 +166,11 @@ func (m *Manager) finish(l *live, t store.Transition, message string) (api.Sessi
 		}
 		_ = stream.Close()
 		_ = stream.SetReadDeadline(time.Now().Add(reportLinger))
+		if t.To == api.StatusTerminated && l.typ == api.TypeSSH {
+			// The agent writes the notice on the person's terminal and
+			// closes the connections; cut them only if it does not.
+			l.awaitConnsClosed(terminateNoticeWait)
+		}
 	}
 	var closing sync.WaitGroup
 	for _, c := range conns {
