@@ -33,9 +33,9 @@ type ResourceConfig struct {
 }
 
 // Announce returns the resource as announced to control: name, type,
-// labels, description and address, never credentials.
+// protocol, labels, description and address, never credentials.
 func (r ResourceConfig) Announce() api.Resource {
-	a := api.Resource{Name: r.Name, Type: r.Type, Labels: r.Labels, Description: r.Description, Address: r.Address}
+	a := api.Resource{Name: r.Name, Type: r.Type, Protocol: r.Protocol, Labels: r.Labels, Description: r.Description, Address: r.Address}
 	if c, ok := r.Options.(*sshproxy.TargetConfig); ok && c.Builtin && a.Description == "" {
 		user := c.User
 		if user == "" {

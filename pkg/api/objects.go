@@ -64,8 +64,12 @@ type Resource struct {
 	Description string            `json:"description"`
 	// Address is the target's host:port (never credentials).
 	Address string `json:"address"`
-	Agent   string `json:"agent"`  // name of the agent serving it
-	Online  bool   `json:"online"` // whether that agent is connected
+	// Protocol is the protocol serving the resource, as the agent
+	// announces it: tcp, ssh, postgres, mysql, http, vnc ("" from agents
+	// that do not announce it). It tells a db resource's dialect.
+	Protocol string `json:"protocol"`
+	Agent    string `json:"agent"`  // name of the agent serving it
+	Online   bool   `json:"online"` // whether that agent is connected
 }
 
 // Agent is an enrolled agent.

@@ -75,13 +75,13 @@ func runResourcesList(ctx context.Context, opts *ResourcesListOptions) error {
 	}
 	cs := opts.IO.ColorScheme()
 	return output.Print(opts.IO.Out, opts.Format, rs, func(t *output.TableWriter) {
-		t.Header("NAME", "TYPE", "AGENT", "STATUS", "LABELS", "ADDRESS")
+		t.Header("NAME", "TYPE", "PROTOCOL", "AGENT", "STATUS", "LABELS", "ADDRESS")
 		for _, r := range rs {
 			status := cs.Gray("offline")
 			if r.Online {
 				status = cs.Green("online")
 			}
-			t.Row(r.Name, string(r.Type), output.Dash(r.Agent), status, output.Labels(r.Labels), output.Dash(r.Address))
+			t.Row(r.Name, string(r.Type), output.Dash(r.Protocol), output.Dash(r.Agent), status, output.Labels(r.Labels), output.Dash(r.Address))
 		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/onepam/onepam/pkg/api"
 )
 
-const resourceCols = `r.name, r.type, r.labels, r.description, r.address, r.agent_id, a.name`
+const resourceCols = `r.name, r.type, r.labels, r.description, r.address, r.protocol, r.agent_id, a.name`
 
 // SetAgentResources replaces the agent's inventory in one transaction.
 // Names served by another non-revoked agent, repeated names, empty names
@@ -41,8 +41,8 @@ func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.
 			return err
 		}
 		defer owner.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO resources (name, agent_id, type, labels, description, address)
-			VALUES (?, ?, ?, ?, ?, ?)`)
+		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO resources (name, agent_id, type, labels, description, address, protocol)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.
 			if err != nil {
 				return err
 			}
-			if _, err := ins.ExecContext(ctx, r.Name, agentID, string(r.Type), labels, r.Description, r.Address); err != nil {
+			if _, err := ins.ExecContext(ctx, r.Name, agentID, string(r.Type), labels, r.Description, r.Address, r.Protocol); err != nil {
 				return err
 			}
 		}
@@ -157,7 +157,7 @@ func scanResource(r rowScanner) (store.ResourceRecord, error) {
 		typ    string
 		labels string
 	)
-	if err := r.Scan(&rec.Name, &typ, &labels, &rec.Description, &rec.Address, &rec.AgentID, &rec.Agent); err != nil {
+	if err := r.Scan(&rec.Name, &typ, &labels, &rec.Description, &rec.Address, &rec.Protocol, &rec.AgentID, &rec.Agent); err != nil {
 		return store.ResourceRecord{}, err
 	}
 	rec.Type = api.SessionType(typ)

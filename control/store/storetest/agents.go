@@ -103,7 +103,7 @@ func testResources(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "id-a", Name: "alpha", EnrolledAt: base}), "create alpha")
 	must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "id-b", Name: "beta", EnrolledAt: base}), "create beta")
 	refused, err := s.SetAgentResources(ctx, "id-a", []api.Resource{
-		{Name: "pg", Type: api.TypeDB, Labels: map[string]string{"env": "prod", "team": "data"}, Description: "main db", Address: "127.0.0.1:5432"},
+		{Name: "pg", Type: api.TypeDB, Protocol: "postgres", Labels: map[string]string{"env": "prod", "team": "data"}, Description: "main db", Address: "127.0.0.1:5432"},
 		{Name: "echo", Type: api.TypeTCP, Labels: map[string]string{"env": "dev"}, Address: "127.0.0.1:7"},
 		{Name: "shell", Type: api.TypeSSH, Address: "127.0.0.1:22"},
 		{Name: "shell", Type: api.TypeSSH, Address: "127.0.0.1:2222"},
@@ -121,7 +121,7 @@ func testResources(t *testing.T, open func(t *testing.T) store.Store) {
 	pg, err := s.GetResource(ctx, "pg")
 	must(t, err, "get pg")
 	if pg.AgentID != "id-a" || pg.Agent != "alpha" || pg.Type != api.TypeDB || pg.Description != "main db" ||
-		pg.Address != "127.0.0.1:5432" || fmt.Sprint(pg.Labels) != "map[env:prod team:data]" {
+		pg.Address != "127.0.0.1:5432" || pg.Protocol != "postgres" || fmt.Sprint(pg.Labels) != "map[env:prod team:data]" {
 		t.Fatalf("get pg: %+v", pg)
 	}
 	shell, err := s.GetResource(ctx, "shell")
