@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,9 @@ import (
 // Frame is one decoded data frame.
 type Frame struct {
 	FrameInfo
-	// Data is the frame's raw bytes; it is valid until the next call to
-	// Decoder.Next.
+	// Data is the frame's raw bytes not returned before: all of them, or,
+	// for a newer version of the last frame (see Snapshot), only the bytes
+	// it added. It is valid until the next call to Decoder.Next.
 	Data []byte
 }
 
@@ -35,6 +37,14 @@ type Decoder struct {
 	out    []byte
 	tr     *Trailer
 	err    error
+
+	// For re-sent frames (see Snapshot): the chain hash of every data
+	// frame so far, the last frame's raw bytes, raw offset and first time.
+	hashes     [][32]byte
+	offsets    []int64
+	last       []byte
+	lastStart  int64
+	lastTFirst int64
 }
 
 // NewDecoder returns a Decoder reading from r.
@@ -129,10 +139,11 @@ func (d *Decoder) Next() (Frame, error) {
 	if err != nil {
 		return Frame{}, d.fail(fmt.Errorf("frame %d at offset %d: %w", d.num, d.off, err))
 	}
-	if h.num != d.num {
+	resent := h.typ == typeData && h.num < d.num
+	if h.num != d.num && !resent {
 		return Frame{}, d.fail(fmt.Errorf("%w: frame at offset %d is numbered %d, want %d", ErrMalformed, d.off, h.num, d.num))
 	}
-	if h.typ == typeData && h.tFirst < d.tLast {
+	if h.typ == typeData && !resent && h.tFirst < d.tLast {
 		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d starts before the previous frame ends", ErrMalformed, h.num, d.off))
 	}
 	total := FrameHeaderSize + int(h.compLen)
@@ -144,6 +155,18 @@ func (d *Decoder) Next() (Frame, error) {
 	}
 	b := d.buf[d.start : d.start+total]
 	payload := b[FrameHeaderSize : FrameHeaderSize+int(h.compLen)]
+	if resent {
+		d.off = d.offsets[h.num] // the frame's place in the file
+		f, ok, err := d.resent(h, b, payload)
+		if err != nil {
+			return Frame{}, d.fail(err)
+		}
+		d.consume(total)
+		if !ok {
+			return d.Next()
+		}
+		return f, nil
+	}
 	if d.sha.next(&d.prev, b, payload) != h.hash {
 		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d", ErrChain, h.num, d.off))
 	}
@@ -164,9 +187,14 @@ func (d *Decoder) Next() (Frame, error) {
 	if err != nil {
 		return Frame{}, d.fail(fmt.Errorf("frame %d at offset %d: %w", h.num, d.off, err))
 	}
-	d.out = out
+	// The two buffers alternate: the last frame's raw bytes stay available
+	// to check a newer version of it against.
+	d.out, d.last = d.last, out
 	f := Frame{FrameInfo: FrameInfo{Number: int(h.num), Offset: d.off, TFirst: dur(h.tFirst), TLast: dur(h.tLast),
 		RawOffset: d.rawOff, RawLen: int(h.rawLen), CompLen: int(h.compLen)}, Data: out}
+	d.hashes = append(d.hashes, h.hash)
+	d.offsets = append(d.offsets, d.off)
+	d.lastStart, d.lastTFirst = d.rawOff, h.tFirst
 	d.prev, d.num, d.tLast = h.hash, d.num+1, h.tLast
 	d.rawOff += int64(h.rawLen)
 	d.consume(total)
@@ -182,6 +210,45 @@ func (d *Decoder) Trailer() (Trailer, bool) {
 	return *d.tr, true
 }
 
-// Offset returns the number of stream bytes consumed: the end of the last
-// decoded frame.
+// resent checks a frame numbered below the next expected number: a copy
+// of a closed frame (same chain hash: skipped, ok false) or a newer version
+// of the last frame, whose raw bytes must extend the version returned
+// before; then f holds the added bytes.
+func (d *Decoder) resent(h frameHeader, b, payload []byte) (f Frame, ok bool, err error) {
+	j := int(h.num)
+	prev := d.hdr.digest
+	if j > 0 {
+		prev = d.hashes[j-1]
+	}
+	hash := d.sha.next(&prev, b, payload)
+	if hash != h.hash {
+		return f, false, fmt.Errorf("%w: re-sent frame %d at offset %d", ErrChain, j, d.off)
+	}
+	if hash == d.hashes[j] {
+		return f, false, nil
+	}
+	if j != len(d.hashes)-1 {
+		return f, false, fmt.Errorf("%w: frame %d at offset %d was re-sent with other content", ErrMalformed, j, d.off)
+	}
+	if h.tFirst != d.lastTFirst || h.tLast < d.tLast || int(h.rawLen) < len(d.last) {
+		return f, false, fmt.Errorf("%w: frame %d at offset %d does not extend its earlier version", ErrMalformed, j, d.off)
+	}
+	out, err := decompress(d.out[:0], payload, int(h.rawLen))
+	if err != nil {
+		return f, false, fmt.Errorf("frame %d at offset %d: %w", j, d.off, err)
+	}
+	if !bytes.Equal(out[:len(d.last)], d.last) {
+		return f, false, fmt.Errorf("%w: frame %d at offset %d changes bytes of its earlier version", ErrMalformed, j, d.off)
+	}
+	added := out[len(d.last):]
+	d.out, d.last = d.last, out
+	f = Frame{FrameInfo: FrameInfo{Number: j, Offset: d.off, TFirst: dur(h.tFirst), TLast: dur(h.tLast),
+		RawOffset: d.lastStart, RawLen: int(h.rawLen), CompLen: int(h.compLen)}, Data: added}
+	d.hashes[j], d.prev, d.tLast = hash, hash, h.tLast
+	d.rawOff = d.lastStart + int64(h.rawLen)
+	return f, true, nil
+}
+
+// Offset returns the file offset of the end of the last decoded frame: the
+// number of stream bytes consumed, unless frames were re-sent.
 func (d *Decoder) Offset() int64 { return d.off }

@@ -160,28 +160,38 @@ func (w *Writer) emitLocked() error {
 	return nil
 }
 
+// encodeFrameLocked appends to out the frame of body (header with h's
+// lengths and chain hash filled in, compressed payload) and tail.
+func (w *Writer) encodeFrameLocked(out []byte, h *frameHeader, body, tail []byte) ([]byte, error) {
+	start := len(out)
+	out = append(out, make([]byte, FrameHeaderSize)...)
+	out, err := compress(out, body)
+	if err != nil {
+		return out, err
+	}
+	clen := len(out) - start - FrameHeaderSize
+	if clen > MaxFrameSize {
+		return out, fmt.Errorf("container: frame compressed to %d bytes, over the %d byte limit", clen, MaxFrameSize)
+	}
+	hdr := out[start : start+FrameHeaderSize]
+	h.compLen = uint32(clen)
+	h.put(hdr)
+	h.hash = w.sha.next(&w.prev, hdr, out[start+FrameHeaderSize:])
+	h.put(hdr)
+	return append(out, tail...), nil
+}
+
 // writeFrameLocked compresses body, fills in h's lengths and chain hash,
 // and writes header, payload and tail with one Write call.
 func (w *Writer) writeFrameLocked(h *frameHeader, body, tail []byte) error {
 	bp := getBuf(FrameHeaderSize + len(body) + len(body)/64 + 64 + len(tail))
 	defer putBuf(bp)
-	out := (*bp)[:FrameHeaderSize]
-	out, err := compress(out, body)
+	out, err := w.encodeFrameLocked((*bp)[:0], h, body, tail)
+	*bp = out
 	if err != nil {
 		w.err = err
 		return err
 	}
-	clen := len(out) - FrameHeaderSize
-	if clen > MaxFrameSize {
-		w.err = fmt.Errorf("container: frame compressed to %d bytes, over the %d byte limit", clen, MaxFrameSize)
-		return w.err
-	}
-	h.compLen = uint32(clen)
-	h.put(out)
-	h.hash = w.sha.next(&w.prev, out[:FrameHeaderSize], out[FrameHeaderSize:])
-	h.put(out)
-	out = append(out, tail...)
-	*bp = out
 	if _, err := w.dst.Write(out); err != nil {
 		w.err = fmt.Errorf("container: write frame %d: %w", h.num, err)
 		return w.err
