@@ -109,8 +109,9 @@ func tcpConnect(t testing.TB, u *e2etest.User, resource string) *tunnel {
 	port := e2etest.FreePort(t)
 	p := u.Start("tcp-connect-"+resource, "tcp", "connect", resource, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	e2etest.WaitFor(t, 20*time.Second, "tcp connect to listen on "+addr, func() bool {
-		return strings.Contains(p.Output(), addr) || p.Exited()
+	e2etest.WaitFor(t, 20*time.Second, "tcp connect to listen on "+addr+" and name its session", func() bool {
+		out := p.Output()
+		return (strings.Contains(out, addr) && sessionIDRE.MatchString(out)) || p.Exited()
 	})
 	if p.Exited() {
 		t.Fatalf("tcp connect exited:\n%s", p.Output())
