@@ -76,11 +76,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.metrics = metrics.New(cfg.Clock)
 	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
 
+	live := recordings.NewHub(0)
+	indexer, err := recordings.NewIndexer(recordings.IndexerConfig{Recordings: s.recs, Index: s.store, Logger: cfg.Logger.With("component", "search")})
+	if err != nil {
+		return nil, err
+	}
 	s.gw, err = agentgw.New(agentgw.Config{
 		Store: s.store, CA: s.ca, ServerCert: s.cert, Recordings: s.recs,
 		Logger: cfg.Logger.With("component", "agentgw"), Clock: cfg.Clock, Version: cfg.Version,
 		OnAgentChange: s.agentChanged,
-		OnRecording:   func(sessionID string, _ api.Recording) { s.metrics.RecordingAcked(sessionID) },
+		OnRecording: func(sessionID string, r api.Recording) {
+			s.metrics.RecordingAcked(sessionID)
+			if r.State == api.RecordingComplete {
+				indexer.Start(sessionID, r.Format)
+			}
+		},
+		Live: live,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agent gateway: %w", err)
@@ -109,6 +120,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	apiHandler, err := controlapi.New(controlapi.Config{
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
+		Live: live,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,9 @@ type Config struct {
 	// OnRecording, when set, is called after each acknowledged recording
 	// chunk with the session's updated recording. It must not block.
 	OnRecording func(sessionID string, r api.Recording)
+	// Live, when set, receives every stored recording chunk (for live
+	// watchers of sessions).
+	Live *recordings.Hub
 }
 
 // withDefaults checks the required fields and fills in the defaults.

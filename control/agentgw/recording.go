@@ -90,6 +90,9 @@ func (c *agentConn) receiveRecording(ctx context.Context, st net.Conn, open api.
 			return
 		}
 		c.g.noteAck(up, size, int64(len(ch.Data)))
+		if c.g.cfg.Live != nil {
+			c.g.cfg.Live.Publish(open.SessionID, recordings.LiveChunk{Offset: ch.Offset, Data: ch.Data, Final: ch.Final})
+		}
 		c.g.cfg.OnRecording(open.SessionID, rec)
 		if err := tunnel.WriteFrame(st, api.RecordingAck{Offset: size, Final: ch.Final}); err != nil {
 			return

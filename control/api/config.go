@@ -8,6 +8,7 @@ import (
 
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/metrics"
+	"github.com/onepam/onepam/control/recordings"
 	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
@@ -36,6 +37,8 @@ type Store interface {
 	ListSessions(ctx context.Context, f store.SessionFilter) ([]api.Session, string, error)
 	AddAudit(ctx context.Context, e api.AuditEvent) error
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]api.AuditEvent, error)
+	ListFileEvents(ctx context.Context, sessionID string, ops []string) ([]api.FileEvent, error)
+	SearchRecordings(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
 }
 
 // Sessions is what the handlers need of the session manager.
@@ -73,6 +76,9 @@ type Config struct {
 	// CAPin is control's CA pin ("sha256:<hex>"), embedded in enrollment
 	// tokens.
 	CAPin string
+	// Live, when set, serves live watching of recordings
+	// (GET /v1/sessions/{id}/watch); nil answers it "unavailable".
+	Live *recordings.Hub
 }
 
 func (c Config) withDefaults() Config {
