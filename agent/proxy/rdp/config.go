@@ -1,0 +1,253 @@
+package rdp
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config configures the RDP proxy. Zero fields take the defaults of
+// withDefaults.
+type Config struct {
+	// DialTimeout bounds every dial to an RDP server. Default 10 s.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the connection sequence on each leg (X.224,
+	// TLS, NLA, MCS). Default 20 s.
+	HandshakeTimeout time.Duration
+	// KeyframeInterval is the longest time between recording keyframes
+	// while the screen changes. Default 10 s.
+	KeyframeInterval time.Duration
+	// KeyframeBytes writes a keyframe early after this many recorded
+	// bytes. Default 8 MiB.
+	KeyframeBytes int64
+	// CertFile and KeyFile are the PEM certificate and key the agent
+	// shows the person's RDP client; empty: a self-signed ECDSA
+	// certificate made in memory once per Proxy.
+	CertFile, KeyFile string
+}
+
+func (c Config) withDefaults() Config {
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 20 * time.Second
+	}
+	if c.KeyframeInterval <= 0 {
+		c.KeyframeInterval = 10 * time.Second
+	}
+	if c.KeyframeBytes <= 0 {
+		c.KeyframeBytes = 8 << 20
+	}
+	return c
+}
+
+// Security modes towards the RDP server.
+const (
+	SecurityTLS = "tls" // TLS only; the credentials go in the Client Info PDU
+	SecurityNLA = "nla" // TLS + CredSSP/NTLMv2 (Windows' default)
+)
+
+// TargetConfig is the RDP-specific part of a resource in agent.yaml
+// (proxy.Target.Options holds a *TargetConfig for rdp resources):
+//
+//   - name: win
+//     type: rdp
+//     address: 10.0.0.9:3389
+//     username: alice           # or DOMAIN\alice
+//     password: s3cret
+//     domain: CORP              # optional
+//     security: nla             # nla (default) or tls
+//     ignore_cert: false        # true: accept any server certificate
+//     ca_file: /etc/onepam/rdp-ca.pem
+//     cert_fingerprint: 3f:a2:...  # SHA-256 of the server certificate (DER)
+//
+// With neither ignore_cert, ca_file nor cert_fingerprint the server's
+// certificate must chain to the system roots and name the host.
+type TargetConfig struct {
+	Username        string `yaml:"username"`
+	Password        string `yaml:"password"`
+	Domain          string `yaml:"domain"`
+	Security        string `yaml:"security"`
+	IgnoreCert      bool   `yaml:"ignore_cert"`
+	CAFile          string `yaml:"ca_file"`
+	CertFingerprint string `yaml:"cert_fingerprint"`
+}
+
+// String redacts the password.
+func (c TargetConfig) String() string {
+	return fmt.Sprintf("rdp user=%s domain=%s security=%s password_set=%t", c.Username, c.Domain, c.Security, c.Password != "")
+}
+
+// GoString redacts the password in %#v.
+func (c TargetConfig) GoString() string {
+	return fmt.Sprintf("rdp.TargetConfig{Username:%q, Domain:%q, Security:%q, Password:%t}", c.Username, c.Domain, c.Security, c.Password != "")
+}
+
+// LogValue redacts the password in logs.
+func (c TargetConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", c.Username), slog.String("domain", c.Domain),
+		slog.String("security", c.Security), slog.Bool("password_set", c.Password != ""))
+}
+
+// Validate checks the settings and fills the defaults (security nla; a
+// DOMAIN\user name split into domain and user).
+func (c *TargetConfig) Validate() error {
+	if d, u, ok := strings.Cut(c.Username, `\`); ok {
+		if c.Domain != "" && c.Domain != d {
+			return fmt.Errorf("rdp: username %q names domain %q but domain is %q", c.Username, d, c.Domain)
+		}
+		c.Domain, c.Username = d, u
+	}
+	switch c.Security {
+	case "":
+		c.Security = SecurityNLA
+	case SecurityTLS, SecurityNLA:
+	default:
+		return fmt.Errorf("rdp: security %q: want tls or nla", c.Security)
+	}
+	if c.Security == SecurityNLA && c.Username == "" {
+		return fmt.Errorf("rdp: security nla needs a username and password")
+	}
+	if c.CAFile != "" {
+		if _, err := c.caPool(); err != nil {
+			return err
+		}
+	}
+	if c.CertFingerprint != "" {
+		if _, err := c.fingerprint(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *TargetConfig) caPool() (*x509.CertPool, error) {
+	b, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("rdp: ca_file: %w", err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("rdp: ca_file %s holds no PEM certificate", c.CAFile)
+	}
+	return p, nil
+}
+
+func (c *TargetConfig) fingerprint() ([]byte, error) {
+	s := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimPrefix(strings.ToLower(c.CertFingerprint), "sha256:"))
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("rdp: cert_fingerprint %q: want the SHA-256 of the certificate in hex", c.CertFingerprint)
+	}
+	return b, nil
+}
+
+// commonFields are the keys of every agent.yaml resource entry, not ours.
+var commonFields = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
+
+// ParseTargetConfig decodes the RDP fields of one agent.yaml resource
+// entry (a mapping node), ignoring the fields every resource has, and
+// validates them. Unknown fields are errors.
+func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
+	cfg := &TargetConfig{}
+	if node != nil {
+		if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
+			node = node.Content[0]
+		}
+		if node.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("rdp: line %d: a resource must be a mapping", node.Line)
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			var dst any
+			switch k.Value {
+			case "username":
+				dst = &cfg.Username
+			case "password":
+				dst = &cfg.Password
+			case "domain":
+				dst = &cfg.Domain
+			case "security":
+				dst = &cfg.Security
+			case "ignore_cert":
+				dst = &cfg.IgnoreCert
+			case "ca_file":
+				dst = &cfg.CAFile
+			case "cert_fingerprint":
+				dst = &cfg.CertFingerprint
+			default:
+				if commonFields[k.Value] {
+					continue
+				}
+				return nil, fmt.Errorf("rdp: line %d: unknown field %q (rdp resources take username, password, domain, security, ignore_cert, ca_file, cert_fingerprint)", k.Line, k.Value)
+			}
+			if err := v.Decode(dst); err != nil {
+				return nil, fmt.Errorf("rdp: line %d: %s: %w", v.Line, k.Value, err)
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseURL reads a resource URL:
+// rdp://[DOMAIN%5C]USER:PASSWORD@HOST[:PORT][?security=tls|nla&ignore_cert=true&ca_file=PATH&cert_fingerprint=HEX&domain=D]
+// (port 3389 by default; user info percent-encoded, %5C being the
+// backslash).
+func ParseURL(u *url.URL) (string, *TargetConfig, error) {
+	if u.Scheme != "rdp" {
+		return "", nil, fmt.Errorf("rdp: URL scheme %q, want rdp", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "", nil, fmt.Errorf("rdp: URL %q has no host (want rdp://USER:PASSWORD@HOST:PORT)", u.Redacted())
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", nil, fmt.Errorf("rdp: URL %q has a path; RDP resources take none", u.Redacted())
+	}
+	cfg := &TargetConfig{}
+	if u.User != nil {
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+	}
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "security":
+			cfg.Security = v
+		case "domain":
+			cfg.Domain = v
+		case "ignore_cert":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("rdp: URL option ignore_cert=%q: want true or false", v)
+			}
+			cfg.IgnoreCert = b
+		case "ca_file":
+			cfg.CAFile = v
+		case "cert_fingerprint":
+			cfg.CertFingerprint = v
+		default:
+			return "", nil, fmt.Errorf("rdp: unknown URL option %q (known: security, domain, ignore_cert, ca_file, cert_fingerprint)", k)
+		}
+	}
+	port := u.Port()
+	if port == "" {
+		port = "3389"
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", nil, err
+	}
+	return net.JoinHostPort(u.Hostname(), port), cfg, nil
+}

@@ -1,0 +1,214 @@
+package rdp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
+	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/deskproto"
+)
+
+// Proxy is the RDP proxy.
+type Proxy struct {
+	cfg      Config
+	certOnce sync.Once
+	cert     tls.Certificate
+	certErr  error
+}
+
+// New returns an RDP proxy.
+func New(cfg Config) *Proxy {
+	return &Proxy{cfg: cfg.withDefaults()}
+}
+
+// Open checks that the agent reaches the RDP server and completes its
+// security layer: X.224 negotiation, TLS with the configured
+// certificate check and, with security nla, CredSSP with the stored
+// credentials (a wrong password fails here with the server's reason).
+// Then it starts the session's recording.
+func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Session, error) {
+	if info.Target.Address == "" {
+		return nil, fmt.Errorf("resource %q has no target address", info.Target.Name)
+	}
+	tc, _ := info.Target.Options.(*TargetConfig)
+	if tc == nil {
+		tc = &TargetConfig{Username: info.Target.Credentials.Username, Password: info.Target.Credentials.Password}
+	} else {
+		c := *tc
+		tc = &c
+		if tc.Username == "" {
+			tc.Username = info.Target.Credentials.Username
+		}
+	}
+	if err := tc.Validate(); err != nil {
+		return nil, fmt.Errorf("resource %q: %w", info.Target.Name, err)
+	}
+	if _, err := p.serverCert(); err != nil {
+		return nil, err
+	}
+	s := &session{p: p, info: info, tc: tc, log: info.Logger, start: info.Clock()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	t, err := s.dialTarget(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.tls.Close()
+	hdr := deskproto.Header{
+		Start: s.start,
+		Meta: map[string]string{
+			"session_id": info.Open.SessionID,
+			"protocol":   "rdp",
+			"resource":   info.Target.Name,
+			"target":     info.Target.Address,
+			"user":       info.Open.User,
+		},
+	}
+	s.enc, err = deskproto.NewEncoder(info.Recorder, hdr, deskproto.EncoderConfig{
+		KeyframeInterval: p.cfg.KeyframeInterval,
+		KeyframeBytes:    p.cfg.KeyframeBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start recording: %w", err)
+	}
+	return s, nil
+}
+
+type session struct {
+	p     *Proxy
+	info  *proxy.SessionInfo
+	tc    *TargetConfig
+	log   *slog.Logger
+	start time.Time
+	enc   *deskproto.Encoder
+
+	mu     sync.Mutex
+	closed bool
+	active *pair // one RDP client at a time
+	wg     sync.WaitGroup
+}
+
+type pair struct{ client, server net.Conn }
+
+func (s *session) since() time.Duration {
+	return max(s.info.Clock().Sub(s.start), 0)
+}
+
+// ServeConn connects to the RDP server, answers the ConnOpenResult, and
+// carries one RDP client connection while recording it.
+func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	case s.active != nil:
+		s.mu.Unlock()
+		msg := "this RDP session already carries a client; one client at a time"
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
+		return errors.New(msg)
+	}
+	pr := &pair{client: conn}
+	s.active = pr
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active = nil
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+
+	t, err := s.dialTarget(ctx)
+	if err != nil {
+		s.record(s.enc.Meta(s.since(), "connection", fmt.Sprintf("%d from %s failed: %v", c.ConnID, c.ClientAddr, err)))
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
+		return err
+	}
+	defer t.raw.Close()
+	s.mu.Lock()
+	pr.server = t.raw
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
+		return errors.New("session is ending")
+	}
+	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { relay.Abort(conn); relay.Abort(t.raw) })
+	defer stop()
+
+	r := newRelay(s, c.ConnID, conn, t)
+	err = r.run()
+	s.mu.Lock()
+	if s.closed {
+		err = nil // torn down on purpose
+	}
+	s.mu.Unlock()
+	tm := s.since()
+	switch {
+	case err == nil:
+		s.record(s.enc.Meta(tm, "connection", fmt.Sprintf("%d closed", c.ConnID)))
+	case errors.As(err, new(*recordingError)):
+		s.info.Fail(err)
+	default:
+		s.log.Warn("rdp connection ended with an error", "session", s.info.Open.SessionID, "conn", c.ConnID, "err", err)
+		s.record(s.enc.Error(tm, fmt.Sprintf("connection %d: %v", c.ConnID, err)))
+	}
+	s.record(s.enc.Flush())
+	return err
+}
+
+// record reports a recording failure to the agent.
+func (s *session) record(err error) {
+	if err != nil && s.info.Fail != nil {
+		s.info.Fail(fmt.Errorf("rdp recording: %w", err))
+	}
+}
+
+// Close tears the session down and ends its recording.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	if pr := s.active; pr != nil {
+		relay.Abort(pr.client)
+		if pr.server != nil {
+			relay.Abort(pr.server)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return s.enc.Close(s.since())
+}
+
+// recordingError is a failed recording write: the session must stop
+// (fail-closed), which the agent does through SessionInfo.Fail.
+type recordingError struct{ err error }
+
+func (e *recordingError) Error() string { return "recording failed: " + e.err.Error() }
+func (e *recordingError) Unwrap() error { return e.err }
+
+func rec(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &recordingError{err}
+}
