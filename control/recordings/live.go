@@ -126,10 +126,15 @@ func (h *Hub) Publish(sessionID string, c LiveChunk) {
 	}
 }
 
+// Opener opens stored recordings (Store.Open).
+type Opener interface {
+	Open(ctx context.Context, sessionID string, format api.RecordingFormat) (io.ReadCloser, error)
+}
+
 // FollowConfig says what a Follower reads.
 type FollowConfig struct {
 	// Store holds the recording (required).
-	Store Store
+	Store Opener
 	// SessionID and Format name the recording.
 	SessionID string
 	Format    api.RecordingFormat

@@ -21,7 +21,7 @@ type TextIndex interface {
 
 // IndexerConfig configures an Indexer. Recordings and Index are required.
 type IndexerConfig struct {
-	Recordings Store
+	Recordings Opener
 	Index      TextIndex
 	Logger     *slog.Logger
 	// Batch is how many lines go to the index per call (default 1000).
