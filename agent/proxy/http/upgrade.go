@@ -44,6 +44,10 @@ func (cc *clientConn) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
 	out.URL = s.base.JoinPath(r.URL.Path)
+	if !strings.HasPrefix(out.URL.Path, "/") {
+		// JoinPath on a base without a path gives "ws", not "/ws".
+		out.URL.Path = "/" + out.URL.Path
+	}
 	out.URL.RawQuery = r.URL.RawQuery
 	for _, h := range hopHeaders {
 		out.Header.Del(h)
