@@ -33,10 +33,16 @@ var (
 )
 
 // Binaries builds ./cmd/onepam and ./cmd/onepam-agent once per test process
-// and returns their paths.
+// and returns their paths; with $ONEPAM_E2E_BIN_DIR set it uses the
+// binaries already there instead.
 func Binaries(tb testing.TB) (cli, agent string) {
 	tb.Helper()
 	buildOnce.Do(func() {
+		if dir := os.Getenv("ONEPAM_E2E_BIN_DIR"); dir != "" {
+			// Binaries built beforehand (e.g. from a clean checkout).
+			buildDir = dir
+			return
+		}
 		buildDir, buildErr = os.MkdirTemp("", "onepam-e2e-bin-")
 		if buildErr != nil {
 			return
