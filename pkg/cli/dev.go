@@ -209,6 +209,9 @@ func devResources(echoAddr string, specs []string) ([]agent.ResourceConfig, erro
 	echo.Labels = map[string]string{"env": "dev"}
 	echo.Description = "demo echo service run by onepam dev"
 	out := []agent.ResourceConfig{echo}
+	if shell, err := devShellResource(); err == nil && !devSpecNamed(specs, devShellName) {
+		out = append(out, shell)
+	}
 	for _, spec := range specs {
 		name, u, _ := strings.Cut(spec, "=")
 		r, err := agent.ParseResourceURL(name, u)
@@ -302,6 +305,11 @@ func printDevBanner(w io.Writer, info DevInfo, resources []agent.ResourceConfig)
 	fmt.Fprintf(w, "  onepam resources ls\n")
 	fmt.Fprintf(w, "  onepam tcp connect echo          # prints a local address like 127.0.0.1:PORT\n")
 	fmt.Fprintf(w, "  nc 127.0.0.1 PORT                # what you type comes back from the echo service on :%s\n", echoPort)
+	for _, r := range resources {
+		if r.Name == devShellName {
+			fmt.Fprintf(w, "  onepam ssh %s                 # a recorded shell on this machine (built-in SSH target)\n", devShellName)
+		}
+	}
 	fmt.Fprintf(w, "  onepam sessions ls\n")
 	fmt.Fprintf(w, "  onepam sessions replay SESSION_ID\n")
 }

@@ -13,6 +13,7 @@ func newCmdSessions(f *cmdutil.Factory) *cobra.Command {
   onepam sessions kill 0197... --reason "unplanned access"
   onepam sessions replay 0197...`)
 	cmd.AddCommand(NewCmdSessionsList(f, nil), NewCmdSessionsShow(f, nil), NewCmdSessionsKill(f, nil), NewCmdSessionsReplay(f, nil))
+	cmd.AddCommand(NewCmdSessionsFiles(f, nil), NewCmdSessionsSearch(f, nil), NewCmdSessionsWatch(f, nil))
 	cmd.AddCommand(NewCmdSessionsFrames(f, nil))
 	return cmd
 }

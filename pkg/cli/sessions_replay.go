@@ -40,6 +40,7 @@ var replayers = map[api.RecordingFormat]replayer{
 	api.FormatQuerylog:  replayQuerylog,
 	api.FormatHAR:       replayHAR,
 	api.FormatDeskproto: replayDeskproto,
+	api.FormatAsciicast: replayAsciicast,
 }
 
 // NewCmdSessionsReplay returns `onepam sessions replay`.

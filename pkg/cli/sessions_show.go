@@ -54,10 +54,20 @@ func runSessionsShow(ctx context.Context, opts *SessionsShowOptions) error {
 	if err != nil {
 		return err
 	}
+	files, err := sessionFiles(ctx, c, &s)
+	if err != nil {
+		return err
+	}
 	if opts.Format.IsJSON() {
+		if files != nil {
+			return output.WriteJSON(opts.IO.Out, sessionWithFiles{s, files})
+		}
 		return output.WriteJSON(opts.IO.Out, s)
 	}
 	if err := writeSession(opts.IO.Out, opts.IO, &s, opts.Now(), opts.Location); err != nil {
+		return err
+	}
+	if err := writeSessionFiles(opts.IO.Out, opts.IO, files, opts.Location); err != nil {
 		return err
 	}
 	return writeQuerylogCounts(ctx, opts.IO.Out, opts.IO, c, &s)

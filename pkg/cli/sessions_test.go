@@ -122,15 +122,6 @@ func TestSessionsKill(t *testing.T) {
 	mustContain(t, e.errOut.String(), "denied: auditors may not change anything")
 }
 
-func TestReplayOtherFormats(t *testing.T) {
-	e := newTestEnv(t)
-	code := e.run(t, "sessions", "replay", "0197a000-0000-7000-8000-000000000001")
-	if code != cmdutil.ExitError {
-		t.Fatalf("exit %d", code)
-	}
-	mustContain(t, e.errOut.String(), "replay of asciicast recordings", "onepam sessions show 0197a000-0000-7000-8000-000000000001")
-}
-
 func TestExitCodes(t *testing.T) {
 	cases := []struct {
 		name string
