@@ -16,6 +16,7 @@ import (
 	"github.com/onepam/onepam/control/agentgw"
 	controlapi "github.com/onepam/onepam/control/api"
 	"github.com/onepam/onepam/control/auth"
+	"github.com/onepam/onepam/control/consoles"
 	"github.com/onepam/onepam/control/metrics"
 	"github.com/onepam/onepam/control/pki"
 	"github.com/onepam/onepam/control/recordings"
@@ -38,6 +39,7 @@ type Server struct {
 	tokens     *auth.Tokens
 	gw         *agentgw.Gateway
 	sessions   *sessions.Manager
+	consoles   *consoles.Consoles
 	handler    http.Handler
 	apiLn      net.Listener
 	agentLn    net.Listener
@@ -125,9 +127,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The web terminal, VNC viewer and database console run their sessions
+	// in control (package consoles), in front of the API.
+	s.consoles, err = consoles.New(consoles.Config{Sessions: s.sessions, Store: s.store, Auth: s.tokens,
+		Logger: cfg.Logger.With("component", "consoles"), Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
 	// The console serves every path but /v1/, /healthz and /metrics, which
 	// it hands to the API.
-	s.handler = web.Handler(web.Config{API: apiHandler, Auth: s.tokens, Logger: cfg.Logger.With("component", "web")})
+	s.handler = web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web")})
 
 	if s.apiLn == nil {
 		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -254,6 +263,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case serveErr = <-errc:
 	}
 	s.log.Info("control server shutting down", "grace", s.cfg.ShutdownGrace)
+	s.consoles.Close()
 	s.sessions.Shutdown(s.cfg.ShutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(shutCtx); err != nil {

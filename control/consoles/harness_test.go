@@ -1,0 +1,223 @@
+package consoles_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/onepam/onepam/agent"
+	"github.com/onepam/onepam/control"
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/client"
+)
+
+func testLogger() *slog.Logger {
+	if os.Getenv("ONEPAM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// requirePeer fails in CI (CI=true) and skips elsewhere when ok is false.
+func requirePeer(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: a missing peer is a failure)", what)
+	}
+	t.Skip(what)
+}
+
+// env is a control server and an agent running in process on loopback.
+type env struct {
+	srv   *control.Server
+	base  string // https://127.0.0.1:PORT
+	token string
+	hc    *http.Client
+	c     *client.Client
+}
+
+func startEnv(t *testing.T, resources ...agent.ResourceConfig) *env {
+	t.Helper()
+	srv, err := control.New(context.Background(), control.Config{
+		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0", Logger: testLogger(), ShutdownGrace: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("control Serve: %v", err)
+		}
+		srv.Close()
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(srv.CACertPEM())
+	e := &env{srv: srv, base: "https://" + srv.APIAddr().String(), token: srv.FirstAdminToken(),
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	t.Cleanup(e.hc.CloseIdleConnections)
+	e.c, err = client.New(client.Config{URL: e.base, Token: e.token, CAPEM: srv.CACertPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.c.Close)
+
+	et, err := srv.CreateEnrollToken(context.Background(), time.Minute, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := agent.Run(actx, agent.Config{ControlAddr: srv.AgentAddr().String(), Token: et.Token, DataDir: filepath.Join(t.TempDir(), "agent"),
+			Name: "console-agent", Logger: testLogger(), Resources: resources})
+		if err != nil && actx.Err() == nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	t.Cleanup(func() { acancel(); wg.Wait() })
+	waitFor(t, 30*time.Second, "the agent's resources online", func() bool {
+		rs, err := e.c.ListResources(context.Background(), client.ResourceQuery{})
+		if err != nil || len(rs) != len(resources) {
+			return false
+		}
+		for _, r := range rs {
+			if !r.Online {
+				return false
+			}
+		}
+		return true
+	})
+	return e
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// do sends an authenticated request and decodes a JSON answer into out
+// (when not nil); it returns the status.
+func (e *env) do(t *testing.T, method, path, contentType string, body io.Reader, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, e.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	if resp.StatusCode >= 300 && out != nil {
+		if eb, ok := out.(*api.ErrorBody); ok {
+			_ = json.Unmarshal(b, eb)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (e *env) get(t *testing.T, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// dial opens a console WebSocket with the bearer token.
+func (e *env) dial(t *testing.T, path string) (*websocket.Conn, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(e.base, "https://", "wss://", 1)+path, &websocket.DialOptions{
+		HTTPClient: e.hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + e.token}},
+	})
+	return ws, err
+}
+
+func (e *env) session(t *testing.T, req api.CreateSessionRequest) api.Session {
+	t.Helper()
+	s, err := e.c.CreateSession(context.Background(), req)
+	if err != nil {
+		t.Fatalf("create session %+v: %v", req, err)
+	}
+	return s
+}
+
+// waitEnded waits for a session to reach want with its recording stored.
+func (e *env) waitEnded(t *testing.T, id string, want api.SessionStatus) api.Session {
+	t.Helper()
+	var s api.Session
+	waitFor(t, 20*time.Second, fmt.Sprintf("session %s %s with its recording", id, want), func() bool {
+		var err error
+		s, err = e.c.GetSession(context.Background(), id)
+		return err == nil && s.Status == want && s.Recording.State == api.RecordingComplete
+	})
+	return s
+}
+
+func currentUser(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
+}
+
+func hasProgram(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// contains reports whether b holds s.
+func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
