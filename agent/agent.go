@@ -2,10 +2,10 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +22,7 @@ type Agent struct {
 
 	id       identity
 	spool    *spool.Spool
+	signer   ed25519.PrivateKey // signs recordings (signing.go)
 	uploader *spool.Uploader
 	sessions *registry
 }
@@ -102,7 +103,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("no control address: pass --control HOST:PORT")
 	}
 	a.id = id
-	a.spool, err = spool.Open(spool.Config{Dir: filepath.Join(cfg.DataDir, spoolDir), Logger: cfg.Logger.With("part", "spool")})
+	a.signer, err = loadSigningKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.spool, err = spool.Open(a.spoolConfig())
 	if err != nil {
 		return err
 	}

@@ -388,7 +388,7 @@ func TestConnCarries8MiBAndTerminateFinalisesRecording(t *testing.T) {
 	if rec.Format != api.FormatConnlog || int64(len(rec.Data)) != reports[0].RecordingSize {
 		t.Fatalf("recording format %s size %d, report says %d", rec.Format, len(rec.Data), reports[0].RecordingSize)
 	}
-	evs := decodeEvents(t, rec.Data)
+	evs := decodeEvents(t, innerOf(t, rec))
 	byConn := map[int64][]connlog.Event{}
 	for _, e := range evs {
 		byConn[e.Conn] = append(byConn[e.Conn], e)
@@ -437,7 +437,7 @@ func TestConnErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := connlog.Summarize(bytes.NewReader(rec.Data))
+	s, err := connlog.Summarize(bytes.NewReader(innerOf(t, rec)))
 	if err != nil || s.Connections != 1 || s.Closed != 1 || s.BytesUp != 1 || s.BytesDown != 1 {
 		t.Fatalf("summary %+v, %v", s, err)
 	}
@@ -468,7 +468,7 @@ func TestDialErrorIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := decodeEvents(t, rec.Data)
+	evs := decodeEvents(t, innerOf(t, rec))
 	if len(evs) != 1 || evs[0].Event != connlog.EventError || !strings.Contains(evs[0].Error, "connection refused") {
 		t.Fatalf("events %+v, want one error event", evs)
 	}
@@ -499,7 +499,7 @@ func TestLinkLossTearsDownSessionsAndAgentReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := decodeEvents(t, rec.Data)
+	evs := decodeEvents(t, innerOf(t, rec))
 	if len(evs) != 2 || evs[1].Event != connlog.EventClose || evs[1].BytesUp != 6 || evs[1].BytesDown != 6 {
 		t.Fatalf("events %+v, want open and close with 6 bytes each way", evs)
 	}
@@ -559,4 +559,14 @@ func TestMalformedStreamDoesNotDisturbOthers(t *testing.T) {
 			echoOnce(t, conn, "still here")
 		})
 	}
+}
+
+// innerOf decodes a received recording container to its inner format.
+func innerOf(t *testing.T, rec agenttest.Recording) []byte {
+	t.Helper()
+	b, err := rec.Inner()
+	if err != nil {
+		t.Fatalf("recording container: %v", err)
+	}
+	return b
 }

@@ -54,6 +54,11 @@ type Config struct {
 	// RecordingMode is what happens when recording fails (default
 	// record.FailClosed).
 	RecordingMode record.Mode
+	// SpoolLimit bounds the recording spool on disk (default
+	// DefaultSpoolLimit, negative: no limit). At the limit RecordingMode
+	// applies: fail-closed refuses new sessions and ends running ones,
+	// fail-open lets them go on unrecorded and reports the gap.
+	SpoolLimit int64
 	// Proxies overrides the protocol proxies of protocols.go, by protocol
 	// name (tests).
 	Proxies map[string]proxy.Proxy
@@ -77,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.SpoolLimit == 0 {
+		c.SpoolLimit = DefaultSpoolLimit
 	}
 	if c.ReconnectMin <= 0 {
 		c.ReconnectMin = 100 * time.Millisecond

@@ -21,6 +21,7 @@ import (
 //	token: <secret>.<pin hex>         # enrollment token, first start only
 //	data_dir: /var/lib/onepam-agent
 //	recording: fail-closed            # or fail-open, or off
+//	spool_limit: 10GiB                # recording spool size limit (0: none)
 //	resources:
 //	  - name: pg                      # long form: type is a protocol
 //	    type: tcp                     # tcp, ssh, postgres, mysql, http, vnc
@@ -61,16 +62,20 @@ type FileConfig struct {
 	Token     string
 	DataDir   string
 	Recording string // "", "fail-closed", "fail-open" or "off"
-	Resources []ResourceConfig
+	// SpoolLimit is spool_limit in bytes: 0 when not set, -1 for "0" (no
+	// limit).
+	SpoolLimit int64
+	Resources  []ResourceConfig
 }
 
 type fileYAML struct {
-	Name      string      `yaml:"name"`
-	Control   string      `yaml:"control"`
-	Token     string      `yaml:"token"`
-	DataDir   string      `yaml:"data_dir"`
-	Recording string      `yaml:"recording"`
-	Resources []yaml.Node `yaml:"resources"`
+	Name       string      `yaml:"name"`
+	Control    string      `yaml:"control"`
+	Token      string      `yaml:"token"`
+	DataDir    string      `yaml:"data_dir"`
+	Recording  string      `yaml:"recording"`
+	SpoolLimit string      `yaml:"spool_limit"`
+	Resources  []yaml.Node `yaml:"resources"`
 }
 
 // commonYAML is what every resource entry has; the rest belongs to its
@@ -111,6 +116,16 @@ func ParseConfig(b []byte) (FileConfig, error) {
 	fc := FileConfig{Name: y.Name, Control: y.Control, Token: y.Token, DataDir: y.DataDir, Recording: y.Recording}
 	if _, _, err := RecordingSetting(y.Recording); err != nil {
 		return FileConfig{}, err
+	}
+	if y.SpoolLimit != "" {
+		n, err := ParseSize(y.SpoolLimit)
+		if err != nil {
+			return FileConfig{}, fmt.Errorf("spool_limit: %w", err)
+		}
+		fc.SpoolLimit = n
+		if n == 0 {
+			fc.SpoolLimit = -1
+		}
 	}
 	for i := range y.Resources {
 		r, err := parseResourceYAML(&y.Resources[i])

@@ -108,7 +108,7 @@ func (a *Agent) connect(ctx context.Context) (*link, error) {
 	if err != nil {
 		return fail(fmt.Errorf("open control stream: %w", err))
 	}
-	hello := api.AgentHello{Version: cfg.Version, Hostname: hostname(), Resources: a.announced(), Recordings: a.spool.IDs()}
+	hello := api.AgentHello{Version: cfg.Version, Hostname: hostname(), Resources: a.announced(), Recordings: a.spool.IDs(), SigningKey: signingPublic(a.signer)}
 	if err := tunnel.WriteHeader(ctl, api.StreamControl, hello); err != nil {
 		return fail(fmt.Errorf("send hello: %w", err))
 	}

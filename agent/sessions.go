@@ -88,12 +88,13 @@ func (r *registry) teardownAll(why string) {
 
 // session is one session running on the agent.
 type session struct {
-	a      *Agent
-	id     string
-	stream net.Conn
-	rec    record.Recorder
-	log    *slog.Logger
-	ps     proxy.Session // set (under the registry lock) once open
+	a       *Agent
+	id      string
+	stream  net.Conn
+	rec     record.Recorder
+	log     *slog.Logger
+	ps      proxy.Session // set (under the registry lock) once open
+	started time.Time
 
 	wmu  sync.Mutex // stream writes
 	once sync.Once
@@ -194,7 +195,7 @@ func (a *Agent) serveSession(ctx context.Context, st net.Conn, body []byte) {
 		a.refuseSession(st, log, fmt.Sprintf("this agent cannot serve %s sessions", res.Protocol))
 		return
 	}
-	s := &session{a: a, id: open.SessionID, stream: st, log: log, done: make(chan struct{})}
+	s := &session{a: a, id: open.SessionID, stream: st, log: log, done: make(chan struct{}), started: a.cfg.Clock()}
 	if !a.sessions.reserve(s) {
 		a.refuseSession(st, log, fmt.Sprintf("session %s is already open on this agent", open.SessionID))
 		return

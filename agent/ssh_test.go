@@ -102,7 +102,7 @@ func TestSSHSessionThroughAgent(t *testing.T) {
 	if rec.Format != api.FormatAsciicast {
 		t.Fatalf("format %s", rec.Format)
 	}
-	if err := asciicast.Export(&cast, bytes.NewReader(rec.Data)); err != nil {
+	if err := asciicast.Export(&cast, bytes.NewReader(innerOf(t, rec))); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(cast.String(), "agent-42") || !strings.Contains(cast.String(), "session terminated by an administrator") {

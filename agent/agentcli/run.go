@@ -49,6 +49,7 @@ environment, which wins over the file.`,
 	f.String("data-dir", "", "data directory for identity, keys and the recording spool (default "+DefaultDataDir+")")
 	f.String("name", "", "agent name asked for at enrollment (default: the hostname)")
 	f.String("recording", "", "recording mode: fail-closed (default), fail-open or off")
+	f.String("spool-limit", "", "recording spool size limit, e.g. 10GiB (default 10GiB, 0: none)")
 	f.String("log-format", "text", "log format: text or json")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -106,5 +107,16 @@ func configFrom(v *viper.Viper) (agent.Config, error) {
 		return agent.Config{}, fmt.Errorf("--recording: %w", err)
 	}
 	cfg.RecordingMode, cfg.DisableRecording = mode, off
+	cfg.SpoolLimit = fc.SpoolLimit
+	if s := v.GetString("spool-limit"); s != "" {
+		n, err := agent.ParseSize(s)
+		if err != nil {
+			return agent.Config{}, fmt.Errorf("--spool-limit: %w", err)
+		}
+		cfg.SpoolLimit = n
+		if n == 0 {
+			cfg.SpoolLimit = -1
+		}
+	}
 	return cfg, nil
 }

@@ -10,6 +10,7 @@
 package agenttest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // Config configures a Server.
@@ -434,12 +436,15 @@ func (s *Server) stream(st net.Conn) {
 			s.mu.Unlock()
 			continue
 		}
-		if ch.Offset != int64(len(r.Data)) {
+		// Like control's store: a chunk at or before the end replaces
+		// everything from its offset on (a re-sent open frame); a gap is
+		// refused.
+		if ch.Offset < 0 || ch.Offset > int64(len(r.Data)) {
 			s.mu.Unlock()
-			tunnel.WriteFrame(st, api.RecordingAck{Offset: int64(len(r.Data)), Error: fmt.Sprintf("chunk at %d, want %d", ch.Offset, len(r.Data))})
+			tunnel.WriteFrame(st, api.RecordingAck{Offset: int64(len(r.Data)), Error: fmt.Sprintf("chunk at %d, want at most %d", ch.Offset, len(r.Data))})
 			return
 		}
-		r.Data = append(r.Data, ch.Data...)
+		r.Data = append(r.Data[:ch.Offset:ch.Offset], ch.Data...)
 		if ch.Final {
 			r.Final = true
 		}
@@ -456,3 +461,16 @@ func (s *Server) stream(st net.Conn) {
 // server calls it for streams of its own links; tests may call it for
 // streams of a yamux session they run themselves.
 func (s *Server) ServeStream(st net.Conn) { s.stream(st) }
+
+// Inner returns the recording's inner-format bytes: the frames of the
+// recording container decoded (a legacy raw recording as it is).
+func (r Recording) Inner() ([]byte, error) {
+	if !bytes.HasPrefix(r.Data, []byte(container.Magic)) {
+		return r.Data, nil
+	}
+	rd, err := container.Open(bytes.NewReader(r.Data), int64(len(r.Data)))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(rd.StreamFrom(0))
+}

@@ -3,46 +3,64 @@
 //
 // # Files
 //
-// Each session's recording is two files in the spool directory:
+// Each session's recording is a recording container (recordfmt/container)
+// in the spool directory, with two snapshot slots for its open frame:
 //
-//	<session id>.<format>       the recording bytes in the native format
-//	                            (e.g. connlog JSON lines), append-only
-//	<session id>.<format>.meta  the sidecar: an append-only sequence of
-//	                            fixed-size state records
+//	<session id>.<format>.oprec        the container: file header, closed
+//	                                   frames and, once finalised, the
+//	                                   trailer signed with the agent's key;
+//	                                   append-only, one write per piece
+//	<session id>.<format>.oprec.open0  the latest versions of the open
+//	<session id>.<format>.oprec.open1  frame (container.Writer.Snapshot),
+//	                                   written alternately
 //
-// The format (an api.RecordingFormat name) is part of both file names, so a
+// The format (an api.RecordingFormat name) is part of the file names, so a
 // restarted agent knows what each recording is without reading it.
-//
-// A sidecar record is 13 bytes:
-//
-//	offset size field
-//	0      1    kind: 's' synced (every byte before length is on disk),
-//	            'f' final (the recording is complete and length long),
-//	            'c' cut (the recording ended abnormally at length: the link
-//	            to control dropped, the agent restarted, or recording failed)
-//	1      8    length, big-endian uint64
-//	9      4    CRC-32 (IEEE) of bytes 0..8, big-endian
-//
-// The last valid record is the recording's state. Opening the spool
-// detects a torn trailing record (a short record or a bad checksum, left by
-// a crash in the middle of a write) and cuts the sidecar back to the last
-// good record. A recording without a final or cut record was being written
-// when the agent stopped: it is finalised as cut at the length its data
-// file holds.
 //
 // # Writing
 //
-// Writer buffers recorder writes and hands them to the file system within
-// FlushDelay (whole Write calls only, so a process crash never tears one),
-// fsyncs the data file and appends an 's' record at least once every
-// SyncInterval while data flows, and fsyncs both files on Finalize.
+// A frame stays open (and compresses better the more it holds) until it
+// reaches Config.FrameSize raw bytes or the recording ends. While data
+// flows, at most FlushInterval after a write (default 900 ms), the Writer
+// fsyncs the container and writes the open frame as it stands to the next
+// snapshot slot (truncate, write, fsync): the slot not written keeps the
+// previous version, so a crash in the middle of a snapshot loses nothing
+// that was durable. A crash therefore loses at most the last FlushInterval
+// of the recording, and frames still reach 256 KiB: a realistic terminal
+// stream is stored 6-7 times smaller than its raw bytes, where one frame
+// per second gave 2.4 times.
+//
+// Opening the spool recovers recordings left by a previous run: the torn
+// end of a container is cut (container.TruncateTorn), the snapshot that
+// continues the container's hash chain with the most bytes is appended,
+// both slots are removed, and the recording is final, cut (no trailer: it
+// verifies as cut short, never as altered). Recordings of older agents
+// (<session id>.<format> raw bytes with a .meta sidecar of 13-byte CRC'd
+// state records, see sidecar.go) are still recovered and uploaded as they
+// are.
+//
+// # Limit
+//
+// Config.Limit bounds the bytes of all spool files. A recording needs
+// Config.Headroom free to go on (to close its open frame and sign); a new
+// one needs Headroom plus 64 KiB. At the limit a write fails with ErrFull
+// (fail-closed: the session must end), or with Config.FailOpen the
+// recording stops (later writes are dropped, the session goes on);
+// Config.OnFull is told once per recording so the agent can end sessions
+// or report the gap.
 //
 // # Uploading
 //
 // Uploader streams every spooled recording to control over StreamRecording
-// streams (see pkg/tunnel and docs/ARCHITECTURE.md §6): it resumes at the
-// offset control acknowledges first, sends chunks of at most
-// MaxUploadChunk bytes as data is flushed (woken by the writer, with a slow
-// poll as a fallback), marks the last chunk final, and deletes both files
-// once control acknowledges the final chunk.
+// streams (see pkg/tunnel and docs/ARCHITECTURE.md §6). Chunks hold whole
+// pieces (file header, frames, trailer; a closed piece larger than
+// MaxUploadChunk is split): closed pieces once, then the open frame's
+// latest snapshot at the end of the closed pieces, re-sent at that same
+// offset whenever it grew or was closed. Control stores a chunk at its
+// offset, replacing what it held from there on, so it always holds a valid
+// container, at most FlushInterval behind the agent. An upload resumes at
+// the start of the piece holding the last byte control acknowledged (it
+// may hold a partial chunk or an older version of the open frame), marks
+// the last chunk final, and deletes the recording once control
+// acknowledged the final chunk.
 package spool

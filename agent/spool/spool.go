@@ -1,9 +1,9 @@
 package spool
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,38 +11,65 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // Config configures a Spool. Zero fields take the defaults of withDefaults.
 type Config struct {
 	Dir    string // the spool directory (created if missing); required
 	Logger *slog.Logger
-	// FlushDelay bounds how long written bytes stay in the writer's buffer
-	// before they reach the data file (and the uploader). Default 20 ms.
-	FlushDelay time.Duration
-	// SyncInterval is the longest time between fsyncs while data flows.
-	// Default 1 s.
-	SyncInterval time.Duration
-	// BufferSize is the writer buffer; larger writes go straight to the
-	// file. Default 64 KiB.
-	BufferSize int
+	// Clock gives session times (default time.Now).
+	Clock func() time.Time
+	// AgentID goes into each recording's container header.
+	AgentID string
+	// Signer is the agent's Ed25519 key: Finalize signs each recording's
+	// chain head with it. Without one recordings stay unsigned.
+	Signer ed25519.PrivateKey
+	// FlushInterval is the longest time written bytes wait before they are
+	// durable on disk and visible to the uploader (the loss window of a
+	// crash). Default 900 ms, so that with scheduling delays a crash loses
+	// less than the last second.
+	FlushInterval time.Duration
+	// FrameSize is the raw size at which the open frame is closed
+	// (container.Config.FrameSize). Default container.DefaultFrameSize.
+	FrameSize int
+	// Limit is the most bytes the spool may hold (0: no limit). A new
+	// recording needs Headroom plus 64 KiB free; a write that would leave less
+	// than Headroom is refused (ErrFull) or, with FailOpen, stops the
+	// recording.
+	Limit int64
+	// FailOpen: at the limit a recording stops (later writes are dropped,
+	// the session goes on) instead of failing its writes.
+	FailOpen bool
+	// OnFull is called (once per recording, on its own goroutine) when a
+	// recording hits the limit: its writes now fail, or with FailOpen it
+	// stopped.
+	OnFull func(sessionID string, err error)
 }
+
+// Headroom returns the free space a recording needs to go on: room to
+// close its open frame (and its two snapshots) and write the trailer.
+func (c Config) Headroom() int64 { return 3*int64(c.FrameSize) + 64<<10 }
 
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.FlushDelay <= 0 {
-		c.FlushDelay = 20 * time.Millisecond
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
-	if c.SyncInterval <= 0 {
-		c.SyncInterval = time.Second
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 900 * time.Millisecond
 	}
-	if c.BufferSize <= 0 {
-		c.BufferSize = 64 << 10
+	if c.FrameSize <= 0 {
+		c.FrameSize = container.DefaultFrameSize
+	}
+	if c.OnFull == nil {
+		c.OnFull = func(string, error) {}
 	}
 	return c
 }
@@ -51,9 +78,17 @@ func (c Config) withDefaults() Config {
 // of that session.
 var ErrExists = errors.New("recording already spooled")
 
+// ErrFull is wrapped by the errors of Create and of writes refused at the
+// spool limit.
+var ErrFull = errors.New("recording spool full")
+
+// errStopped tells a fail-open writer to stop recording.
+var errStopped = errors.New("recording stopped: spool full")
+
 // Spool is a directory of recordings. It is safe for concurrent use.
 type Spool struct {
 	cfg   Config
+	used  atomic.Int64 // bytes of every spool file
 	mu    sync.Mutex
 	recs  map[string]*Recording
 	added chan struct{} // closed (and replaced) when a recording is created
@@ -94,31 +129,113 @@ func Open(cfg Config) (*Spool, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasSuffix(name, metaSuffix) {
+		if !e.Type().IsRegular() {
 			continue
 		}
-		id, format, ok := strings.Cut(name, ".")
+		if strings.HasSuffix(name, metaSuffix) || strings.HasSuffix(name, slotSuffix[0]) || strings.HasSuffix(name, slotSuffix[1]) {
+			continue // read with their recording
+		}
+		base, isContainer := strings.CutSuffix(name, containerSuffix)
+		id, format, ok := strings.Cut(base, ".")
 		if !ok || !ValidID(id) || !validFormat(api.RecordingFormat(format)) {
 			cfg.Logger.Warn("ignoring unknown file in the spool", "file", name)
 			continue
 		}
-		rec, err := s.recover(id, api.RecordingFormat(format))
+		var rec *Recording
+		if isContainer {
+			rec, err = s.recoverContainer(id, api.RecordingFormat(format))
+		} else {
+			rec, err = s.recover(id, api.RecordingFormat(format))
+		}
 		if err != nil {
 			return nil, err
 		}
-		s.recs[id] = rec
+		if rec != nil {
+			s.recs[id] = rec
+		}
+	}
+	// Snapshot files whose recording is gone (a crash while removing it).
+	for _, e := range ents {
+		for _, suf := range slotSuffix {
+			if base, ok := strings.CutSuffix(e.Name(), suf); ok {
+				if _, err := os.Stat(filepath.Join(cfg.Dir, base)); errors.Is(err, os.ErrNotExist) {
+					removeIfExists(filepath.Join(cfg.Dir, e.Name()))
+				}
+			}
+		}
+	}
+	if err := s.measure(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-const metaSuffix = ".meta"
+// File name suffixes: a recording container, its two open-frame snapshot
+// slots, and the sidecar of a legacy (raw) recording.
+const (
+	containerSuffix = ".oprec"
+	metaSuffix      = ".meta"
+)
 
+var slotSuffix = [2]string{".open0", ".open1"}
+
+// paths returns a legacy recording's data and sidecar files.
 func (s *Spool) paths(id string, f api.RecordingFormat) (data, meta string) {
 	data = filepath.Join(s.cfg.Dir, id+"."+string(f))
 	return data, data + metaSuffix
 }
 
-// recover loads one recording found on disk.
+// containerPaths returns a recording container and its snapshot slots.
+func (s *Spool) containerPaths(id string, f api.RecordingFormat) (data string, slots [2]string) {
+	data = filepath.Join(s.cfg.Dir, id+"."+string(f)+containerSuffix)
+	return data, [2]string{data + slotSuffix[0], data + slotSuffix[1]}
+}
+
+// measure sets the spool's usage from the files on disk.
+func (s *Spool) measure() error {
+	ents, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("read spool directory: %w", err)
+	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	s.used.Store(n)
+	return nil
+}
+
+// account adds n (negative: frees) to the spool's usage.
+func (s *Spool) account(n int64) { s.used.Add(n) }
+
+// Used returns the bytes the spool's files hold.
+func (s *Spool) Used() int64 { return s.used.Load() }
+
+func (s *Spool) fullError() error {
+	return fmt.Errorf("%w: %d of %d bytes used (spool_limit)", ErrFull, s.used.Load(), s.cfg.Limit)
+}
+
+// admit checks a write of n bytes against the limit: nil, ErrFull
+// (fail-closed) or errStopped (fail-open). OnFull is told the first time.
+func (s *Spool) admit(w *Writer, n int64) error {
+	if s.cfg.Limit <= 0 || s.used.Load()+n+s.cfg.Headroom() <= s.cfg.Limit {
+		return nil
+	}
+	err := s.fullError()
+	if !w.full {
+		w.full = true
+		go s.cfg.OnFull(w.rec.ID, err)
+	}
+	if s.cfg.FailOpen {
+		return errStopped
+	}
+	return err
+}
+
+// recover loads one legacy recording (raw inner-format bytes and a
+// sidecar, written by an older agent) found on disk.
 func (s *Spool) recover(id string, format api.RecordingFormat) (*Recording, error) {
 	dataPath, metaPath := s.paths(id, format)
 	log := s.cfg.Logger.With("session", id, "format", format)
@@ -140,7 +257,7 @@ func (s *Spool) recover(id string, format api.RecordingFormat) (*Recording, erro
 		return nil, fmt.Errorf("stat spooled recording: %w", err)
 	}
 	size := st.Size()
-	rec := &Recording{ID: id, Format: format, dataPath: dataPath, metaPath: metaPath, changed: make(chan struct{})}
+	rec := &Recording{ID: id, Format: format, dataPath: dataPath, metaPath: metaPath, legacy: true, changed: make(chan struct{})}
 	var last sideRecord
 	if len(recs) > 0 {
 		last = recs[len(recs)-1]
@@ -154,7 +271,7 @@ func (s *Spool) recover(id string, format api.RecordingFormat) (*Recording, erro
 			}
 			size = last.length
 		}
-		rec.size, rec.final, rec.cut = size, true, last.kind == kindCut
+		rec.stable, rec.final, rec.cut = size, true, last.kind == kindCut
 		return rec, nil
 	}
 	if last.kind == kindSynced && size < last.length {
@@ -173,11 +290,16 @@ func (s *Spool) recover(id string, format api.RecordingFormat) (*Recording, erro
 		return nil, err
 	}
 	log.Info("finalised a recording interrupted by an agent stop as cut", "size", size)
-	rec.size, rec.final, rec.cut = size, true, true
+	rec.stable, rec.final, rec.cut = size, true, true
 	return rec, nil
 }
 
-// Create starts a new recording for a session.
+// createRoom is the free space beyond Headroom a new recording needs.
+const createRoom = 64 << 10
+
+// Create starts a new recording for a session. When the spool has less
+// than Headroom plus 64 KiB free it fails with ErrFull (unless FailOpen: the recording starts and stops at
+// its first write that does not fit).
 func (s *Spool) Create(sessionID string, format api.RecordingFormat) (*Writer, error) {
 	if !ValidID(sessionID) {
 		return nil, fmt.Errorf("spool: invalid session id %q", sessionID)
@@ -185,34 +307,36 @@ func (s *Spool) Create(sessionID string, format api.RecordingFormat) (*Writer, e
 	if !validFormat(format) {
 		return nil, fmt.Errorf("spool: unknown recording format %q", format)
 	}
+	if s.cfg.Limit > 0 && !s.cfg.FailOpen && s.used.Load()+s.cfg.Headroom()+createRoom > s.cfg.Limit {
+		return nil, s.fullError()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.recs[sessionID]; ok {
 		return nil, fmt.Errorf("spool: session %s: %w", sessionID, ErrExists)
 	}
-	dataPath, metaPath := s.paths(sessionID, format)
+	dataPath, slots := s.containerPaths(sessionID, format)
 	data, err := os.OpenFile(dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: create recording: %w", err)
 	}
-	meta, err := os.OpenFile(metaPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
-	if err != nil {
+	rec := &Recording{ID: sessionID, Format: format, dataPath: dataPath, changed: make(chan struct{}), writing: true}
+	w := &Writer{s: s, rec: rec, data: data, start: s.cfg.Clock()}
+	if err := w.init(sessionID, format, slots); err != nil {
 		data.Close()
+		w.closeSlots(true)
+		s.account(-rec.View().Stable)
 		os.Remove(dataPath)
-		return nil, fmt.Errorf("spool: create recording sidecar: %w", err)
-	}
-	if err := syncDir(s.cfg.Dir); err != nil {
-		data.Close()
-		meta.Close()
-		os.Remove(dataPath)
-		os.Remove(metaPath)
 		return nil, err
 	}
-	rec := &Recording{ID: sessionID, Format: format, dataPath: dataPath, metaPath: metaPath, changed: make(chan struct{}), writing: true}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		w.Abort()
+		return nil, err
+	}
 	s.recs[sessionID] = rec
 	close(s.added)
 	s.added = make(chan struct{})
-	return newWriter(s, rec, data, meta), nil
+	return w, nil
 }
 
 // Recordings returns every spooled recording, ordered by session id.
@@ -268,9 +392,24 @@ func (s *Spool) Remove(id string) error {
 
 func (s *Spool) drop(rec *Recording) error {
 	s.mu.Lock()
+	_, had := s.recs[rec.ID]
 	delete(s.recs, rec.ID)
 	s.mu.Unlock()
-	err := errors.Join(removeIfExists(rec.dataPath), removeIfExists(rec.metaPath))
+	if had {
+		if st, err := os.Stat(rec.dataPath); err == nil {
+			s.account(-st.Size())
+		}
+		if rec.metaPath != "" {
+			if st, err := os.Stat(rec.metaPath); err == nil {
+				s.account(-st.Size())
+			}
+		}
+	}
+	errs := []error{removeIfExists(rec.dataPath)}
+	if rec.metaPath != "" {
+		errs = append(errs, removeIfExists(rec.metaPath))
+	}
+	err := errors.Join(errs...)
 	if err != nil {
 		return fmt.Errorf("spool: remove recording %s: %w", rec.ID, err)
 	}
@@ -294,56 +433,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("spool: sync directory: %w", err)
 	}
 	return nil
-}
-
-// Recording is one spooled recording. Its state is updated by its Writer
-// and read by the uploader.
-type Recording struct {
-	ID       string
-	Format   api.RecordingFormat
-	dataPath string
-	metaPath string
-
-	mu      sync.Mutex
-	size    int64 // bytes in the data file that readers may read
-	final   bool
-	cut     bool
-	writing bool
-	changed chan struct{} // closed (and replaced) on every state change
-}
-
-// State returns the readable size, whether the recording is final, and a
-// channel closed at the next change.
-func (r *Recording) State() (size int64, final bool, changed <-chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.size, r.final, r.changed
-}
-
-// Cut reports whether a final recording ended abnormally.
-func (r *Recording) Cut() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cut
-}
-
-func (r *Recording) update(size int64, final, cut bool) {
-	r.mu.Lock()
-	r.size, r.final, r.cut = size, final, cut
-	if final {
-		r.writing = false
-	}
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
-}
-
-// Reader opens the recording's data file for reading; read only below the
-// size State reports.
-func (r *Recording) Reader() (io.ReaderAt, io.Closer, error) {
-	f, err := os.Open(r.dataPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("spool: open recording %s: %w", r.ID, err)
-	}
-	return f, f, nil
 }

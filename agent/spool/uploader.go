@@ -147,39 +147,62 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 	go func() { acks <- readAcks(st) }()
 
 	log := u.cfg.Logger.With("session", rec.ID)
-	off := first.Offset
-	log.Debug("uploading recording", "resume_at", off)
+	// Control may hold a partial piece (a chunk cut by its crash) or an
+	// older version of the open frame: resume at the start of the piece
+	// holding the last byte it has. Re-sending it is harmless.
+	v := rec.View()
+	off := min(first.Offset, v.Size())
+	if off > 0 {
+		off = rec.pieceStart(off - 1)
+	}
+	if rec.Legacy() {
+		off = first.Offset
+	}
+	log.Debug("uploading recording", "control_has", first.Offset, "resume_at", off)
+	sent := int64(-1) // where the last tail version went, -1 when none is out
+	var sentTail []byte
 	buf := make([]byte, MaxUploadChunk)
-	finalSent := false
-	for !finalSent {
-		size, final, changed := rec.State()
-		if off > size && final {
+	for {
+		v := rec.View()
+		if sent >= 0 && (len(v.Tail) == 0 || &v.Tail[0] != &sentTail[0] || v.Stable != sent) {
+			// The open frame changed (grew or was closed): send it again.
+			off = min(off, sent)
+			sent, sentTail = -1, nil
+		}
+		size := v.Stable
+		if rec.Legacy() && off > size && v.Final {
 			log.Warn("control holds more of this recording than the spool; finishing at control's size", "control", off, "spool", size)
 			size = off
 		}
 		for off < size {
-			n := min(size-off, int64(len(buf)))
+			end := rec.chunkEnd(off, size, MaxUploadChunk)
+			n := end - off
 			if _, err := ra.ReadAt(buf[:n], off); err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 				return fmt.Errorf("read spooled recording at %d: %w", off, err)
 			}
-			last := final && off+n == size
+			last := v.Final && end == size
 			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Data: buf[:n], Final: last}); err != nil {
 				return fmt.Errorf("send recording chunk: %w", err)
 			}
-			off += n
-			finalSent = last
+			off = end
+			if last {
+				return u.finish(ctx, acks, rec, off, log)
+			}
 		}
-		if final && !finalSent {
+		if v.Final {
 			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Final: true}); err != nil {
 				return fmt.Errorf("send final recording chunk: %w", err)
 			}
-			finalSent = true
+			return u.finish(ctx, acks, rec, off, log)
 		}
-		if finalSent {
-			break
+		if len(v.Tail) > 0 && sent < 0 && off == v.Stable {
+			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Data: v.Tail}); err != nil {
+				return fmt.Errorf("send recording chunk: %w", err)
+			}
+			sent, sentTail = off, v.Tail
 		}
 		select {
-		case <-changed:
+		case <-v.Changed:
 		case <-time.After(u.cfg.Poll):
 		case err := <-acks:
 			return ackEnd(err)
@@ -187,6 +210,10 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 			return ctx.Err()
 		}
 	}
+}
+
+// finish waits for the final ack and removes the recording.
+func (u *Uploader) finish(ctx context.Context, acks <-chan error, rec *Recording, size int64, log *slog.Logger) error {
 	select {
 	case err := <-acks:
 		if err != nil {
@@ -195,7 +222,7 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	log.Debug("recording uploaded", "size", off)
+	log.Debug("recording uploaded", "size", size)
 	return u.spool.Remove(rec.ID)
 }
 

@@ -3,8 +3,11 @@ package spool
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/onepam/onepam/agent/agenttest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // link connects a yamux client (the agent side) to the agenttest server's
@@ -80,34 +84,82 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func TestUploadResumesAtControlsOffset(t *testing.T) {
-	dir := t.TempDir()
-	s := openSpool(t, dir)
-	w, err := s.Create("resume", api.FormatConnlog)
+// innerOf decodes what control holds (a cut container decodes its complete
+// frames).
+func innerOf(t *testing.T, r agenttest.Recording) []byte {
+	t.Helper()
+	b, err := r.Inner()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := randomBytes(3<<20 + 17) // several chunks
-	w.Write(data)
-	if _, err := w.Finalize(false); err != nil {
-		t.Fatal(err)
-	}
-	srv := newTestServer(t)
-	// Control already holds the first 1.5 MiB from an earlier link.
-	srv.SetRecording("resume", agenttest.Recording{Format: api.FormatConnlog, Data: data[:3<<19]})
+	return b
+}
 
-	u := NewUploader(s, UploaderConfig{})
-	rec, _ := s.Get("resume")
-	if err := u.Upload(ctxFor(t, 20*time.Second), link(t, srv), rec); err != nil {
+func TestUploadResumesAtControlsOffset(t *testing.T) {
+	tests := []struct {
+		name    string
+		control func(file []byte) []byte // what control already holds
+	}{
+		{"a piece boundary", func(f []byte) []byte { return f[:pieceEnd(t, f, 3<<19)] }},
+		{"inside a piece", func(f []byte) []byte { return f[:3<<19] }},
+		{"an older version of the last frame", func(f []byte) []byte {
+			b := append([]byte(nil), f[:3<<19]...)
+			b[len(b)-1] ^= 1
+			return b
+		}},
+		{"more than the spool", func(f []byte) []byte { return append(append([]byte(nil), f...), "junk"...) }},
+		{"everything", func(f []byte) []byte { return f }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openSpool(t, dir)
+			w, err := s.Create("resume", api.FormatConnlog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := randomBytes(3<<20 + 17) // several chunks
+			w.Write(data)
+			if _, err := w.Finalize(false); err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.ReadFile(filepath.Join(dir, "resume.connlog.oprec"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := newTestServer(t)
+			srv.SetRecording("resume", agenttest.Recording{Format: api.FormatConnlog, Data: tt.control(file)})
+
+			u := NewUploader(s, UploaderConfig{})
+			rec, _ := s.Get("resume")
+			if err := u.Upload(ctxFor(t, 20*time.Second), link(t, srv), rec); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := srv.Recording("resume")
+			if !got.Final || !bytes.Equal(got.Data, file) {
+				t.Fatalf("control holds %d bytes final=%v, want %d final", len(got.Data), got.Final, len(file))
+			}
+			if _, ok := s.Get("resume"); ok {
+				t.Fatal("recording still spooled after the final ack")
+			}
+		})
+	}
+}
+
+// pieceEnd returns the end of the container piece holding byte off-1.
+func pieceEnd(t *testing.T, file []byte, off int) int {
+	t.Helper()
+	rd, err := container.Open(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := srv.Recording("resume")
-	if !got.Final || !bytes.Equal(got.Data, data) {
-		t.Fatalf("control holds %d bytes final=%v, want %d final", len(got.Data), got.Final, len(data))
+	for _, f := range rd.Frames() {
+		if end := int(f.Offset) + container.FrameHeaderSize + f.CompLen; end >= off {
+			return end
+		}
 	}
-	if _, ok := s.Get("resume"); ok {
-		t.Fatal("recording still spooled after the final ack")
-	}
+	t.Fatal("offset beyond the frames")
+	return 0
 }
 
 func TestUploadStreamsLiveAndDeletesWhenAcknowledged(t *testing.T) {
@@ -123,17 +175,20 @@ func TestUploadStreamsLiveAndDeletesWhenAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := []byte(`{"t":0,"event":"open","conn":1}` + "\n")
-	w.Write(first)
-	// Control sees the bytes while the session still runs.
-	if err := srv.WaitFor(ctxFor(t, 10*time.Second), func() bool {
-		r, ok := srv.Recording("live")
-		return ok && bytes.Equal(r.Data, first) && !r.Final
-	}); err != nil {
-		t.Fatal("live bytes not uploaded before the end")
+	var want []byte
+	for i := range 5 {
+		line := []byte(`{"t":` + string(rune('0'+i)) + `,"event":"open","conn":1}` + "\n")
+		w.Write(line)
+		want = append(want, line...)
+		// Control sees the bytes while the session still runs: the open
+		// frame is re-sent as it grows.
+		if err := srv.WaitFor(ctxFor(t, 10*time.Second), func() bool {
+			r, ok := srv.Recording("live")
+			return ok && !r.Final && bytes.Equal(innerOf(t, r), want)
+		}); err != nil {
+			t.Fatalf("line %d not uploaded before the end", i)
+		}
 	}
-	second := []byte(`{"t":1,"event":"close","conn":1}` + "\n")
-	w.Write(second)
 	if _, err := w.Finalize(false); err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +196,12 @@ func TestUploadStreamsLiveAndDeletesWhenAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := append(append([]byte{}, first...), second...); !bytes.Equal(r.Data, want) {
-		t.Fatalf("control holds %q, want %q", r.Data, want)
+	if got := innerOf(t, r); !bytes.Equal(got, want) {
+		t.Fatalf("control holds %q, want %q", got, want)
+	}
+	rep, err := container.Verify(bytes.NewReader(r.Data), int64(len(r.Data)), testSigner.Public().(ed25519.PublicKey))
+	if err != nil || rep.Status != container.StatusOK {
+		t.Fatalf("verify %+v %v", rep, err)
 	}
 	if err := srv.WaitFor(ctxFor(t, 10*time.Second), func() bool { _, ok := s.Get("live"); return !ok }); err != nil {
 		t.Fatal("recording still spooled after the final ack")
@@ -185,7 +244,7 @@ func TestUploadSurvivesControlGoingAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(r.Data, data) {
-		t.Fatalf("control holds %d bytes, want %d", len(r.Data), len(data))
+	if got := innerOf(t, r); !bytes.Equal(got, data) {
+		t.Fatalf("control holds %d bytes, want %d", len(got), len(data))
 	}
 }

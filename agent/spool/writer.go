@@ -1,48 +1,92 @@
 package spool
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // ErrClosed is returned by writes after Finalize or Abort.
 var ErrClosed = errors.New("spool: recording already finalised")
 
-// Writer appends to one spooled recording. It is safe for concurrent use.
-// The first write error is sticky: later writes return it.
+// Writer appends to one spooled recording, a recording container
+// (recordfmt/container) with one growing open frame: see the package
+// comment. It is safe for concurrent use. The first write error is sticky:
+// later writes return it.
 type Writer struct {
-	s   *Spool
-	rec *Recording
+	s     *Spool
+	rec   *Recording
+	start time.Time // session time 0
 
 	mu       sync.Mutex
 	data     *os.File
-	meta     *os.File
-	buf      []byte
-	written  int64 // bytes accepted by Write (buffered or flushed)
-	flushed  int64 // bytes handed to the file system
-	synced   int64 // bytes known durable
-	lastSync time.Time
+	slots    [2]*os.File
+	slotSize [2]int64
+	seq      int // snapshots written
+	cw       *container.Writer
 	timer    *time.Timer
 	armed    bool
+	dirty    bool // bytes written since the last snapshot
+	unsynced bool // pieces appended to the data file since the last fsync
+	raw      int64
+	stopped  bool // fail-open at the spool limit: later writes are dropped
+	full     bool // OnFull was called
 	err      error
 	closed   bool
 }
 
-func newWriter(s *Spool, rec *Recording, data, meta *os.File) *Writer {
-	w := &Writer{s: s, rec: rec, data: data, meta: meta, buf: make([]byte, 0, s.cfg.BufferSize)}
+// frameSink is the container writer's destination: each Write is one
+// piece (file header, frame, trailer) appended to the data file.
+type frameSink struct{ w *Writer }
+
+func (f frameSink) Write(p []byte) (int, error) {
+	w := f.w
+	n, err := w.data.Write(p)
+	w.s.account(int64(n))
+	if err != nil {
+		return n, fmt.Errorf("spool: write recording %s: %w", w.rec.ID, err)
+	}
+	w.unsynced = true
+	w.rec.appended(n)
+	return n, nil
+}
+
+func (w *Writer) init(id string, format api.RecordingFormat, slotPaths [2]string) error {
+	var err error
+	for i, p := range slotPaths {
+		if w.slots[i], err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return fmt.Errorf("spool: create snapshot file: %w", err)
+		}
+	}
+	hdr := container.Header{SessionID: id, Format: format, AgentID: w.s.cfg.AgentID, CreatedAt: w.start}
+	w.cw, err = container.NewWriter(frameSink{w}, hdr, container.Config{FrameSize: w.s.cfg.FrameSize})
+	if err != nil {
+		return err
+	}
+	if err := w.data.Sync(); err != nil {
+		return fmt.Errorf("spool: sync recording: %w", err)
+	}
 	w.timer = time.AfterFunc(time.Hour, w.tick)
 	w.timer.Stop()
-	return w
+	return nil
 }
 
 // ID returns the session id of the recording.
 func (w *Writer) ID() string { return w.rec.ID }
 
-// Write appends p to the recording.
+// Write appends p, recorded now, to the recording.
 func (w *Writer) Write(p []byte) (int, error) {
+	return w.WriteAt(w.s.cfg.Clock().Sub(w.start), p)
+}
+
+// WriteAt appends p, recorded at session time at, to the recording.
+func (w *Writer) WriteAt(at time.Duration, p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -51,40 +95,55 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if len(w.buf)+len(p) > cap(w.buf) {
-		if err := w.flushLocked(); err != nil {
-			return 0, err
-		}
+	if len(p) == 0 {
+		return 0, nil
 	}
-	if len(p) >= cap(w.buf) {
-		if err := w.writeFile(p); err != nil {
-			return 0, err
-		}
-	} else {
-		w.buf = append(w.buf, p...)
+	if w.stopped {
+		return len(p), nil
 	}
-	w.written += int64(len(p))
-	w.armLocked(w.s.cfg.FlushDelay)
-	return len(p), nil
+	if err := w.s.admit(w, int64(len(p))); err != nil {
+		if errors.Is(err, errStopped) {
+			w.stopped = true
+			return len(p), nil
+		}
+		return 0, err
+	}
+	n, err := w.cw.Write(at, p)
+	w.raw += int64(n)
+	if err != nil {
+		w.fail(err)
+		return n, w.err
+	}
+	w.dirty = true
+	w.armLocked()
+	return n, nil
 }
 
-// Size returns the number of bytes written so far.
+// Stopped reports whether the recording stopped at the spool limit
+// (fail-open): the session goes on, later writes are dropped.
+func (w *Writer) Stopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopped
+}
+
+// Size returns the number of inner-format bytes written so far.
 func (w *Writer) Size() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.written
+	return w.raw
 }
 
-func (w *Writer) armLocked(d time.Duration) {
+func (w *Writer) armLocked() {
 	if !w.armed {
 		w.armed = true
-		w.timer.Reset(d)
+		w.timer.Reset(w.s.cfg.FlushInterval)
 	}
 }
 
-// tick runs FlushDelay after data arrived: it flushes the buffer and
-// fsyncs when the last sync is SyncInterval old, re-arming itself while
-// unsynced data remains.
+// tick runs FlushInterval after data arrived: it makes everything written
+// so far durable (fsync of the data file, the open frame's snapshot in the
+// next slot) and visible to the uploader.
 func (w *Writer) tick() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -92,52 +151,61 @@ func (w *Writer) tick() {
 	if w.closed || w.err != nil {
 		return
 	}
-	if err := w.flushLocked(); err != nil {
-		return
-	}
-	if w.flushed == w.synced {
-		return
-	}
-	since := time.Since(w.lastSync)
-	if since >= w.s.cfg.SyncInterval {
-		w.syncLocked()
-		return
-	}
-	w.armLocked(w.s.cfg.SyncInterval - since)
+	w.checkpointLocked()
 }
 
-func (w *Writer) flushLocked() error {
-	if len(w.buf) == 0 {
-		return nil
+func (w *Writer) checkpointLocked() {
+	if w.unsynced {
+		if err := w.data.Sync(); err != nil {
+			w.fail(fmt.Errorf("spool: sync recording %s: %w", w.rec.ID, err))
+			return
+		}
+		w.unsynced = false
 	}
-	err := w.writeFile(w.buf)
-	w.buf = w.buf[:0]
-	return err
-}
-
-// writeFile writes p to the data file with one call and publishes the new
-// size to readers.
-func (w *Writer) writeFile(p []byte) error {
-	if _, err := w.data.Write(p); err != nil {
-		w.fail(fmt.Errorf("spool: write recording %s: %w", w.rec.ID, err))
-		return w.err
-	}
-	w.flushed += int64(len(p))
-	w.rec.update(w.flushed, false, false)
-	return nil
-}
-
-func (w *Writer) syncLocked() {
-	if err := w.data.Sync(); err != nil {
-		w.fail(fmt.Errorf("spool: sync recording %s: %w", w.rec.ID, err))
+	if !w.dirty {
 		return
 	}
-	if err := appendRecord(w.meta, sideRecord{kind: kindSynced, length: w.flushed}); err != nil {
+	w.dirty = false
+	_, snap, err := w.cw.Snapshot(nil)
+	if err != nil {
 		w.fail(err)
 		return
 	}
-	w.synced = w.flushed
-	w.lastSync = time.Now()
+	if len(snap) == 0 {
+		return // the frame was closed by size: the data file has it
+	}
+	i := w.seq % 2
+	if err := w.writeSlot(i, snap); err != nil {
+		w.fail(err)
+		return
+	}
+	w.seq++
+	w.rec.setTail(snap)
+}
+
+// writeSlot replaces snapshot slot i with snap, durably. The other slot
+// keeps the previous snapshot, so a crash in the middle loses nothing
+// that was durable before.
+func (w *Writer) writeSlot(i int, snap []byte) error {
+	f := w.slots[i]
+	grow := int64(len(snap)) - w.slotSize[i]
+	if grow > 0 {
+		w.s.account(grow)
+	}
+	if _, err := f.WriteAt(snap, 0); err != nil {
+		return fmt.Errorf("spool: write snapshot of %s: %w", w.rec.ID, err)
+	}
+	if err := f.Truncate(int64(len(snap))); err != nil {
+		return fmt.Errorf("spool: write snapshot of %s: %w", w.rec.ID, err)
+	}
+	if grow < 0 {
+		w.s.account(grow)
+	}
+	w.slotSize[i] = int64(len(snap))
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("spool: sync snapshot of %s: %w", w.rec.ID, err)
+	}
+	return nil
 }
 
 func (w *Writer) fail(err error) {
@@ -147,42 +215,67 @@ func (w *Writer) fail(err error) {
 	}
 }
 
-// Finalize flushes and fsyncs the recording and marks it final; cut says
-// it ended abnormally. It returns the recording's final size. A recording
-// whose writes failed is finalised as cut at the size that reached the
-// file. Calling Finalize again returns the same size.
+// Finalize closes the open frame, writes the trailer signed with the
+// agent's key (Config.Signer; without one the recording stays unsigned),
+// fsyncs the recording and marks it final; cut says the session ended
+// abnormally. It returns the recording's final size. A recording whose
+// writes failed is finalised as cut at the last complete frame. Calling
+// Finalize again returns the same size.
 func (w *Writer) Finalize(cut bool) (int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return w.flushed, nil
+		return w.rec.View().Stable, nil
 	}
 	w.closed = true
 	w.timer.Stop()
 	w.armed = false
+	var errs []error
 	if w.err == nil {
-		w.flushLocked()
+		var err error
+		if key := w.s.cfg.Signer; len(key) == ed25519.PrivateKeySize {
+			err = w.cw.Finish(key)
+		} else {
+			err = w.cw.Close()
+		}
+		if err != nil {
+			w.fail(err)
+		}
 	}
 	if w.err != nil {
 		cut = true
-	}
-	var errs []error
-	if w.err != nil {
 		errs = append(errs, w.err)
+		// A failed write may have left part of a piece: cut it.
+		if err := w.data.Truncate(w.rec.View().Stable); err != nil {
+			errs = append(errs, fmt.Errorf("spool: cut recording %s: %w", w.rec.ID, err))
+		}
 	}
 	if err := w.data.Sync(); err != nil {
 		errs = append(errs, fmt.Errorf("spool: sync recording %s: %w", w.rec.ID, err))
 	}
-	kind := kindFinal
-	if cut {
-		kind = kindCut
-	}
-	if err := appendRecord(w.meta, sideRecord{kind: kind, length: w.flushed}); err != nil {
+	errs = append(errs, w.data.Close(), w.closeSlots(true))
+	if err := syncDir(w.s.cfg.Dir); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, w.data.Close(), w.meta.Close())
-	w.rec.update(w.flushed, true, cut)
-	return w.flushed, errors.Join(errs...)
+	w.rec.finish(cut)
+	return w.rec.View().Stable, errors.Join(errs...)
+}
+
+// closeSlots closes the snapshot files, removing them when remove is set.
+func (w *Writer) closeSlots(remove bool) error {
+	var errs []error
+	for i, f := range w.slots {
+		if f == nil {
+			continue
+		}
+		errs = append(errs, f.Close())
+		if remove {
+			errs = append(errs, removeIfExists(f.Name()))
+			w.s.account(-w.slotSize[i])
+			w.slotSize[i] = 0
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Abort discards the recording entirely (the session never started, so
@@ -193,8 +286,8 @@ func (w *Writer) Abort() error {
 		w.closed = true
 		w.timer.Stop()
 		w.data.Close()
-		w.meta.Close()
-		w.rec.update(w.flushed, true, true)
+		w.closeSlots(true)
+		w.rec.finish(true)
 	}
 	w.mu.Unlock()
 	return w.s.drop(w.rec)

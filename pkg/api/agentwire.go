@@ -75,6 +75,11 @@ type AgentHello struct {
 	// in its spool (not fully acknowledged), so control knows they will
 	// be resumed.
 	Recordings []string `json:"recordings"`
+	// SigningKey is the agent's Ed25519 public key (32 bytes, standard
+	// base64) that signs its recordings' containers (recordfmt/container);
+	// control keeps it on the agent's row to verify them. Empty from
+	// agents that do not sign.
+	SigningKey string `json:"signing_key,omitempty"`
 }
 
 // AgentMessage is one frame on the control stream. Type says which of the
@@ -151,8 +156,8 @@ const (
 
 // SessionReport is a frame the agent sends on a session stream.
 type SessionReport struct {
-	Type  string `json:"type"`  // "failed" (the session broke), "ended" (torn down), "file" (file activity)
-	Error string `json:"error"` // with failed
+	Type  string `json:"type"`  // "failed" (the session broke), "ended" (torn down), "file" (file activity), "recording_gap"
+	Error string `json:"error"` // with failed; with recording_gap, what stopped the recording
 	// File is one file operation, with type "file".
 	File *FileEvent `json:"file,omitempty"`
 	// RecordingSize is the final size of the recording, with ended.
@@ -164,6 +169,11 @@ const (
 	ReportFailed = "failed"
 	ReportEnded  = "ended"
 	ReportFile   = "file"
+	// ReportRecordingGap: the recording stopped while the session goes on
+	// (the agent's spool is full and the recording mode is fail-open);
+	// Error says why and since when. Control records it on the session's
+	// timeline and in the audit log.
+	ReportRecordingGap = "recording_gap"
 )
 
 // ConnOpen is the header of a StreamConn stream.
