@@ -300,6 +300,9 @@ func (r *rdpRelay) clientToServer(rd *wire.Reader) error {
 			if _, err := r.t.tls.Write(pdu); err != nil {
 				return err
 			}
+			if err := r.flushIfIdle(rd); err != nil {
+				return err
+			}
 			continue
 		}
 		fwd, err := r.clientTPKT(pdu, &out)
@@ -423,6 +426,9 @@ func (r *rdpRelay) serverToClient(rd *wire.Reader) error {
 			if err := r.fastPathOutput(pdu); err != nil {
 				return err
 			}
+			if err := r.flushIfIdle(rd); err != nil {
+				return err
+			}
 			continue
 		}
 		fwd, err := r.serverTPKT(pdu, &out)
@@ -433,6 +439,9 @@ func (r *rdpRelay) serverToClient(rd *wire.Reader) error {
 			if err := r.writeClient(fwd); err != nil {
 				return err
 			}
+		}
+		if err := r.flushIfIdle(rd); err != nil {
+			return err
 		}
 		if len(pdu) >= 8 && pdu[5] == 0xF0 && pdu[7]>>2 == wire.MCSDisconnectUltimatum || len(pdu) >= 6 && pdu[5]&0xF0 == 0x80 {
 			return errDisconnect
@@ -643,6 +652,16 @@ func (r *rdpRelay) bitmaps(t time.Duration, data []byte) error {
 		if err := r.s.enc.Rect(t, rect, r.pix, d.Width*4); err != nil {
 			return rec(err)
 		}
+	}
+	return nil
+}
+
+// flushIfIdle hands the recording's buffered events to the recorder
+// when nothing more is waiting on rd, so that a live view lags by one
+// burst of updates at most.
+func (r *rdpRelay) flushIfIdle(rd *wire.Reader) error {
+	if rd.Buffered() == 0 {
+		return rec(r.s.enc.Flush())
 	}
 	return nil
 }
