@@ -64,7 +64,8 @@ func NewCmdDev(f *cmdutil.Factory, runF func(context.Context, *DevOptions) error
 		Short: "Run control, an agent and a demo echo service locally, and log the CLI in",
 		Long: `Run everything on this machine: a control server (data in DIR/control), an
 agent in the same process (DIR/agent) serving a TCP echo service it runs
-itself as resource "echo" (label env=dev) plus the resources of --resource,
+itself as resource "echo" (label env=dev), this machine's PostgreSQL as
+resource "pg" when one answers on 127.0.0.1:5432, plus the resources of --resource,
 and log the CLI in (the config file of --config or ONEPAM_CONFIG, else the
 default). The admin token is kept in DIR/admin.token. Running it again
 reuses DIR. Ctrl-C stops everything.`,
@@ -111,6 +112,9 @@ func runDev(ctx context.Context, opts *DevOptions) error {
 	resources, err := devResources(echo.Addr().String(), opts.Resources)
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
+	}
+	if pg, ok := devDemoDB(resources); ok {
+		resources = append(resources, pg)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -308,6 +312,11 @@ func printDevBanner(w io.Writer, info DevInfo, resources []agent.ResourceConfig)
 	for _, r := range resources {
 		if r.Name == devShellName {
 			fmt.Fprintf(w, "  onepam ssh %s                 # a recorded shell on this machine (built-in SSH target)\n", devShellName)
+		}
+	}
+	for _, r := range resources {
+		if r.Name == devPGResource {
+			fmt.Fprintf(w, "  onepam db connect pg -- psql -c 'select 1'   # every statement lands in the query log\n")
 		}
 	}
 	fmt.Fprintf(w, "  onepam sessions ls\n")
