@@ -17,7 +17,6 @@ import (
 	"github.com/onepam/onepam/agent/proxy/vnc/vnctest"
 	"github.com/onepam/onepam/e2e/e2etest"
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/cli"
 )
 
 const vncPassword = "s3cret99" // VNC passwords are at most 8 characters
@@ -132,7 +131,12 @@ func TestVNCSessions(t *testing.T) {
 		if !strings.Contains(summary, "640×480") || !strings.Contains(summary, "sessions frames "+tun.ID) {
 			t.Fatalf("replay summary:\n%s", summary)
 		}
-		var sum cli.DesktopSummary
+		var sum struct { // pkg/cli.DesktopSummary
+			Width    int     `json:"width"`
+			Frames   int     `json:"frames"`
+			Duration float64 `json:"duration"`
+			Complete bool    `json:"complete"`
+		}
 		if err := json.Unmarshal([]byte(w.admin.MustRun("sessions", "replay", tun.ID, "-o", "json")), &sum); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,257 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
+	"github.com/onepam/onepam/agent/proxy/vnc/vnctest"
+	"github.com/onepam/onepam/e2e/e2etest"
+)
+
+// Benchmarks of database, HTTP and VNC sessions through the real binaries
+// (CLI → control → agent → target, recording on) against the same client
+// straight to the same server, interleaved pair by pair as
+// /work/shared/BENCHMARKING.md asks. Each runs once whatever -benchtime
+// says and prints medians and ratios. Everything shares one machine's
+// cores: the ratios are what carries over, not the absolute figures.
+//
+//	ONEPAM_BENCH_ROUNDS       measured pairs (default 5, after one warm-up)
+//	ONEPAM_BENCH_PGBENCH_SECS pgbench -T (default 30)
+
+func benchRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("ONEPAM_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}
+
+// interleave runs warm-up then rounds pairs of (through, direct), each a
+// measurement where larger is better, and prints and returns the median
+// ratio through/direct.
+func interleave(b *testing.B, what, unit string, through, direct func() float64) e2etest.Stats {
+	b.Helper()
+	through()
+	direct()
+	var ts, ds, rs []float64
+	for i := 0; i < benchRounds(); i++ {
+		t, d := through(), direct()
+		ts, ds, rs = append(ts, t), append(ds, d), append(rs, t/d)
+	}
+	st, sd, sr := e2etest.Summarize(ts), e2etest.Summarize(ds), e2etest.Summarize(rs)
+	fmt.Printf("%s, %d interleaved pairs:\n  onepam median %.1f %s (min %.1f, max %.1f)\n  direct median %.1f %s (min %.1f, max %.1f)\n  ratio  median %.2f (min %.2f, max %.2f)\n",
+		what, len(rs), st.Median, unit, st.Min, st.Max, sd.Median, unit, sd.Min, sd.Max, sr.Median, sr.Min, sr.Max)
+	b.ReportMetric(sr.Median, "ratio")
+	return sr
+}
+
+var pgbenchTPS = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// BenchmarkDBPgbench: pgbench -S -c 8 -T 30 through `onepam db connect`
+// (query log on) and straight to the machine's PostgreSQL.
+func BenchmarkDBPgbench(b *testing.B) {
+	requireBenchPeers(b, "pgbench", "psql")
+	db := "onepam_bench_" + randHex(4)
+	benchPSQL(b, "create database "+db)
+	b.Cleanup(func() {
+		_, _ = exec.Command("psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-c", "drop database if exists "+db).CombinedOutput()
+	})
+	if out, err := exec.Command("pgbench", "-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "postgres", db).CombinedOutput(); err != nil {
+		b.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	w := newWorld(b, fmt.Sprintf("  - name: pgdb\n    url: postgres://postgres@%s/%s\n", machinePG, db))
+	tun := connectType(b, w.admin, "db", "pgdb")
+	secs := "30"
+	if s := os.Getenv("ONEPAM_BENCH_PGBENCH_SECS"); s != "" {
+		secs = s
+	}
+	run := func(port string) func() float64 {
+		return func() float64 {
+			out, err := exec.Command("pgbench", "-S", "-c", "8", "-j", "2", "-T", secs, "-n", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db).CombinedOutput()
+			m := pgbenchTPS.FindSubmatch(out)
+			if err != nil || m == nil {
+				b.Fatalf("pgbench: %v\n%s", err, out)
+			}
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			return v
+		}
+	}
+	interleave(b, "pgbench -S -c 8 -j 2 -T "+secs+" (TPS)", "tps", run(portOf(tun.Addr)), run("5432"))
+}
+
+// BenchmarkDBQueryLatency: select 1 on one pgx connection, alternating
+// through the gateway and direct, query by query.
+func BenchmarkDBQueryLatency(b *testing.B) {
+	requireBenchPeers(b, "psql")
+	w := newWorld(b, fmt.Sprintf("  - name: pgdb\n    url: postgres://postgres@%s/postgres\n", machinePG))
+	tun := connectType(b, w.admin, "db", "pgdb")
+	ctx := context.Background()
+	through, err := pgx.Connect(ctx, "postgres://postgres@"+tun.Addr+"/postgres?sslmode=disable")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer through.Close(ctx)
+	direct, err := pgx.Connect(ctx, "postgres://postgres@"+machinePG+"/postgres?sslmode=disable")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	q := func(c *pgx.Conn) float64 {
+		t0 := time.Now()
+		var one int
+		if err := c.QueryRow(ctx, "select 1").Scan(&one); err != nil {
+			b.Fatal(err)
+		}
+		return float64(time.Since(t0).Microseconds())
+	}
+	const n = 5000
+	for i := 0; i < 200; i++ {
+		q(through)
+		q(direct)
+	}
+	var ts, ds []float64
+	for i := 0; i < n; i++ {
+		ts, ds = append(ts, q(through)), append(ds, q(direct))
+	}
+	st, sd := e2etest.Summarize(ts), e2etest.Summarize(ds)
+	fmt.Printf("select 1 latency (pgx, one connection, %d interleaved samples):\n  onepam median %.0f µs p99 %.0f µs\n  direct median %.0f µs p99 %.0f µs\n  added  median %.0f µs p99 %.0f µs\n",
+		n, st.Median, st.P99, sd.Median, sd.P99, st.Median-sd.Median, st.P99-sd.P99)
+	b.ReportMetric(st.Median-sd.Median, "µs-added-median")
+	b.ReportMetric(st.P99-sd.P99, "µs-added-p99")
+}
+
+var slapAverage = regexp.MustCompile(`Average number of seconds to run all queries: ([0-9.]+) seconds`)
+
+// BenchmarkDBMysqlslap: mysqlslap (8 clients, 5000 generated reads)
+// through `onepam db connect` and straight to the machine's MariaDB.
+func BenchmarkDBMysqlslap(b *testing.B) {
+	requireBenchPeers(b, "mysqlslap")
+	w := newWorld(b, fmt.Sprintf("  - name: maria\n    url: mysql://root@%s/\n", machineMaria))
+	tun := connectType(b, w.admin, "db", "maria")
+	run := func(port string) func() float64 {
+		return func() float64 {
+			out, err := exec.Command("mysqlslap", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", port, "-u", "root",
+				"--create-schema=onepam_slap_"+randHex(4), "--concurrency=8", "--iterations=1", "--auto-generate-sql",
+				"--auto-generate-sql-load-type=read", "--number-of-queries=5000").CombinedOutput()
+			m := slapAverage.FindSubmatch(out)
+			if err != nil || m == nil {
+				b.Fatalf("mysqlslap: %v\n%s", err, out)
+			}
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			return 5000 / v // queries per second
+		}
+	}
+	interleave(b, "mysqlslap --concurrency=8 --number-of-queries=5000 read (queries/s)", "q/s", run(portOf(tun.Addr)), run("3306"))
+}
+
+var (
+	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+)
+
+// BenchmarkHTTPWrk: wrk -t2 -c16 -d10s through `onepam http connect`
+// (HAR recording on) and straight to the same upstream.
+func BenchmarkHTTPWrk(b *testing.B) {
+	requireBenchPeers(b, "wrk")
+	page := strings.Repeat("onepam ", 150) // ~1 KiB
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, page)
+	}))
+	b.Cleanup(up.Close)
+	w := newWorld(b, fmt.Sprintf("  - name: web\n    url: %s\n", up.URL))
+	tun := connectType(b, w.admin, "http", "web")
+	lat := map[string][]float64{}
+	run := func(name, base string) func() float64 {
+		return func() float64 {
+			out, err := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", base+"/").CombinedOutput()
+			m := wrkRate.FindSubmatch(out)
+			if err != nil || m == nil {
+				b.Fatalf("wrk: %v\n%s", err, out)
+			}
+			for _, l := range wrkLatency.FindAllStringSubmatch(string(out), -1) {
+				v, _ := strconv.ParseFloat(l[2], 64)
+				v *= map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[l[3]]
+				lat[name+" p"+l[1]] = append(lat[name+" p"+l[1]], v)
+			}
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			return v
+		}
+	}
+	interleave(b, "wrk -t2 -c16 -d10s, 1 KiB page (requests/s)", "req/s", run("onepam", "http://"+tun.Addr), run("direct", up.URL))
+	for _, k := range []string{"onepam p50", "direct p50", "onepam p99", "direct p99"} {
+		fmt.Printf("  latency %s median %.2f ms\n", k, e2etest.Summarize(lat[k]).Median)
+	}
+}
+
+// BenchmarkVNCFullScreen: full-screen (non-incremental) framebuffer
+// updates per second a Go RFB client gets, through `onepam vnc connect`
+// (deskproto recording on) and straight from Xvnc, for Raw and ZRLE.
+func BenchmarkVNCFullScreen(b *testing.B) {
+	requireBenchPeers(b, "Xvnc", "xsetroot", "convert", "display")
+	srv := vnctest.StartXvnc(b)
+	srv.Run(b, "xsetroot", "-mod", "8", "8", "-fg", "#3366cc", "-bg", "#ffcc00")
+	w := newWorld(b, fmt.Sprintf("  - name: desk\n    url: vnc://%s\n", srv.Addr))
+	tun := connectType(b, w.admin, "vnc", "desk")
+	for _, enc := range []struct {
+		name string
+		enc  int32
+	}{{"raw", rfb.EncRaw}, {"zrle", rfb.EncZRLE}} {
+		rate := func(addr string) func() float64 {
+			return func() float64 {
+				cl, err := vnctest.Dial(addr, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cl.Close()
+				if err := cl.SetEncodings(enc.enc); err != nil {
+					b.Fatal(err)
+				}
+				n, t0 := 0, time.Now()
+				for time.Since(t0) < 3*time.Second {
+					if err := cl.Request(false); err != nil {
+						b.Fatal(err)
+					}
+					if err := cl.ReadUpdate(20 * time.Second); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				return float64(n) / time.Since(t0).Seconds()
+			}
+		}
+		interleave(b, "VNC full-screen 640x480 updates/s, "+enc.name, "fps", rate(tun.Addr), rate(srv.Addr))
+	}
+}
+
+func requireBenchPeers(b *testing.B, progs ...string) {
+	b.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			b.Skipf("%s is not installed", p)
+		}
+	}
+}
+
+func benchPSQL(b *testing.B, sql string) {
+	b.Helper()
+	if out, err := exec.Command("psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-c", sql).CombinedOutput(); err != nil {
+		b.Fatalf("psql %q: %v\n%s", sql, err, out)
+	}
+}
+
+func portOf(addr string) string {
+	i := strings.LastIndexByte(addr, ':')
+	return addr[i+1:]
+}
