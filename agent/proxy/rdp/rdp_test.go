@@ -62,7 +62,9 @@ func TestXfreerdpThroughProxyTLS(t *testing.T) {
 			if bpp != "32" {
 				fuzz = 8 // freerdp-shadow-cli sends RGB565 below 32 bpp
 			}
-			poll(t, "a first frame", func() bool { return countEvents(t, h, deskproto.EventRect, nil)+countEvents(t, h, deskproto.EventFill, nil) > 0 })
+			poll(t, "a first frame", func() bool {
+				return countEvents(t, h, deskproto.EventRect, nil)+countEvents(t, h, deskproto.EventFill, nil) > 0
+			})
 			frameMatches(t, p, h, fuzz, 0)
 			if cmd.ProcessState != nil {
 				t.Fatalf("xfreerdp exited: %v", cmd.ProcessState)

@@ -276,3 +276,11 @@ func randRead(b []byte) error {
 	_, err := rand.Read(b)
 	return err
 }
+
+func mustRC4(key []byte) *rc4.Cipher {
+	c, err := rc4.NewCipher(key)
+	if err != nil {
+		panic(err) // only for key lengths outside 1..256, never from here
+	}
+	return c
+}
