@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/agent"
+	"github.com/onepam/onepam/control/recordings"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/connlog"
@@ -116,7 +117,7 @@ func TestRealAgent(t *testing.T) {
 		s, err := e.store.GetSession(ctx, sid)
 		return err == nil && s.Recording.State == api.RecordingComplete
 	})
-	events, err := connlog.ReadAll(bytes.NewReader(e.recordingFile(sid)))
+	events, err := connlog.ReadAll(recordings.Inner(bytes.NewReader(e.recordingFile(sid))))
 	if err != nil {
 		t.Fatalf("stored connlog: %v", err)
 	}

@@ -19,6 +19,9 @@ type Dir struct {
 	root  string
 	seed  maphash.Seed
 	locks [64]sync.Mutex // striped by session id
+
+	tailMu sync.Mutex
+	tails  map[string]int64 // offset of each recording's last chunk (this process)
 }
 
 var _ Store = (*Dir)(nil)
@@ -28,14 +31,26 @@ func NewDir(root string) (*Dir, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("recordings dir: %w", err)
 	}
-	return &Dir{root: root, seed: maphash.MakeSeed()}, nil
+	return &Dir{root: root, seed: maphash.MakeSeed(), tails: map[string]int64{}}, nil
 }
 
 // Root returns the directory holding the recordings.
 func (d *Dir) Root() string { return d.root }
 
-// Path returns the file of a recording (which may not exist).
+// ContainerFile is the name of a recording container in its session's
+// directory (and object key suffix in a bucket).
+const ContainerFile = "recording.oprec"
+
+// Path returns the file of a recording: the container
+// <root>/<session id>/recording.oprec when there is one, else the legacy
+// raw file <root>/<session id>/recording.<ext> (which may not exist).
 func (d *Dir) Path(sessionID string, format api.RecordingFormat) (string, error) {
+	return d.pathFor(sessionID, format, false)
+}
+
+// pathFor resolves a recording's file; newContainer says a recording not
+// stored yet is a container.
+func (d *Dir) pathFor(sessionID string, format api.RecordingFormat, newContainer bool) (string, error) {
 	if err := CheckSessionID(sessionID); err != nil {
 		return "", err
 	}
@@ -43,7 +58,15 @@ func (d *Dir) Path(sessionID string, format api.RecordingFormat) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d.root, sessionID, "recording"+ext), nil
+	cont := filepath.Join(d.root, sessionID, ContainerFile)
+	legacy := filepath.Join(d.root, sessionID, "recording"+ext)
+	if _, err := os.Stat(cont); err == nil {
+		return cont, nil
+	}
+	if _, err := os.Stat(legacy); err == nil || !newContainer {
+		return legacy, nil
+	}
+	return cont, nil
 }
 
 func (d *Dir) lock(sessionID string) *sync.Mutex {
@@ -53,7 +76,7 @@ func (d *Dir) lock(sessionID string) *sync.Mutex {
 // WriteAt implements Store. The file is fsynced before WriteAt returns; the
 // session directory is fsynced when the file is created and on final.
 func (d *Dir) WriteAt(ctx context.Context, sessionID string, format api.RecordingFormat, off int64, data []byte, final bool) (int64, error) {
-	path, err := d.Path(sessionID, format)
+	path, err := d.pathFor(sessionID, format, off == 0 && IsContainer(data))
 	if err != nil {
 		return 0, err
 	}
@@ -102,6 +125,7 @@ func (d *Dir) WriteAt(ctx context.Context, sessionID string, format api.Recordin
 	if err := f.Sync(); err != nil {
 		return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
 	}
+	d.noteTail(sessionID, off, final)
 	if created || final {
 		if err := syncDir(sessDir); err != nil {
 			return 0, fmt.Errorf("write recording %s: %w", sessionID, err)
@@ -131,13 +155,30 @@ func (d *Dir) Size(ctx context.Context, sessionID string, format api.RecordingFo
 	return st.Size(), nil
 }
 
-// Open implements Store. The returned reader is an *os.File (it also
-// implements io.ReaderAt and io.Seeker).
+// noteTail remembers where the last chunk of a recording begins: a
+// recording container's uploader may rewrite from there (a re-sent open
+// frame), never below. A final chunk ends the rewrites.
+func (d *Dir) noteTail(sessionID string, off int64, final bool) {
+	d.tailMu.Lock()
+	defer d.tailMu.Unlock()
+	if final {
+		delete(d.tails, sessionID)
+	} else {
+		d.tails[sessionID] = off
+	}
+}
+
+// Open implements Store. The returned reader is a Blob as of the call: the
+// part of the file the uploader may still rewrite is copied under the
+// recording's lock, so readers see whole chunks.
 func (d *Dir) Open(ctx context.Context, sessionID string, format api.RecordingFormat) (io.ReadCloser, error) {
 	path, err := d.Path(sessionID, format)
 	if err != nil {
 		return nil, err
 	}
+	mu := d.lock(sessionID)
+	mu.Lock()
+	defer mu.Unlock()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: session %s (%s)", ErrNotFound, sessionID, format)
@@ -145,7 +186,24 @@ func (d *Dir) Open(ctx context.Context, sessionID string, format api.RecordingFo
 	if err != nil {
 		return nil, fmt.Errorf("open recording %s: %w", sessionID, err)
 	}
-	return f, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open recording %s: %w", sessionID, err)
+	}
+	size := st.Size()
+	d.tailMu.Lock()
+	stable, ok := d.tails[sessionID]
+	d.tailMu.Unlock()
+	if !ok || stable > size {
+		stable = size
+	}
+	tail := make([]byte, size-stable)
+	if _, err := f.ReadAt(tail, stable); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read recording %s: %w", sessionID, err)
+	}
+	return &snapBlob{f: f, stable: stable, tail: tail}, nil
 }
 
 // Delete implements Store.
@@ -156,6 +214,7 @@ func (d *Dir) Delete(ctx context.Context, sessionID string) error {
 	mu := d.lock(sessionID)
 	mu.Lock()
 	defer mu.Unlock()
+	d.noteTail(sessionID, 0, true)
 	if err := os.RemoveAll(filepath.Join(d.root, sessionID)); err != nil {
 		return fmt.Errorf("delete recording %s: %w", sessionID, err)
 	}

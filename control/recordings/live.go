@@ -193,6 +193,16 @@ type Follower struct {
 	ended     chan struct{}
 	endedOnce sync.Once
 	err       error
+
+	// A recording container (see container.go) is not append-only: the
+	// open frame is re-sent at the same offset as it grows. For one, a
+	// live chunk below the offset already returned is returned whole
+	// again (the decoder behind Inner takes only its new bytes), and a
+	// catch-up from storage starts again at lastStart, the offset of the
+	// last chunk taken: a frame boundary, never rewritten below.
+	sniffed   bool
+	container bool
+	lastStart int64
 }
 
 // Follow subscribes to a recording's chunks and returns a Follower that
@@ -249,6 +259,9 @@ func (f *Follower) Read(p []byte) (int, error) {
 			}
 		}
 	}
+	if !f.sniffed && f.pos == 0 {
+		f.sniffed, f.container = true, IsContainer(f.pending)
+	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
 	f.pos += int64(n)
@@ -291,6 +304,17 @@ func (f *Follower) fill() error {
 // from storage, which already holds it.
 func (f *Follower) take(c LiveChunk) {
 	end := c.Offset + int64(len(c.Data))
+	if f.container && c.Offset <= f.pos && c.Offset >= f.lastStart && len(c.Data) > 0 {
+		// A whole chunk: new, or a re-sent frame of a container.
+		f.pending, f.pos, f.lastStart = c.Data, c.Offset, c.Offset
+		if c.Final {
+			// Nothing is rewritten after the final chunk: the last look
+			// at storage starts after it.
+			f.lastStart = end
+			f.catchUp, f.finishing = true, true
+		}
+		return
+	}
 	switch {
 	case c.Offset > f.pos:
 		f.catchUp = true
@@ -311,6 +335,9 @@ func (f *Follower) take(c LiveChunk) {
 // when finishing).
 func (f *Follower) readStored() error {
 	if f.stored == nil {
+		if f.container && f.pos > f.lastStart {
+			f.pos = f.lastStart // the stored tail may have been rewritten
+		}
 		rc, err := f.cfg.Store.Open(f.ctx, f.cfg.SessionID, f.cfg.Format)
 		if errors.Is(err, ErrNotFound) {
 			// Nothing stored yet: the first chunk will come live.

@@ -17,8 +17,10 @@ import (
 //	  → Export → the native file people use (.cast, .jsonl, .har, .dpr)
 
 // Inner returns the inner-format stream of a recording from its stored
-// bytes.
-func Inner(stored io.Reader) io.Reader { return stored }
+// bytes: the frames of a recording container decoded as they are read (a
+// live stream works: frames are decoded as they arrive, re-sent frames
+// give only their new bytes), a legacy raw recording as it is.
+func Inner(stored io.Reader) io.Reader { return peekInner(stored) }
 
 // NativeExt is the file extension of a format's native export.
 func NativeExt(f api.RecordingFormat) string {

@@ -40,6 +40,7 @@ type Decoder struct {
 
 	// For re-sent frames (see Snapshot): the chain hash of every data
 	// frame so far, the last frame's raw bytes, raw offset and first time.
+	hdrBytes   []byte
 	hashes     [][32]byte
 	offsets    []int64
 	last       []byte
@@ -112,6 +113,7 @@ func (d *Decoder) Header() (Header, error) {
 		return Header{}, d.fail(err)
 	}
 	d.hdr, d.prev = &ph, ph.digest
+	d.hdrBytes = append([]byte(nil), d.buf[d.start:d.start+n]...)
 	d.consume(n)
 	return ph.Header, nil
 }
@@ -131,6 +133,21 @@ func (d *Decoder) Next() (Frame, error) {
 			return Frame{}, d.fail(fmt.Errorf("%w: bytes after the trailer at offset %d", ErrMalformed, d.off))
 		}
 		return Frame{}, io.EOF
+	}
+	if err := d.need(1); err != nil {
+		return Frame{}, err
+	}
+	if d.buf[d.start] == Magic[0] {
+		// The file header again (a stream re-sent from its start).
+		if err := d.need(len(d.hdrBytes)); err != nil {
+			return Frame{}, err
+		}
+		if !bytes.Equal(d.buf[d.start:d.start+len(d.hdrBytes)], d.hdrBytes) {
+			return Frame{}, d.fail(fmt.Errorf("%w: a different file header at offset %d", ErrMalformed, d.off))
+		}
+		d.start += len(d.hdrBytes)
+		d.off = int64(len(d.hdrBytes))
+		return d.Next()
 	}
 	if err := d.need(FrameHeaderSize); err != nil {
 		return Frame{}, err
@@ -210,10 +227,16 @@ func (d *Decoder) Trailer() (Trailer, bool) {
 	return *d.tr, true
 }
 
-// resent checks a frame numbered below the next expected number: a copy
-// of a closed frame (same chain hash: skipped, ok false) or a newer version
-// of the last frame, whose raw bytes must extend the version returned
-// before; then f holds the added bytes.
+// resent checks a frame numbered below the next expected number, which
+// must link to the chain where its number says. A live stream may deliver
+// versions of a frame out of order (a watcher catching up from storage
+// while older chunks are still queued), so a copy of a frame, a version of
+// a closed frame (closed frames are final: any other version is an older
+// snapshot) and an older version of the last frame (its raw bytes a
+// prefix of the version returned) are skipped: ok false. A newer version
+// of the last frame must extend the version returned; f holds the added
+// bytes. (Verify, not the Decoder, is the integrity check of a stored
+// recording.)
 func (d *Decoder) resent(h frameHeader, b, payload []byte) (f Frame, ok bool, err error) {
 	j := int(h.num)
 	prev := d.hdr.digest
@@ -224,21 +247,25 @@ func (d *Decoder) resent(h frameHeader, b, payload []byte) (f Frame, ok bool, er
 	if hash != h.hash {
 		return f, false, fmt.Errorf("%w: re-sent frame %d at offset %d", ErrChain, j, d.off)
 	}
-	if hash == d.hashes[j] {
+	if hash == d.hashes[j] || j != len(d.hashes)-1 {
 		return f, false, nil
 	}
-	if j != len(d.hashes)-1 {
-		return f, false, fmt.Errorf("%w: frame %d at offset %d was re-sent with other content", ErrMalformed, j, d.off)
-	}
-	if h.tFirst != d.lastTFirst || h.tLast < d.tLast || int(h.rawLen) < len(d.last) {
-		return f, false, fmt.Errorf("%w: frame %d at offset %d does not extend its earlier version", ErrMalformed, j, d.off)
+	if h.tFirst != d.lastTFirst {
+		return f, false, fmt.Errorf("%w: frame %d at offset %d is not a version of the frame returned", ErrMalformed, j, d.off)
 	}
 	out, err := decompress(d.out[:0], payload, int(h.rawLen))
 	if err != nil {
 		return f, false, fmt.Errorf("frame %d at offset %d: %w", j, d.off, err)
 	}
-	if !bytes.Equal(out[:len(d.last)], d.last) {
-		return f, false, fmt.Errorf("%w: frame %d at offset %d changes bytes of its earlier version", ErrMalformed, j, d.off)
+	d.out = out
+	if len(out) <= len(d.last) {
+		if !bytes.Equal(out, d.last[:len(out)]) {
+			return f, false, fmt.Errorf("%w: frame %d at offset %d changes bytes of the version returned", ErrMalformed, j, d.off)
+		}
+		return f, false, nil // an older version
+	}
+	if !bytes.Equal(out[:len(d.last)], d.last) || h.tLast < d.tLast {
+		return f, false, fmt.Errorf("%w: frame %d at offset %d changes bytes of the version returned", ErrMalformed, j, d.off)
 	}
 	added := out[len(d.last):]
 	d.out, d.last = d.last, out

@@ -12,11 +12,11 @@ package container
 // frame size (or on Flush, Finish, Close) it is written to the Writer's
 // destination for good.
 //
-// A reader of the concatenated upload stream (Decoder) therefore sees a
-// frame number again: a re-sent frame. Decoder accepts a re-sent copy of
-// a closed frame (identical chain hash, skipped) and a newer version of the
-// last frame (its raw bytes extend the earlier version's; only the added
-// bytes are returned).
+// A reader of the concatenated upload stream (Decoder) therefore sees
+// frame numbers (and the file header) again: re-sent pieces. Decoder skips
+// copies and older versions (a watcher catching up from storage may get
+// queued older chunks afterwards) and returns only the bytes a newer
+// version of the last frame adds.
 
 // Snapshot returns the open frame encoded as Flush would write it now,
 // appended to dst, and the file offset where it goes (the end of the

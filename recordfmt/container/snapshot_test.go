@@ -150,9 +150,11 @@ func TestDecoderResentFrames(t *testing.T) {
 	}{
 		{"versions then closed", cat(hdr, v1, v2, f0, f1), "hello world!", nil},
 		{"closed frame re-sent", cat(hdr, f0, f1, f0, f1), "hello world!", nil},
-		{"older version after newer", cat(hdr, v2, v1), "", ErrMalformed},
+		{"older version after newer (skipped)", cat(hdr, v2, v1, f0, f1), "hello world!", nil},
+		{"file header re-sent", cat(hdr, v1, hdr, v2, f0, f1), "hello world!", nil},
 		{"version that does not extend", cat(hdr, v1, other), "", ErrMalformed},
-		{"closed frame changed", cat(hdr, f0, f1, other), "", ErrMalformed},
+		{"older version of a closed frame (skipped)", cat(hdr, f0, f1, v1), "hello world!", nil},
+		{"not linked to the chain", cat(hdr, f0, f1, f1[:len(f1)-1], []byte{f1[len(f1)-1] ^ 1}), "", ErrChain},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
