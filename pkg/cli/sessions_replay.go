@@ -48,13 +48,22 @@ func NewCmdSessionsReplay(f *cmdutil.Factory, runF func(context.Context, *Sessio
 	opts := &SessionsReplayOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "replay ID",
-		Short: "Replay a session's recording (tcp: its connection log)",
+		Short: "Replay a session's recording (connection log, terminal, query log, requests, desktop summary)",
 		Long: `Replay a session's recording. For a TCP session this prints its connection
 log: one row per connection event (open, close, error) with the time since
 the session started, the connection number, the client's address, the bytes
 each way and how long the connection lasted. -o json prints the events as a
 JSON array (the connlog fields: t, event, conn, peer, target, bytes_up,
-bytes_down, duration, error).`,
+bytes_down, duration, error).
+
+For a database session it prints the query log: time, connection,
+database, user, kind, statement, parameters, rows, duration and error (on a
+terminal long statements are cut; -o json prints every entry whole). For an
+HTTP session it prints the requests (time, method, URL, status, size,
+duration); -o json prints the HAR 1.2 document. --grep keeps statements
+(db) or "METHOD URL" lines (http) matching a regular expression. For a
+desktop session (vnc, rdp) it prints the recording's summary; onepam
+sessions frames writes its screens as PNG images.`,
 		Example: `  onepam sessions replay 0197a1b2-...
   onepam sessions replay 0197a1b2-... -o json | jq 'map(.bytes_down) | add'`,
 		Args: cmdutil.ExactArgs(1, "the session's ID"),
@@ -71,7 +80,7 @@ bytes_down, duration, error).`,
 	cmd.Flags().DurationVar(&opts.IdleLimit, "idle-limit", 0, "terminal recordings: longest pause to play, e.g. 2s (0 = as recorded)")
 	cmd.Flags().DurationVar(&opts.From, "from", 0, "terminal recordings: start at this offset, e.g. 1m30s")
 	cmd.Flags().BoolVar(&opts.Input, "input", false, "terminal recordings: show what was typed instead of the output")
-	cmd.Flags().StringVar(&opts.Grep, "grep", "", "database recordings: only statements matching this regular expression")
+	cmd.Flags().StringVar(&opts.Grep, "grep", "", "database and HTTP recordings: only statements (db) or requests (http) matching this regular expression")
 	return cmd
 }
 
