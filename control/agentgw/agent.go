@@ -99,6 +99,7 @@ func (g *Gateway) serveAgent(ctx context.Context, tc *tls.Conn, cert *x509.Certi
 		log.Error("record agent connection", "err", err)
 		return
 	}
+	g.noteSigningKey(sctx, log, agentID, hello.SigningKey, now)
 	refused, err := g.cfg.Store.SetAgentResources(sctx, agentID, hello.Resources)
 	if err != nil {
 		log.Error("store agent resources", "err", err)

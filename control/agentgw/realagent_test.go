@@ -15,6 +15,7 @@ import (
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/connlog"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // echoServer runs a TCP echo service on loopback and returns its address.
@@ -117,7 +118,17 @@ func TestRealAgent(t *testing.T) {
 		s, err := e.store.GetSession(ctx, sid)
 		return err == nil && s.Recording.State == api.RecordingComplete
 	})
-	events, err := connlog.ReadAll(recordings.Inner(bytes.NewReader(e.recordingFile(sid))))
+	// The agent announced its signing key; the stored container is signed
+	// with it.
+	keys, err := e.store.AgentSigningKeys(ctx, agentID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("agent signing keys %x, %v", keys, err)
+	}
+	stored := e.recordingFile(sid)
+	if rep, err := container.Verify(bytes.NewReader(stored), int64(len(stored)), keys[0]); err != nil || rep.Status != container.StatusOK {
+		t.Fatalf("verify the stored recording: %+v %v", rep, err)
+	}
+	events, err := connlog.ReadAll(recordings.Inner(bytes.NewReader(stored)))
 	if err != nil {
 		t.Fatalf("stored connlog: %v", err)
 	}

@@ -228,7 +228,7 @@ func (m *Manager) readReports(l *live, stream net.Conn) {
 				m.finish(l, store.Transition{To: api.StatusCompleted, Detail: "ended by the agent"}, "session ended by the agent")
 				return
 			}
-			detail := "agent connection lost"
+			detail := errAgentLost
 			if errors.Is(err, tunnel.ErrMalformed) {
 				detail = "agent sent a malformed report: " + err.Error()
 			}
@@ -244,6 +244,8 @@ func (m *Manager) readReports(l *live, stream net.Conn) {
 			m.finish(l, store.Transition{To: api.StatusFailed, Detail: r.Error}, "")
 		case api.ReportFile:
 			m.recordFile(l, r.File)
+		case api.ReportRecordingGap:
+			m.recordingGap(l, r.Error)
 		case api.ReportEnded:
 			sawEnded = true
 			m.cfg.Logger.Debug("agent finalised session", "session_id", l.id, "recording_size", r.RecordingSize)

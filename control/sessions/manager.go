@@ -292,7 +292,7 @@ func (m *Manager) AgentOffline(agentID string) {
 		started := l.leadClaimed
 		l.mu.Unlock()
 		if started {
-			m.finish(l, store.Transition{To: api.StatusFailed, Detail: "agent connection lost"}, "")
+			m.finish(l, store.Transition{To: api.StatusFailed, Detail: errAgentLost}, "")
 		}
 	}
 }

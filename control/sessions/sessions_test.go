@@ -208,11 +208,11 @@ func TestAgentLossFailsSession(t *testing.T) {
 	lead.event(t)
 	e.gw.Disconnect(e.agentID, "test drops the link", false)
 	ev := lead.event(t)
-	if ev.Status != api.StatusFailed || ev.Error != "agent connection lost" {
+	if ev.Status != api.StatusFailed || ev.Error != errAgentLost {
 		t.Fatalf("event %+v", ev)
 	}
 	got := e.waitStatus(s.ID, api.StatusFailed)
-	if got.Error != "agent connection lost" {
+	if got.Error != errAgentLost {
 		t.Fatalf("error %q", got.Error)
 	}
 	lead.waitClosed(t)
