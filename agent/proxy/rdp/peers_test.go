@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 
 // getPeers starts the peers (once) or skips/fails the test when a
 // program is missing.
-func getPeers(t *testing.T) *peers {
+func getPeers(t testing.TB) *peers {
 	t.Helper()
 	for _, p := range []string{"Xvnc", "Xvfb", "freerdp-shadow-cli", "xfreerdp", "winpr-hash", "xsetroot", "import", "xdotool"} {
 		requirePeer(t, p)

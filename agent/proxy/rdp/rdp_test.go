@@ -51,13 +51,24 @@ func countEvents(t *testing.T, h *harness, typ deskproto.EventType, match func(d
 
 func TestXfreerdpThroughProxyTLS(t *testing.T) {
 	p := getPeers(t)
-	for _, bpp := range []string{"32", "24", "16"} {
-		t.Run("bpp"+bpp, func(t *testing.T) {
+	// xfreerdp's defaults ask for the GFX pipeline (H.264 on this
+	// server); /nsc, /rfx and +compression ask for codecs and bulk
+	// compression: the proxy negotiates all of them away.
+	for _, tc := range []struct {
+		name string
+		bpp  string
+		args []string
+	}{
+		{"bpp32 defaults", "32", nil}, {"bpp24", "24", nil}, {"bpp16", "16", nil},
+		{"nsc and compression", "32", []string{"/nsc", "+compression"}}, {"rfx", "32", []string{"/rfx"}},
+	} {
+		bpp := tc.bpp
+		t.Run(tc.name, func(t *testing.T) {
 			h, err := openSession(t, Config{}, p.tlsAddr, &TargetConfig{Security: SecurityTLS, IgnoreCert: true, Username: p.user, Password: p.pass})
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := p.xfreerdp(t, h.addr, "/bpp:"+bpp)
+			cmd := p.xfreerdp(t, h.addr, append([]string{"/bpp:" + bpp}, tc.args...)...)
 			fuzz := 0
 			if bpp != "32" {
 				fuzz = 8 // freerdp-shadow-cli sends RGB565 below 32 bpp
