@@ -58,7 +58,7 @@ resources:
 				t.Errorf("resources %+v", fc.Resources)
 			}
 		}},
-		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: http://, https://, mariadb://, mysql://, postgres://, postgresql://, ssh://, tcp://, vnc://)`},
+		{name: "bad scheme", yaml: "resources:\n  - name: x\n    url: ftp://h:1\n", wantErr: `unsupported URL scheme "ftp://" (supported: http://, https://, mariadb://, mysql://, postgres://, postgresql://, rdp://, ssh://, tcp://, vnc://)`},
 		{name: "missing name", yaml: "resources:\n  - type: tcp\n    address: h:1\n", wantErr: "has no name"},
 		{name: "duplicate names", yaml: "resources:\n  - {name: a, url: 'tcp://h:1'}\n  - {name: a, type: tcp, address: 'h:2'}\n", wantErr: `resource "a" is configured twice`},
 		{name: "url and address", yaml: "resources:\n  - {name: a, url: 'tcp://h:1', address: 'h:1'}\n", wantErr: "either url or type and address"},
@@ -308,7 +308,7 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := New(Config{DataDir: t.TempDir(), Resources: dup}); err == nil {
 		t.Fatal("duplicate resources accepted")
 	}
-	rdp := []ResourceConfig{{Name: "s", Type: api.TypeRDP, Protocol: "rdp", Address: "h:3389"}}
+	rdp := []ResourceConfig{{Name: "s", Type: api.TypeRDP, Protocol: "telnet", Address: "h:3389"}}
 	if _, err := New(Config{DataDir: t.TempDir(), Resources: rdp}); err == nil || !strings.Contains(err.Error(), "unknown protocol") {
 		t.Fatalf("resource without proxy: %v", err)
 	}
@@ -332,6 +332,7 @@ func TestProtocolsByURLAndType(t *testing.T) {
 		{"http://h:8080/app", api.TypeHTTP, "http", "h:8080"},
 		{"https://h/", api.TypeHTTP, "http", "h:443"},
 		{"vnc://:pw@h:5901", api.TypeVNC, "vnc", "h:5901"},
+		{"rdp://user:pw@h", api.TypeRDP, "rdp", "h:3389"},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			r, err := ParseResourceURL("r", tc.url)

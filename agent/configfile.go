@@ -53,6 +53,8 @@ import (
 //	    url: https://grafana.internal:3000/
 //	  - name: build-desktop           # VNC desktops
 //	    url: vnc://:s3cret@10.0.0.8:5901
+//	  - name: win-jump                # RDP desktops (TLS or NLA towards the server)
+//	    url: rdp://CORP%5Cops:s3cret@10.0.0.9?security=nla&cert_fingerprint=HEX
 //
 // Each protocol's settings are documented with its TargetConfig in
 // agent/proxy/<protocol>.

@@ -10,6 +10,7 @@ import (
 	httpproxy "github.com/onepam/onepam/agent/proxy/http"
 	"github.com/onepam/onepam/agent/proxy/mysql"
 	"github.com/onepam/onepam/agent/proxy/postgres"
+	"github.com/onepam/onepam/agent/proxy/rdp"
 	sshproxy "github.com/onepam/onepam/agent/proxy/ssh"
 	"github.com/onepam/onepam/agent/proxy/tcp"
 	"github.com/onepam/onepam/agent/proxy/vnc"
@@ -90,6 +91,12 @@ var protocols = []protocol{
 		newProxy:  func(string, string) proxy.Proxy { return vnc.New(vnc.Config{}) },
 		parseYAML: func(n *yaml.Node) (any, error) { return vnc.ParseTargetConfig(n) },
 		parseURL:  func(u *url.URL) (string, any, error) { return vnc.ParseURL(u) },
+	},
+	{
+		name: "rdp", typ: api.TypeRDP, schemes: []string{"rdp"},
+		newProxy:  func(string, string) proxy.Proxy { return rdp.New(rdp.Config{}) },
+		parseYAML: func(n *yaml.Node) (any, error) { return rdp.ParseTargetConfig(n) },
+		parseURL:  func(u *url.URL) (string, any, error) { return rdp.ParseURL(u) },
 	},
 }
 
