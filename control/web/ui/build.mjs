@@ -18,7 +18,12 @@ const result = await esbuild.build({
   bundle: true,
   minify: true,
   format: 'esm',
-  target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+  // Pages with heavy dependencies (the terminal's xterm.js, the desktop's
+  // noVNC) are separate chunks loaded on first use (dynamic import).
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
+  // es2022: noVNC uses top-level await.
+  target: ['es2022', 'chrome100', 'firefox100', 'safari15'],
   outdir: path.join(dist, 'assets'),
   entryNames: '[name]-[hash]',
   assetNames: '[name]-[hash]',
@@ -31,7 +36,7 @@ const result = await esbuild.build({
 let script = '';
 let style = '';
 for (const [out, meta] of Object.entries(result.metafile.outputs)) {
-  if (meta.entryPoint && out.endsWith('.js')) {
+  if (meta.entryPoint && meta.entryPoint.endsWith('src/main.ts') && out.endsWith('.js')) {
     script = path.basename(out);
     if (meta.cssBundle) style = path.basename(meta.cssBundle);
   }
@@ -45,5 +50,5 @@ const html = template
 await writeFile(path.join(dist, 'index.html'), html);
 
 let total = 0;
-for (const [out, meta] of Object.entries(result.metafile.outputs)) total += meta.bytes;
+for (const [, meta] of Object.entries(result.metafile.outputs)) total += meta.bytes;
 console.log(`console built into ${path.relative(process.cwd(), dist)}: ${script}${style ? ', ' + style : ''} (${(total / 1024).toFixed(0)} KiB)`);

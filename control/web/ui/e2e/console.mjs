@@ -110,7 +110,7 @@ try {
     const a = row(activeID);
     if ((await a.getAttribute('data-status')) !== 'active') fail('the live session is not active');
     const cells = await a.locator('td').allInnerTexts();
-    if (cells.length !== 7 || !/TCP/.test(cells[1]) || !/Active/.test(cells[2]) || !/127\.0\.0\.1/.test(cells[5])) fail(`row cells ${JSON.stringify(cells)}`);
+    if (cells.length !== 8 || !/TCP/.test(cells[1]) || !/Active/.test(cells[2]) || !/127\.0\.0\.1/.test(cells[5])) fail(`row cells ${JSON.stringify(cells)}`);
     const doneCells = await row(doneID).locator('td').allInnerTexts();
     if (!/Completed/.test(doneCells[2]) || !/\d+ B/.test(doneCells[4])) fail(`completed row cells ${JSON.stringify(doneCells)}`);
   });

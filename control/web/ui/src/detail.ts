@@ -1,6 +1,7 @@
 // The session detail page: metrics, information, timeline, the recording
 // in a player for its format, and Terminate for administrators.
-import { getSession, killSession, onSessionEvent, recordingURL, type Session, type Whoami } from './api';
+import { getSession, onSessionEvent, recordingURL, type Session, type Whoami } from './api';
+import { confirmKill } from './kill';
 import { clear, h } from './dom';
 import { bytes, dateTime, statusLabel } from './format';
 import { showDuration } from './live';
@@ -37,7 +38,7 @@ export function detailPage(me: Whoami, id: string): Page {
     head.append(
       h('div', {}, h('a', { href: '/sessions', class: 'back' }, '← Sessions'),
         h('h1', {}, `${s.user} → ${s.resource} `, typeBadge(s.type), ' ', statusIndicator(s))),
-      canKill ? h('button', { type: 'button', class: 'danger', onclick: () => confirmKill(s) }, 'Terminate') : '');
+      canKill ? h('button', { type: 'button', class: 'danger', onclick: () => confirmKill(s, render) }, 'Terminate') : '');
 
     clear(metrics);
     const dur = h('span', { class: 'duration' });
@@ -102,35 +103,6 @@ export function detailPage(me: Whoami, id: string): Page {
         h('span', { class: 'muted' }, `${rec.format} · ${rec.state} · ${bytes(rec.size)}`),
         h('a', { href: recordingURL(s.id), download: `${s.id}.${ext(rec.format)}`, class: 'button secondary' }, 'Export')),
       box);
-  }
-
-  function confirmKill(s: Session) {
-    const reason = h('textarea', { id: 'kill-reason', rows: 3, placeholder: 'why (kept with the session and told to the user)' });
-    const err = h('div');
-    const dlg = h('dialog', { class: 'card', 'aria-labelledby': 'kill-title' },
-      h('form', { method: 'dialog' },
-        h('h2', { id: 'kill-title' }, 'Terminate this session?'),
-        h('p', {}, `${s.user}'s ${s.type.toUpperCase()} session to ${s.resource} is disconnected at once.`),
-        h('label', { for: 'kill-reason' }, 'Reason'),
-        reason,
-        err,
-        h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Cancel'),
-          h('button', { type: 'submit', class: 'danger', value: 'kill' }, 'Terminate session'))));
-    dlg.querySelector('form')!.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      clear(err);
-      try {
-        render(await killSession(s.id, reason.value.trim()));
-        dlg.close();
-      } catch (x) {
-        err.append(errorBox(x instanceof Error ? x.message : String(x)));
-      }
-    });
-    dlg.addEventListener('close', () => dlg.remove());
-    document.body.append(dlg);
-    dlg.showModal();
-    reason.focus();
   }
 
   async function load() {

@@ -1,9 +1,15 @@
 // OnePAM web console: boot, login, layout and routing (history API:
-// /sessions, /sessions/{id}, the hash #t=SECONDS selects a recording time).
+// /sessions, /sessions/{id}, the hash #t=SECONDS selects a recording time;
+// /resources; the consoles /sessions/{id}/terminal|desktop|sql, whose code
+// (xterm.js, noVNC) is loaded on first use).
 import './style.css';
+import './consoles.css';
+import '@xterm/xterm/css/xterm.css';
 import { APIError, login, logout, whoami, type Whoami } from './api';
 import { clear, h } from './dom';
 import { sessionsPage } from './sessions';
+import { resourcesPage } from './resources';
+import { settingsPage } from './settings';
 import { detailPage } from './detail';
 import { errorBox } from './widgets';
 
@@ -31,6 +37,7 @@ function route() {
   clear(main);
   const path = location.pathname.replace(/\/+$/, '') || '/';
   const m = path.match(/^\/sessions\/([0-9a-fA-F-]{36})$/);
+  const cm = path.match(/^\/sessions\/([0-9a-fA-F-]{36})\/(terminal|desktop|sql)$/);
   if (path === '/' || path === '/sessions') {
     if (path === '/') history.replaceState(null, '', '/sessions' + location.search);
     current = sessionsPage(me);
@@ -38,11 +45,44 @@ function route() {
   } else if (m) {
     current = detailPage(me, m[1].toLowerCase());
     document.title = 'Session · OnePAM';
+  } else if (path === '/settings' || path === '/settings/recording-storage') {
+    current = settingsPage(me);
+    document.title = 'Settings · OnePAM';
+  } else if (path === '/resources') {
+    current = resourcesPage(me);
+    document.title = 'Resources · OnePAM';
+  } else if (cm) {
+    const [id, kind] = [cm[1].toLowerCase(), cm[2]];
+    current = lazyPage(async () => {
+      if (kind === 'terminal') return (await import('./terminal')).terminalPage(id);
+      if (kind === 'desktop') return (await import('./desktop')).desktopPage(id);
+      return (await import('./sql')).sqlPage(id);
+    });
+    document.title = `${kind === 'sql' ? 'Database console' : kind === 'desktop' ? 'Desktop' : 'Terminal'} · OnePAM`;
   } else {
     current = { el: h('section', {}, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '/sessions' }, 'Go to sessions'))) };
   }
   main.append(current.el);
   main.focus({ preventScroll: true });
+}
+
+/** lazyPage shows a page whose module is loaded on demand. */
+function lazyPage(load: () => Promise<Page>): Page {
+  const el = h('div', { class: 'lazy' }, h('p', { class: 'muted' }, 'Loading…'));
+  let page: Page | null = null;
+  let disposed = false;
+  load().then((p) => {
+    if (disposed) {
+      p.dispose?.();
+      return;
+    }
+    page = p;
+    el.replaceWith(p.el);
+  }).catch((err) => {
+    clear(el);
+    el.append(errorBox(`cannot load this page: ${err instanceof Error ? err.message : err}`));
+  });
+  return { el, dispose: () => { disposed = true; page?.dispose?.(); } };
 }
 
 function shell(w: Whoami) {
@@ -54,7 +94,8 @@ function shell(w: Whoami) {
   app.append(
     h('header', { class: 'top' },
       h('a', { href: '/sessions', class: 'brand' }, 'OnePAM'),
-      h('nav', { 'aria-label': 'Main' }, h('a', { href: '/sessions', class: 'nav-link' }, 'Sessions')),
+      h('nav', { 'aria-label': 'Main' }, h('a', { href: '/sessions', class: 'nav-link' }, 'Sessions'), h('a', { href: '/resources', class: 'nav-link' }, 'Resources'),
+        w.role !== 'user' ? h('a', { href: '/settings/recording-storage', class: 'nav-link' }, 'Settings') : ''),
       h('span', { class: 'spacer' }),
       h('span', { class: 'who', title: `role ${w.role}` }, `${w.user} · ${w.role}`),
       out),

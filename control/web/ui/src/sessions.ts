@@ -8,6 +8,7 @@ import { showDuration } from './live';
 import type { Page } from './main';
 import { navigate } from './main';
 import { errorBox, statusIndicator, typeBadge } from './widgets';
+import { confirmKill } from './kill';
 
 const statusChips = [
   ['active', 'Active'], ['completed', 'Completed'], ['failed', 'Failed'], ['terminated', 'Terminated'],
@@ -95,7 +96,8 @@ export function sessionsPage(me: Whoami): Page {
 
   const table = h('table', { class: 'sessions', 'aria-label': 'Sessions' },
     h('thead', {}, h('tr', {}, ...['User', 'Type', 'Status', 'Duration', 'Data', 'Client IP', 'Started'].map((c) =>
-      h('th', { scope: 'col', class: c === 'Duration' || c === 'Data' ? 'num' : '' }, c)))),
+      h('th', { scope: 'col', class: c === 'Duration' || c === 'Data' ? 'num' : '' }, c)),
+      h('th', { scope: 'col', class: 'actions-cell' }, h('span', { class: 'sr-only' }, 'Actions')))),
     tbody);
 
   function row(s: Session): HTMLTableRowElement {
@@ -110,12 +112,31 @@ export function sessionsPage(me: Whoami): Page {
       h('td', { class: 'num', title: `↑ ${s.bytes_up} bytes up, ↓ ${s.bytes_down} bytes down` },
         bytes(s.bytes_up + s.bytes_down), h('div', { class: 'sub' }, `↑ ${bytes(s.bytes_up)} ↓ ${bytes(s.bytes_down)}`)),
       h('td', { class: 'mono' }, s.client_ip || '—'),
-      h('td', { class: 'nowrap' }, dateTime(s.created_at)));
+      h('td', { class: 'nowrap' }, dateTime(s.created_at)),
+      h('td', { class: 'actions-cell' }, me.role === 'admin' && (s.status === 'active' || s.status === 'pending')
+        ? h('button', { type: 'button', class: 'danger small', 'aria-label': `Terminate ${s.user}'s session to ${s.resource}`,
+          onclick: () => confirmKill(s, replaceRow) }, 'Terminate')
+        : ''));
     tr.addEventListener('click', (e) => {
-      if ((e.target as Element).closest('a')) return;
+      if ((e.target as Element).closest('a, button')) return;
       navigate(href);
     });
     return tr;
+  }
+
+  /** replaceRow shows a session's new state in its row (or drops the row when it no longer matches). */
+  function replaceRow(s: Session) {
+    const old = rows.get(s.id);
+    if (!old) return;
+    if (matches(f, s)) {
+      const tr = row(s);
+      old.replaceWith(tr);
+      rows.set(s.id, tr);
+    } else {
+      old.remove();
+      rows.delete(s.id);
+    }
+    emptyState();
   }
 
   function setRows(list: Session[]) {
