@@ -226,6 +226,39 @@ func TestHTTPSessions(t *testing.T) {
 		}
 	})
 
+	t.Run("kill in the middle of a 200 MiB download cuts it; the HAR shows the cut request", func(t *testing.T) {
+		tun := connectType(t, w.admin, "http", "web")
+		const size = 200 << 20
+		resp, err := http.Get("http://" + tun.Addr + "/download?n=" + strconv.Itoa(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.CopyN(io.Discard, resp.Body, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		w.admin.MustRun("sessions", "kill", tun.ID, "--reason", "e2e cut")
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil || n+1<<20 >= size {
+			t.Fatalf("the download went on after kill: %d more bytes, err %v", n, err)
+		}
+		if code, err := tun.Wait(20 * time.Second); err != nil || code != 7 {
+			t.Fatalf("http connect after kill: exit %d %v", code, err)
+		}
+		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
+		})
+		var d har.Document
+		if err := json.Unmarshal([]byte(w.admin.MustRun("sessions", "replay", tun.ID, "-o", "json")), &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Log.Entries) != 1 || !strings.Contains(d.Log.Entries[0].Request.URL, "/download") ||
+			d.Log.Entries[0].Response.BodySize >= size || d.Log.Entries[0].Comment == "" {
+			t.Fatalf("HAR of the killed download: %+v", d.Log.Entries)
+		}
+		t.Logf("cut entry: bodySize %d, comment %q", d.Log.Entries[0].Response.BodySize, d.Log.Entries[0].Comment)
+	})
+
 	t.Run("TLS upstream verified with its CA", func(t *testing.T) {
 		tun := connectType(t, w.admin, "http", "webtls")
 		defer tun.Signal(syscall.SIGINT)
