@@ -3,7 +3,6 @@ package httpproxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -105,7 +104,6 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		base:    cfg.upstreamURL(info.Target.Address),
 		start:   info.Clock(),
 		log:     info.Logger,
-		conns:   map[int64]*clientConn{},
 	}
 	if err := s.probe(ctx); err != nil {
 		return nil, err
@@ -154,11 +152,7 @@ type session struct {
 	enc       *har.Encoder
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[int64]*clientConn
-	wg     sync.WaitGroup
+	conns     proxy.Conns
 }
 
 func (s *session) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -221,29 +215,16 @@ func (s *session) record(e *har.Entry) {
 // conn (keep-alive, pipelining, upgrades) until the person or the session
 // ends it.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
-	}
-	if _, dup := s.conns[c.ConnID]; dup || c.ConnID < 1 {
-		s.mu.Unlock()
-		msg := fmt.Sprintf("connection number %d is invalid or already in use", c.ConnID)
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
-	}
 	cctx, cancel := context.WithCancel(ctx)
 	cc := newClientConn(s, conn, c, cancel)
-	s.conns[c.ConnID] = cc
-	s.wg.Add(1)
-	s.mu.Unlock()
+	release, err := s.conns.BeginFunc(conn, c, cc.abort)
+	if err != nil {
+		cancel()
+		return err
+	}
 	defer func() {
 		cancel()
-		s.mu.Lock()
-		delete(s.conns, c.ConnID)
-		s.mu.Unlock()
-		s.wg.Done()
+		release()
 	}()
 	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
 		return fmt.Errorf("answer connection: %w", err)
@@ -255,13 +236,7 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 // them their upstream requests and upgraded connections) and waits until
 // their entries are recorded.
 func (s *session) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for _, cc := range s.conns {
-		cc.abort()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.conns.CloseAll()
 	s.transport.CloseIdleConnections()
 	return nil
 }

@@ -32,7 +32,7 @@ func (m *mconn) commands() error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			if m.s.isClosed() {
+			if m.s.conns.Closing() {
 				return m.fail(t, errors.New("the session ended: the agent closed the connection"))
 			}
 			return m.fail(t, fmt.Errorf("client: %w", err))
@@ -44,7 +44,7 @@ func (m *mconn) commands() error {
 			if errors.Is(err, errQuit) {
 				return nil
 			}
-			if m.s.isClosed() {
+			if m.s.conns.Closing() {
 				err = fmt.Errorf("the session ended: the agent closed the connection (%w)", err)
 			}
 			return m.fail(t, err)

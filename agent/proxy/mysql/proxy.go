@@ -3,11 +3,9 @@ package mysql
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
@@ -111,7 +109,6 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		start: clock(),
 		enc:   querylog.NewEncoder(info.Recorder),
 		log:   log,
-		conns: map[int64]*mconn{},
 	}
 	if err := s.probe(ctx); err != nil {
 		return nil, err
@@ -186,11 +183,7 @@ type session struct {
 	start time.Time
 	enc   *querylog.Encoder
 	log   *slog.Logger
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[int64]*mconn
-	wg     sync.WaitGroup
+	conns proxy.Conns
 }
 
 func (s *session) since(t time.Time) float64 {
@@ -213,39 +206,21 @@ func (s *session) record(e querylog.Entry) error {
 // answers the ConnOpenResult, runs the connection phase on both sides and
 // relays the command phase, logging every statement.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
-	}
-	if _, dup := s.conns[c.ConnID]; dup || c.ConnID < 1 {
-		s.mu.Unlock()
-		msg := fmt.Sprintf("connection number %d is invalid or already in use", c.ConnID)
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
-	}
 	m := &mconn{s: s, id: c.ConnID, client: conn}
-	s.conns[c.ConnID] = m
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c.ConnID)
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	release, err := s.conns.BeginFunc(conn, c, m.abort)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	target, err := s.dial(ctx)
 	if err != nil {
 		s.record(querylog.Entry{T: s.since(s.clock()), Conn: int(c.ConnID), Kind: querylog.KindError, Rows: -1, Error: err.Error()})
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
-		return err
+		return proxy.Refuse(conn, err)
 	}
 	defer target.Close()
 	if !m.setServer(target) {
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
+		return proxy.Refuse(conn, proxy.ErrEnding)
 	}
 	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
 		return err
@@ -253,24 +228,16 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	stop := context.AfterFunc(ctx, m.abort)
 	defer stop()
 	err = m.serve(ctx)
-	s.mu.Lock()
-	if s.closed {
+	if s.conns.Closing() {
 		err = nil // torn down on purpose: not a connection error
 	}
-	s.mu.Unlock()
 	return err
 }
 
 // Close tears the session down: every client and server connection is
 // closed at once, and Close waits until their last entries are recorded.
 func (s *session) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for _, m := range s.conns {
-		m.abort()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.conns.CloseAll()
 	return nil
 }
 
@@ -279,9 +246,7 @@ func (m *mconn) setServer(c net.Conn) bool {
 	m.mu.Lock()
 	m.server = c
 	m.mu.Unlock()
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	return !m.s.closed
+	return !m.s.conns.Closing()
 }
 
 // abort closes both connections at once (kill, session end).
@@ -292,10 +257,4 @@ func (m *mconn) abort() {
 	if m.server != nil {
 		relay.Abort(m.server)
 	}
-}
-
-func (s *session) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
 }

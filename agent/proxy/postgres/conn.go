@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
 
@@ -161,7 +162,7 @@ func (pc *pgConn) serve(ctx context.Context) error {
 	pc.key = pgproto3.BackendKeyData{ProcessID: uint32(pc.id), SecretKey: make([]byte, 4)}
 	rand.Read(pc.key.SecretKey)
 	if !s.setServer(pc, sc.conn) {
-		return errEnding
+		return proxy.ErrEnding
 	}
 
 	// The person is authorised by control: the client gets AuthenticationOk

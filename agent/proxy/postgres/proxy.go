@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
@@ -109,7 +107,6 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		start: info.Clock(),
 		enc:   querylog.NewEncoder(info.Recorder),
 		log:   logger,
-		conns: map[int64]*pgConn{},
 		keys:  map[uint32]*pgConn{},
 	}
 	user := info.Open.Login
@@ -168,12 +165,10 @@ type session struct {
 	start time.Time
 	enc   *querylog.Encoder
 	log   *slog.Logger
+	conns proxy.Conns
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[int64]*pgConn
-	keys   map[uint32]*pgConn // synthetic cancel key (process id) → connection
-	wg     sync.WaitGroup
+	mu   sync.Mutex
+	keys map[uint32]*pgConn // synthetic cancel key (process id) → connection
 }
 
 // since returns the seconds since the session start.
@@ -193,46 +188,30 @@ func (s *session) record(e querylog.Entry) error {
 	return nil
 }
 
-var errEnding = errors.New("session is ending")
-
 // ServeConn answers the ConnOpenResult and carries one client connection:
 // the client's startup (or cancel request), the agent's login to the
 // server, then every message both ways, logged.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: errEnding.Error()})
-		return errEnding
-	}
-	if _, dup := s.conns[c.ConnID]; dup || c.ConnID < 1 {
-		s.mu.Unlock()
-		msg := fmt.Sprintf("connection number %d is invalid or already in use", c.ConnID)
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
+	release, err := s.conns.Begin(conn, c)
+	if err != nil {
+		return err
 	}
 	pc := newPgConn(s, c.ConnID, conn)
-	s.conns[c.ConnID] = pc
-	s.wg.Add(1)
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, c.ConnID)
 		if k := pc.key.ProcessID; k != 0 && s.keys[k] == pc {
 			delete(s.keys, k)
 		}
 		s.mu.Unlock()
-		s.wg.Done()
+		release()
 	}()
 	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
 		return err
 	}
-	err := pc.serve(ctx)
-	s.mu.Lock()
-	if s.closed {
+	err = pc.serve(ctx)
+	if s.conns.Closing() {
 		err = nil // torn down on purpose
 	}
-	s.mu.Unlock()
 	if err != nil {
 		s.log.Debug("postgres connection ended", "conn", c.ConnID, "err", err)
 	}
@@ -242,11 +221,11 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 // setServer registers the connection's server side so Close can cut it;
 // false when the session is already closing.
 func (s *session) setServer(pc *pgConn, server net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.conns.Attach(pc.id, server) != nil {
 		return false
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	pc.server = server
 	s.keys[pc.key.ProcessID] = pc
 	return true
@@ -255,15 +234,6 @@ func (s *session) setServer(pc *pgConn, server net.Conn) bool {
 // Close tears the session down: every client and server connection is cut
 // at once, and Close waits until the connections have ended.
 func (s *session) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for _, pc := range s.conns {
-		relay.Abort(pc.client)
-		if pc.server != nil {
-			relay.Abort(pc.server)
-		}
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.conns.CloseAll()
 	return nil
 }

@@ -56,6 +56,7 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		return nil, err
 	}
 	s := &session{p: p, info: info, tc: tc, log: info.Logger, start: info.Clock()}
+	s.conns.Single = "this RDP session already carries a client; one client at a time"
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,13 +93,8 @@ type session struct {
 	start time.Time
 	enc   *deskproto.Encoder
 
-	mu     sync.Mutex
-	closed bool
-	active *pair // one RDP client at a time
-	wg     sync.WaitGroup
+	conns proxy.Conns // one RDP client at a time
 }
-
-type pair struct{ client, server net.Conn }
 
 func (s *session) since() time.Duration {
 	return max(s.info.Clock().Sub(s.start), 0)
@@ -107,43 +103,20 @@ func (s *session) since() time.Duration {
 // ServeConn connects to the RDP server, answers the ConnOpenResult, and
 // carries one RDP client connection while recording it.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
-	case s.active != nil:
-		s.mu.Unlock()
-		msg := "this RDP session already carries a client; one client at a time"
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
+	release, err := s.conns.Begin(conn, c)
+	if err != nil {
+		return err
 	}
-	pr := &pair{client: conn}
-	s.active = pr
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.active = nil
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	defer release()
 
 	t, err := s.dialTarget(ctx)
 	if err != nil {
 		s.record(s.enc.Meta(s.since(), "connection", fmt.Sprintf("%d from %s failed: %v", c.ConnID, c.ClientAddr, err)))
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
-		return err
+		return proxy.Refuse(conn, err)
 	}
 	defer t.raw.Close()
-	s.mu.Lock()
-	pr.server = t.raw
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
+	if err := s.conns.Attach(c.ConnID, t.raw); err != nil {
+		return proxy.Refuse(conn, err)
 	}
 	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
 		return err
@@ -153,11 +126,9 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 
 	r := newRelay(s, c.ConnID, conn, t)
 	err = r.run()
-	s.mu.Lock()
-	if s.closed {
+	if s.conns.Closing() {
 		err = nil // torn down on purpose
 	}
-	s.mu.Unlock()
 	tm := s.since()
 	switch {
 	case err == nil:
@@ -181,21 +152,9 @@ func (s *session) record(err error) {
 
 // Close tears the session down and ends its recording.
 func (s *session) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.wg.Wait()
+	if !s.conns.CloseAll() {
 		return nil
 	}
-	s.closed = true
-	if pr := s.active; pr != nil {
-		relay.Abort(pr.client)
-		if pr.server != nil {
-			relay.Abort(pr.server)
-		}
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 	return s.enc.Close(s.since())
 }
 

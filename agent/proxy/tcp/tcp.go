@@ -6,17 +6,15 @@ package tcp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/onepam/onepam/pkg/relay"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/connlog"
 )
@@ -64,11 +62,8 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		start: info.Clock(),
 		enc:   connlog.NewEncoder(info.Recorder),
 		log:   info.Logger,
-		conns: map[int64]*pair{},
 	}, nil
 }
-
-type pair struct{ client, target net.Conn }
 
 type session struct {
 	p     *Proxy
@@ -76,11 +71,7 @@ type session struct {
 	start time.Time
 	enc   *connlog.Encoder
 	log   *slog.Logger
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[int64]*pair
-	wg     sync.WaitGroup
+	conns proxy.Conns
 }
 
 func (s *session) since() float64 {
@@ -94,28 +85,11 @@ func (s *session) since() float64 {
 // ServeConn dials the target, answers the ConnOpenResult and carries
 // bytes both ways.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
+	release, err := s.conns.Begin(conn, c)
+	if err != nil {
+		return err
 	}
-	if _, dup := s.conns[c.ConnID]; dup || c.ConnID < 1 {
-		s.mu.Unlock()
-		msg := fmt.Sprintf("connection number %d is invalid or already in use", c.ConnID)
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
-	}
-	pr := &pair{client: conn}
-	s.conns[c.ConnID] = pr
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c.ConnID)
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	defer release()
 
 	addr := s.info.Target.Address
 	ev := connlog.Event{Conn: c.ConnID, Peer: c.ClientAddr, Target: addr}
@@ -128,17 +102,11 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 		if rerr := s.enc.Encode(ev); rerr != nil {
 			s.info.Fail(rerr)
 		}
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
-		return err
+		return proxy.Refuse(conn, err)
 	}
 	defer target.Close()
-	s.mu.Lock()
-	pr.target = target
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
+	if err := s.conns.Attach(c.ConnID, target); err != nil {
+		return proxy.Refuse(conn, err)
 	}
 
 	opened := s.info.Clock()
@@ -154,11 +122,9 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 		cerr = relay.Splice(conn, target, &u, &d)
 		up, down = u.Load(), d.Load()
 	}
-	s.mu.Lock()
-	if s.closed {
+	if s.conns.Closing() {
 		cerr = nil // torn down on purpose: not a connection error
 	}
-	s.mu.Unlock()
 	ev.T, ev.Event = s.since(), connlog.EventClose
 	ev.BytesUp, ev.BytesDown = up, down
 	ev.Duration = max(s.info.Clock().Sub(opened).Seconds(), 0)
@@ -174,15 +140,6 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 // Close tears the session down: every client stream and target connection
 // is closed, and Close waits until their close events are recorded.
 func (s *session) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for _, pr := range s.conns {
-		relay.Abort(pr.client)
-		if pr.target != nil {
-			relay.Abort(pr.target)
-		}
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.conns.CloseAll()
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
@@ -42,6 +41,7 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		}
 	}
 	s := &session{p: p, info: info, tc: tc, log: info.Logger, start: info.Clock()}
+	s.conns.Single = "this VNC session already carries a viewer; one viewer at a time"
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,13 +79,8 @@ type session struct {
 	start time.Time
 	enc   *deskproto.Encoder
 
-	mu     sync.Mutex
-	closed bool
-	active *pair // the connection being carried: one viewer at a time
-	wg     sync.WaitGroup
+	conns proxy.Conns // the connection being carried: one viewer at a time
 }
-
-type pair struct{ viewer, server net.Conn }
 
 func (s *session) since() time.Duration {
 	return max(s.info.Clock().Sub(s.start), 0)
@@ -134,43 +129,20 @@ func (s *session) connect(ctx context.Context) (net.Conn, *rfb.Stream, error) {
 // ServeConn connects to the server, answers the ConnOpenResult, and
 // carries one viewer connection while recording it.
 func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) error {
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
-	case s.active != nil:
-		s.mu.Unlock()
-		msg := "this VNC session already carries a viewer; one viewer at a time"
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: msg})
-		return errors.New(msg)
+	release, err := s.conns.Begin(conn, c)
+	if err != nil {
+		return err
 	}
-	pr := &pair{viewer: conn}
-	s.active = pr
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.active = nil
-		s.mu.Unlock()
-		s.wg.Done()
-	}()
+	defer release()
 
 	server, st, err := s.connect(ctx)
 	if err != nil {
 		s.record(s.enc.Meta(s.since(), "connection", fmt.Sprintf("%d from %s failed: %v", c.ConnID, c.ClientAddr, err)))
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: err.Error()})
-		return err
+		return proxy.Refuse(conn, err)
 	}
 	defer server.Close()
-	s.mu.Lock()
-	pr.server = server
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		tunnel.WriteFrame(conn, api.ConnOpenResult{Error: "session is ending"})
-		return errors.New("session is ending")
+	if err := s.conns.Attach(c.ConnID, server); err != nil {
+		return proxy.Refuse(conn, err)
 	}
 	if err := tunnel.WriteFrame(conn, api.ConnOpenResult{OK: true}); err != nil {
 		return err
@@ -180,11 +152,9 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 
 	r := &relayConn{s: s, id: c.ConnID, peer: c.ClientAddr, viewer: conn, server: server, ss: st}
 	err = r.run()
-	s.mu.Lock()
-	if s.closed {
+	if s.conns.Closing() {
 		err = nil // torn down on purpose
 	}
-	s.mu.Unlock()
 	t := s.since()
 	switch {
 	case err == nil:
@@ -208,20 +178,8 @@ func (s *session) record(err error) {
 
 // Close tears the session down and ends its recording.
 func (s *session) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.wg.Wait()
+	if !s.conns.CloseAll() {
 		return nil
 	}
-	s.closed = true
-	if pr := s.active; pr != nil {
-		relay.Abort(pr.viewer)
-		if pr.server != nil {
-			relay.Abort(pr.server)
-		}
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 	return s.enc.Close(s.since())
 }
