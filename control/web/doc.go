@@ -14,7 +14,16 @@
 //	GET  /assets/…              the built assets (content-hashed names,
 //	                            cached for a year)
 //	GET  anything else          index.html (the console routes in the
-//	                            browser: /sessions, /sessions/{id}#t=90)
+//	                            browser: /sessions, /sessions/{id}#t=90,
+//	                            /resources, /sessions/{id}/terminal,
+//	                            /sessions/{id}/desktop, /sessions/{id}/sql,
+//	                            /settings/recording-storage)
+//
+// The web terminal, VNC viewer and database console talk to routes of
+// package control/consoles (WebSockets and SQL requests under
+// /v1/sessions/{id}/), which control mounts in front of the API: control
+// runs the SSH, RFB relay and database clients for the browser over the
+// same session path the CLI uses.
 //
 // The API accepts the session cookie instead of a bearer token (package
 // control/auth); every state-changing request made with the cookie must
