@@ -78,7 +78,7 @@ func TestCurl(t *testing.T) {
 	if es[6].Request.Method != "PUT" || es[6].Request.BodySize != 10<<20 {
 		t.Fatalf("upload entry %s %d", es[6].Request.Method, es[6].Request.BodySize)
 	}
-	stored := r.rec.bytes()
+	stored := r.rec.Bytes()
 	for _, secret := range []string{"curl-tok-1", "curl-pw-2", "srv-cookie-secret"} {
 		if bytes.Contains(stored, []byte(secret)) {
 			t.Errorf("%s in the recording", secret)

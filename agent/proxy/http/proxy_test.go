@@ -122,7 +122,7 @@ func TestRequestsAndRedaction(t *testing.T) {
 			if e.Timings.Send < 0 || e.Timings.Wait < 0 || e.Timings.Receive < 0 || e.Time <= 0 || e.ServerIPAddress != "127.0.0.1" {
 				t.Fatalf("timings %+v time %v ip %q", e.Timings, e.Time, e.ServerIPAddress)
 			}
-			stored := r.rec.bytes()
+			stored := r.rec.Bytes()
 			for _, s := range tc.noSecret {
 				if bytes.Contains(stored, []byte(s)) {
 					t.Errorf("%q is in the recording", s)
@@ -199,8 +199,8 @@ func TestChunkedAndKeepAlive(t *testing.T) {
 		}
 	}
 	es := r.waitEntries(2)
-	if r.conns.Load() != 1 || es[0].Conn != 1 || es[1].Conn != 1 || es[1].Connection != "1" {
-		t.Fatalf("two requests on one connection: %d conns, entries on conns %d and %d", r.conns.Load(), es[0].Conn, es[1].Conn)
+	if r.front.Conns() != 1 || es[0].Conn != 1 || es[1].Conn != 1 || es[1].Connection != "1" {
+		t.Fatalf("two requests on one connection: %d conns, entries on conns %d and %d", r.front.Conns(), es[0].Conn, es[1].Conn)
 	}
 	if es[1].Timings.DNS != -1 || es[1].Timings.Connect != -1 {
 		t.Errorf("second request reuses the upstream connection: timings %+v", es[1].Timings)
@@ -290,7 +290,7 @@ func TestRedirectsAndCookies(t *testing.T) {
 	if login == nil || len(login.Response.Cookies) != 1 || login.Response.Cookies[0].Value != har.Redacted || login.Response.Cookies[0].Path != "/base" {
 		t.Fatalf("login entry %+v", login)
 	}
-	if bytes.Contains(r.rec.bytes(), []byte("srv-cookie-secret")) {
+	if bytes.Contains(r.rec.Bytes(), []byte("srv-cookie-secret")) {
 		t.Error("cookie value in the recording")
 	}
 	r.export()

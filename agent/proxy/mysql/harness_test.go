@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,7 +21,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/onepam/onepam/agent/proxy"
-	"github.com/onepam/onepam/agent/record"
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
@@ -35,14 +33,7 @@ const machineMariaDB = "127.0.0.1:3306"
 // fails the test in CI (CI=true) and skips it elsewhere.
 func requirePeer(t testing.TB, prog string) string {
 	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", prog, err)
-		}
-		t.Skipf("%s not installed: %v", prog, err)
-	}
-	return p
+	return proxytest.RequirePeer(t, prog)
 }
 
 // requireServer checks that a database server answers at addr.
@@ -58,29 +49,12 @@ func requireServer(t testing.TB, addr string) {
 	c.Close()
 }
 
-// memSink is a recording sink in memory.
-type memSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *memSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *memSink) Finalize(bool) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(s.b.Len()), nil
-}
+// memSink is a recording sink in memory that decodes its query log.
+type memSink struct{ proxytest.Sink }
 
 func (s *memSink) entries(t testing.TB) []querylog.Entry {
 	t.Helper()
-	s.mu.Lock()
-	raw := append([]byte(nil), s.b.Bytes()...)
-	s.mu.Unlock()
+	raw := s.Bytes()
 	d := querylog.NewDecoder(bytes.NewReader(raw))
 	var out []querylog.Entry
 	for {
@@ -109,15 +83,8 @@ type harness struct {
 
 func openSession(ctx context.Context, target string, cfg *TargetConfig, login string) (proxy.Session, *memSink, error) {
 	sink := &memSink{}
-	info := &proxy.SessionInfo{
-		Open:     api.SessionOpen{SessionID: "s1", Type: api.TypeDB, Resource: "db", Login: login, User: "alice"},
-		Target:   proxy.Target{Name: "db", Type: api.TypeDB, Address: target, Options: cfg},
-		Recorder: record.New(sink, record.FailClosed, nil),
-		Logger:   slog.New(slog.DiscardHandler),
-		Clock:    time.Now,
-		Dial:     (&net.Dialer{}).DialContext,
-		Fail:     func(error) {},
-	}
+	info := proxytest.Info(api.SessionOpen{SessionID: "s1", Type: api.TypeDB, Resource: "db", Login: login, User: "alice"},
+		proxy.Target{Name: "db", Address: target, Options: cfg}, sink)
 	s, err := New(Config{}).Open(ctx, info)
 	return s, sink, err
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -22,14 +21,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
-	"github.com/onepam/onepam/agent/record"
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
@@ -229,13 +226,7 @@ func requirePeer(t testing.TB, prog string) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("required in CI: %v", err)
-	}
-	t.Skip(err)
-}
+func skipOrFail(t testing.TB, err error) { t.Helper(); proxytest.SkipOrFail(t, err) }
 
 // require returns the instance's address or skips/fails the test.
 func (in *instance) require(t testing.TB) string {
@@ -256,29 +247,12 @@ func requireMachinePG(t testing.TB) string {
 	return machinePG
 }
 
-// memSink is a recording sink in memory.
-type memSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *memSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *memSink) Finalize(bool) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(s.b.Len()), nil
-}
+// memSink is a recording sink in memory that decodes its query log.
+type memSink struct{ proxytest.Sink }
 
 func (s *memSink) entries(t testing.TB) []querylog.Entry {
 	t.Helper()
-	s.mu.Lock()
-	raw := append([]byte(nil), s.b.Bytes()...)
-	s.mu.Unlock()
+	raw := s.Bytes()
 	d := querylog.NewDecoder(bytes.NewReader(raw))
 	var out []querylog.Entry
 	for {
@@ -310,11 +284,7 @@ func (s *memSink) waitEntry(t testing.TB, what string, match func(querylog.Entry
 	}
 }
 
-func (s *memSink) dump() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func (s *memSink) dump() string { return s.String() }
 
 // target describes a server and how the agent logs in to it.
 type target struct {
@@ -325,15 +295,7 @@ type target struct {
 func openSession(ctx context.Context, tg target, open api.SessionOpen) (proxy.Session, *memSink, error) {
 	sink := &memSink{}
 	open.SessionID, open.Type, open.Resource = "s1", api.TypeDB, "pg"
-	info := &proxy.SessionInfo{
-		Open:     open,
-		Target:   proxy.Target{Name: "pg", Type: api.TypeDB, Address: tg.addr, Options: tg.cfg},
-		Recorder: record.New(sink, record.FailClosed, nil),
-		Logger:   slog.New(slog.DiscardHandler),
-		Clock:    time.Now,
-		Dial:     (&net.Dialer{}).DialContext,
-		Fail:     func(error) {},
-	}
+	info := proxytest.Info(open, proxy.Target{Name: "pg", Address: tg.addr, Options: tg.cfg}, sink)
 	s, err := New(Config{}).Open(ctx, info)
 	return s, sink, err
 }
@@ -342,12 +304,11 @@ func openSession(ctx context.Context, tg target, open api.SessionOpen) (proxy.Se
 // standing in for control and the CLI: every connection to addr becomes
 // one ServeConn (a new conn stream), the ConnOpenResult frame stripped.
 type gateway struct {
-	addr   string
-	sink   *memSink
-	sess   proxy.Session
-	nextID atomic.Int64
-	mu     sync.Mutex
-	errs   map[int64]error // ServeConn results
+	addr string
+	sink *memSink
+	sess proxy.Session
+	mu   sync.Mutex
+	errs map[int64]error // ServeConn results
 }
 
 func startGateway(t testing.TB, tg target, open api.SessionOpen) *gateway {
@@ -356,61 +317,18 @@ func startGateway(t testing.TB, tg target, open api.SessionOpen) *gateway {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	g := &gateway{sink: sink, sess: s, errs: map[int64]error{}}
+	f := proxytest.NewFront(t, s, "s1")
+	f.Refused = func(_ int64, res api.ConnOpenResult, err error) {
+		t.Errorf("conn open result: %+v, %v", res, err)
 	}
-	g := &gateway{addr: ln.Addr().String(), sink: sink, sess: s, errs: map[int64]error{}}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				g.serve(t, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.Close()
-		wg.Wait()
-	})
-	return g
-}
-
-// serve hands one client connection to ServeConn over a loopback TCP pair.
-func (g *gateway) serve(t testing.TB, client net.Conn) {
-	agentEnd, cliEnd, err := tcpPair()
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer cliEnd.Close()
-	id := g.nextID.Add(1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer agentEnd.Close()
-		err := g.sess.ServeConn(context.Background(), agentEnd, api.ConnOpen{SessionID: "s1", ConnID: id, ClientAddr: client.RemoteAddr().String()})
+	f.Ended = func(id int64, err error) {
 		g.mu.Lock()
 		g.errs[id] = err
 		g.mu.Unlock()
-	}()
-	var res api.ConnOpenResult
-	if err := tunnel.ReadFrame(cliEnd, &res); err != nil || !res.OK {
-		t.Errorf("conn open result: %+v, %v", res, err)
-		return
 	}
-	relay.Splice(client, cliEnd, nil, nil)
-	<-done
+	g.addr = f.Addr
+	return g
 }
 
 // serveErr waits for the result of ServeConn of connection id.
@@ -430,32 +348,8 @@ func (g *gateway) serveErr(t testing.TB, id int64) error {
 	return nil
 }
 
-func tcpPair() (net.Conn, net.Conn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	r := <-ch
-	if r.err != nil {
-		a.Close()
-		return nil, nil, r.err
-	}
-	return r.c, a, nil
-}
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair() (net.Conn, net.Conn, error) { return proxytest.Pair() }
 
 func (g *gateway) hostPort() (string, string) {
 	h, p, _ := net.SplitHostPort(g.addr)
@@ -488,15 +382,8 @@ func findEntries(es []querylog.Entry, stmt string) []querylog.Entry {
 
 func openSessionCfg(tg target, cfg Config) (proxy.Session, *memSink, error) {
 	sink := &memSink{}
-	info := &proxy.SessionInfo{
-		Open:     api.SessionOpen{SessionID: "s1", Type: api.TypeDB, Resource: "pg"},
-		Target:   proxy.Target{Name: "pg", Type: api.TypeDB, Address: tg.addr, Options: tg.cfg},
-		Recorder: record.New(sink, record.FailClosed, nil),
-		Logger:   slog.New(slog.DiscardHandler),
-		Clock:    time.Now,
-		Dial:     (&net.Dialer{}).DialContext,
-		Fail:     func(error) {},
-	}
+	info := proxytest.Info(api.SessionOpen{SessionID: "s1", Type: api.TypeDB, Resource: "pg"},
+		proxy.Target{Name: "pg", Address: tg.addr, Options: tg.cfg}, sink)
 	s, err := New(cfg).Open(context.Background(), info)
 	return s, sink, err
 }

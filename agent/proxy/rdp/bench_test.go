@@ -131,7 +131,7 @@ func BenchmarkRecordingRate(b *testing.B) {
 				cmd.Env = append(os.Environ(), "DISPLAY="+p.clientDisplay, "HOME="+home, "XDG_CONFIG_HOME="+home)
 				cmd.Start()
 				time.Sleep(3 * time.Second)
-				before := len(h.rec.bytes())
+				before := len(h.rec.Bytes())
 				stop := make(chan struct{})
 				done := make(chan struct{})
 				go func() {
@@ -164,7 +164,7 @@ func BenchmarkRecordingRate(b *testing.B) {
 				h.sess.Close()
 				cmd.Process.Kill()
 				cmd.Wait()
-				total += float64(len(h.rec.bytes())-before) / window.Seconds()
+				total += float64(len(h.rec.Bytes())-before) / window.Seconds()
 				exec.Command("env", "DISPLAY="+p.serverDisplay, "xsetroot", "-mod", "8", "8", "-fg", "#3366cc", "-bg", "#ffcc00").Run()
 			}
 			b.ReportMetric(total/float64(b.N), "rec-bytes/s")

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 )
 
 // peers are the real programs the tests run: an Xvnc display drawing
@@ -51,7 +53,7 @@ func TestMain(m *testing.M) {
 func getPeers(t testing.TB) *peers {
 	t.Helper()
 	for _, p := range []string{"Xvnc", "Xvfb", "freerdp-shadow-cli", "xfreerdp", "winpr-hash", "xsetroot", "import", "xdotool"} {
-		requirePeer(t, p)
+		proxytest.RequirePeer(t, p)
 	}
 	peerOnce.Do(func() { thePeers.err = thePeers.start() })
 	if thePeers.err != nil {

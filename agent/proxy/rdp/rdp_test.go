@@ -22,7 +22,7 @@ func frameMatches(t *testing.T, p *peers, h *harness, fuzz, tolerance int) {
 	var last int
 	poll := time.Now().Add(30 * time.Second)
 	for {
-		data := h.rec.bytes()
+		data := h.rec.Bytes()
 		pl, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
 		if err == nil && pl.Duration() > 0 {
 			if img, err := pl.Frame(pl.Duration()); err == nil && img.Bounds().Dx() > 0 {
@@ -41,7 +41,7 @@ func frameMatches(t *testing.T, p *peers, h *harness, fuzz, tolerance int) {
 
 func countEvents(t *testing.T, h *harness, typ deskproto.EventType, match func(deskproto.Event) bool) int {
 	n := 0
-	for _, e := range events(t, h.rec.bytes()) {
+	for _, e := range events(t, h.rec.Bytes()) {
 		if e.Type == typ && (match == nil || match(e)) {
 			n++
 		}
@@ -216,7 +216,7 @@ func TestClientOfferingOnlyNLAIsRefused(t *testing.T) {
 // dumpFrame writes the recording's last frame to a PNG for diagnosis
 // and returns its path.
 func dumpFrame(t *testing.T, h *harness) string {
-	data := h.rec.bytes()
+	data := h.rec.Bytes()
 	pl, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err.Error()

@@ -52,7 +52,7 @@ func BenchmarkFullScreen(b *testing.B) {
 				cl.Close()
 				if h != nil {
 					<-h.errs
-					b.ReportMetric(float64(len(h.rec.bytes())), "rec-bytes")
+					b.ReportMetric(float64(len(h.rec.Bytes())), "rec-bytes")
 				}
 			})
 		}
@@ -87,7 +87,7 @@ func BenchmarkRecordingRate(b *testing.B) {
 		cl.Close()
 		<-h.errs
 		h.sess.Close()
-		n := len(h.rec.bytes())
+		n := len(h.rec.Bytes())
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rec-bytes/s")
 		b.ReportMetric(float64(n), "rec-bytes")
 	}

@@ -5,52 +5,23 @@ import (
 	"context"
 	"image"
 	"io"
-	"log/slog"
-	"net"
-	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 	"github.com/onepam/onepam/agent/record"
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/relay"
-	"github.com/onepam/onepam/pkg/tunnel"
 	"github.com/onepam/onepam/recordfmt/deskproto"
 )
-
-// sink is an in-memory recording sink.
-type sink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *sink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *sink) Finalize(bool) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(s.buf.Len()), nil
-}
-
-func (s *sink) bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.buf.Bytes()...)
-}
 
 // harness is one open session and a listener that hands every viewer
 // connection to ServeConn the way the agent does (after reading the
 // ConnOpenResult frame off the stream, as the CLI does).
 type harness struct {
 	sess   proxy.Session
-	rec    *sink
+	rec    *proxytest.Sink
 	addr   string // viewers connect here
 	failed atomic.Value
 	errs   chan error // ServeConn results
@@ -58,77 +29,28 @@ type harness struct {
 
 func openSession(t testing.TB, cfg Config, addr string, tc *TargetConfig) (*harness, error) {
 	t.Helper()
-	h := &harness{rec: &sink{}, errs: make(chan error, 16)}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	info := &proxy.SessionInfo{
-		Open:     api.SessionOpen{SessionID: "s-test", Type: api.TypeVNC, Resource: "desk", User: "alice"},
-		Target:   proxy.Target{Name: "desk", Type: api.TypeVNC, Address: addr, Options: tc},
-		Recorder: record.New(h.rec, record.FailClosed, logger),
-		Logger:   logger,
-		Clock:    time.Now,
-		Dial:     (&net.Dialer{}).DialContext,
-		Fail:     func(err error) { h.failed.Store(err) },
-	}
+	h := &harness{rec: &proxytest.Sink{}, errs: make(chan error, 256)}
+	logger := proxytest.Logger()
+	info := proxytest.Info(
+		api.SessionOpen{SessionID: "s-test", Type: api.TypeVNC, Resource: "desk", User: "alice"},
+		proxy.Target{Name: "desk", Address: addr, Options: tc}, nil)
+	info.Recorder = record.New(h.rec, record.FailClosed, logger)
+	info.Logger = logger
+	info.Fail = func(err error) { h.failed.Store(err) }
 	sess, err := New(cfg).Open(context.Background(), info)
 	if err != nil {
 		return nil, err
 	}
 	h.sess = sess
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = l.Addr().String()
-	var id atomic.Int64
-	go func() {
-		for {
-			viewer, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go h.carry(t, viewer, id.Add(1))
+	f := proxytest.NewFront(t, sess, "s-test")
+	f.Ended = func(_ int64, err error) {
+		select {
+		case h.errs <- err:
+		default:
 		}
-	}()
-	t.Cleanup(func() { l.Close(); sess.Close() })
+	}
+	h.addr = f.Addr
 	return h, nil
-}
-
-// carry connects viewer to a ServeConn call through a loopback TCP pair.
-func (h *harness) carry(t testing.TB, viewer net.Conn, id int64) {
-	a, b := tcpPair(t)
-	go func() {
-		err := h.sess.ServeConn(context.Background(), a, api.ConnOpen{SessionID: "s-test", ConnID: id, ClientAddr: viewer.RemoteAddr().String()})
-		a.Close()
-		h.errs <- err
-	}()
-	var res api.ConnOpenResult
-	if err := tunnel.ReadFrame(b, &res); err != nil || !res.OK {
-		viewer.Close()
-		b.Close()
-		return
-	}
-	relay.Splice(viewer, b, nil, nil)
-}
-
-func tcpPair(t testing.TB) (net.Conn, net.Conn) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, <-ch
 }
 
 // finish closes the session and returns a player of its recording.
@@ -140,7 +62,7 @@ func (h *harness) finish(t testing.TB) *deskproto.Player {
 	if err, _ := h.failed.Load().(error); err != nil {
 		t.Fatalf("the session failed: %v", err)
 	}
-	data := h.rec.bytes()
+	data := h.rec.Bytes()
 	p, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
@@ -185,11 +107,5 @@ func lastFrame(t testing.TB, p *deskproto.Player) *image.RGBA {
 // poll waits for cond, failing after 20 s.
 func poll(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	proxytest.Poll(t, what, 20*time.Second, cond)
 }

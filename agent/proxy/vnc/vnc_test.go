@@ -162,7 +162,7 @@ func TestVNCSnapshot(t *testing.T) {
 		t.Fatalf("recorded frame differs from the server's screenshot in %d pixels", d)
 	}
 	var connNote string
-	for _, ev := range events(t, h.rec.bytes()) {
+	for _, ev := range events(t, h.rec.Bytes()) {
 		if ev.Type == deskproto.EventMeta && ev.Key == "connection" && strings.Contains(ev.Text, "RFB 3.") {
 			connNote = ev.Text
 		}
@@ -319,7 +319,7 @@ func TestInputRecorded(t *testing.T) {
 	<-h.errs
 	h.finish(t)
 	var got []string
-	for _, ev := range events(t, h.rec.bytes()) {
+	for _, ev := range events(t, h.rec.Bytes()) {
 		switch ev.Type {
 		case deskproto.EventPointer:
 			got = append(got, "pointer "+strconv.Itoa(ev.X)+","+strconv.Itoa(ev.Y)+" "+strconv.Itoa(int(ev.Buttons)))
@@ -448,7 +448,7 @@ func TestMalformed(t *testing.T) {
 				t.Fatalf("viewer connection not closed: %v", err)
 			}
 			var recorded string
-			for _, ev := range events(t, h.rec.bytes()) {
+			for _, ev := range events(t, h.rec.Bytes()) {
 				if ev.Type == deskproto.EventError {
 					recorded = ev.Text
 				}
@@ -497,7 +497,7 @@ func TestSeekLive(t *testing.T) {
 	if len(p.Keyframes()) < 2 {
 		t.Fatalf("%d keyframes in 3 s with a 300 ms interval", len(p.Keyframes()))
 	}
-	data := h.rec.bytes()
+	data := h.rec.Bytes()
 	for _, at := range []time.Duration{p.Duration() / 3, p.Duration() * 2 / 3, p.Duration()} {
 		seek, err := p.Frame(at)
 		if err != nil {

@@ -13,20 +13,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 )
 
 // RequirePeer returns the path of a program a test needs: missing, it
 // fails the test in CI (CI=true) and skips it elsewhere.
 func RequirePeer(t testing.TB, prog string) string {
 	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", prog, err)
-		}
-		t.Skipf("%s not installed: %v", prog, err)
-	}
-	return p
+	return proxytest.RequirePeer(t, prog)
 }
 
 // Server is a VNC server on an X display, started by a test.
