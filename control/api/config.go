@@ -76,6 +76,9 @@ type Config struct {
 	// CAPin is control's CA pin ("sha256:<hex>"), embedded in enrollment
 	// tokens.
 	CAPin string
+	// RecordingAdmin, when set, serves recording verification, retention
+	// notices and the recording settings (/v1/settings/...).
+	RecordingAdmin RecordingAdmin
 	// Live, when set, serves live watching of recordings
 	// (GET /v1/sessions/{id}/watch); nil answers it "unavailable".
 	Live *recordings.Hub

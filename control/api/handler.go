@@ -60,10 +60,12 @@ func (h *handler) routes() {
 	authed("GET /v1/sessions/{id}", h.getSession)
 	authed("POST /v1/sessions/{id}/kill", h.killSession)
 	authed("GET /v1/sessions/{id}/connect", h.connect)
-	authed("GET /v1/sessions/{id}/recording", h.recording)
+	authed("GET /v1/sessions/{id}/recording", h.readRecording)
+	authed("GET /v1/sessions/{id}/verify", h.verifyRecording)
 	authed("GET /v1/sessions/{id}/watch", h.watchSession)
 	authed("GET /v1/sessions/{id}/files", h.files)
 	authed("GET /v1/search", h.search)
+	h.settingsRoutes(authed)
 	// Anything else under /v1/ is a JSON 404, not the mux's text answer.
 	open("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, api.Errorf(api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))

@@ -2,12 +2,9 @@ package api
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/onepam/onepam/control/auth"
-	"github.com/onepam/onepam/control/recordings"
 	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
@@ -156,54 +153,3 @@ func recordingContentType(f api.RecordingFormat) string {
 	}
 	return "application/octet-stream"
 }
-
-func (h *handler) recording(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s, ok := h.loadSession(w, r, p, auth.SessionsReplay)
-	if !ok {
-		return
-	}
-	format := s.Recording.Format
-	if format == "" {
-		format = api.RecordingFormatFor(s.Type)
-	}
-	rc, err := h.cfg.Recordings.Open(r.Context(), s.ID, format)
-	if err != nil {
-		if errors.Is(err, recordings.ErrNotFound) || toAPIError(err).Code == api.CodeNotFound {
-			err = api.Errorf(api.CodeNotFound, "session %s has no stored recording (recording state: %s)", s.ID, s.Recording.State)
-		}
-		h.audit(r.Context(), r, p, "recording.read", s.ID, api.OutcomeError, err.Error(), nil)
-		h.writeError(w, r, err)
-		return
-	}
-	defer rc.Close()
-	var (
-		body        io.WriterTo = rawCopier{rc}
-		contentType             = recordingContentType(format)
-	)
-	switch want := r.URL.Query().Get("format"); want {
-	case "", "stored":
-	case "native":
-		ne, err := newNativeExporter(format, rc)
-		if err != nil {
-			h.audit(r.Context(), r, p, "recording.read", s.ID, api.OutcomeError, err.Error(), nil)
-			h.writeError(w, r, fmt.Errorf("session %s: %w", s.ID, err))
-			return
-		}
-		body, contentType = ne, ne.contentType()
-	default:
-		h.writeError(w, r, api.Errorf(api.CodeInvalid, "format=%q: want native or stored", want))
-		return
-	}
-	h.audit(r.Context(), r, p, "recording.read", s.ID, api.OutcomeSuccess, "", map[string]string{"format": string(format)})
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if _, err := body.WriteTo(w); err != nil {
-		h.cfg.Logger.Warn("send recording", "request_id", requestID(r.Context()), "session_id", s.ID, "err", err)
-	}
-}
-
-// rawCopier copies a reader as it is.
-type rawCopier struct{ r io.Reader }
-
-func (c rawCopier) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, c.r) }

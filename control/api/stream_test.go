@@ -176,7 +176,7 @@ func TestNativeRecording(t *testing.T) {
 		{"har native", harID, "?format=native", 200, "application/json", `{`, `"entries"`},
 		{"connlog native", connlogID, "?format=native", 200, "application/x-ndjson", connlogLine, ""},
 		{"connlog in a container", boxedID, "?format=native", 200, "application/x-ndjson", connlogLine, ""},
-		{"unknown format", castID, "?format=mp4", 400, "application/json", "", "want native or stored"},
+		{"unknown format", castID, "?format=mp4", 400, "application/json", "", "want inner, native or container"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

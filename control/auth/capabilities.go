@@ -30,6 +30,8 @@ const (
 	AuditList       Action = "audit.list"
 	ResourcesList   Action = "resources.list"
 	Whoami          Action = "whoami"
+	SettingsShow    Action = "settings.show"
+	SettingsChange  Action = "settings.change"
 )
 
 // grant says who may perform an action: All roles on any object, Own
@@ -66,6 +68,8 @@ var capabilities = map[Action]grant{
 	AuditList:       {All: []api.Role{admin, auditor}},
 	ResourcesList:   {All: []api.Role{admin, auditor, user}},
 	Whoami:          {All: []api.Role{admin, auditor, user}},
+	SettingsShow:    {All: []api.Role{admin, auditor}},
+	SettingsChange:  {All: []api.Role{admin}},
 }
 
 // Scope is how far a permission reaches.

@@ -14,10 +14,10 @@ import (
 	"github.com/onepam/onepam/recordfmt/container"
 )
 
-// upload plays the agent's uploader against a Dir and a Hub: closed
+// uploadSim plays the agent's uploader against a Dir and a Hub: closed
 // pieces once, the open frame's snapshot re-sent at the same offset as it
 // grows; every stored chunk is published.
-type upload struct {
+type uploadSim struct {
 	t      *testing.T
 	d      *Dir
 	h      *Hub
@@ -26,7 +26,7 @@ type upload struct {
 	volat  int // offset of the last snapshot stored, -1 none
 }
 
-func (u *upload) send(off int, data []byte, final bool) {
+func (u *uploadSim) send(off int, data []byte, final bool) {
 	u.t.Helper()
 	if _, err := u.d.WriteAt(context.Background(), sid, api.FormatAsciicast, int64(off), data, final); err != nil {
 		u.t.Fatal(err)
@@ -34,7 +34,7 @@ func (u *upload) send(off int, data []byte, final bool) {
 	u.h.Publish(sid, LiveChunk{Offset: int64(off), Data: append([]byte(nil), data...), Final: final})
 }
 
-func (u *upload) tick(w *container.Writer, final bool) {
+func (u *uploadSim) tick(w *container.Writer, final bool) {
 	u.t.Helper()
 	_, snap, err := w.Snapshot(nil)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestFollowerContainerWithResentFrames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u := &upload{t: t, d: d, h: NewHub(buffer), volat: -1}
+			u := &uploadSim{t: t, d: d, h: NewHub(buffer), volat: -1}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			fo, err := u.h.Follow(ctx, FollowConfig{Store: d, SessionID: sid, Format: api.FormatAsciicast})

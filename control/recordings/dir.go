@@ -229,3 +229,20 @@ func syncDir(dir string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// Probe writes, reads back and deletes a probe file in the directory.
+func (d *Dir) Probe() api.StorageTestResult {
+	p := filepath.Join(d.root, ".onepam-probe")
+	body := []byte("onepam recording storage probe")
+	if err := os.WriteFile(p, body, 0o600); err != nil {
+		return api.StorageTestResult{Message: fmt.Sprintf("write %s: %v", p, err), Steps: []string{"write: FAILED"}}
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != string(body) {
+		return api.StorageTestResult{Message: fmt.Sprintf("read back %s: %v", p, err), Steps: []string{"write: ok", "read: FAILED"}}
+	}
+	if err := os.Remove(p); err != nil {
+		return api.StorageTestResult{Message: fmt.Sprintf("delete %s: %v", p, err), Steps: []string{"write: ok", "read: ok", "delete: FAILED"}}
+	}
+	return api.StorageTestResult{OK: true, Message: "wrote, read back and deleted a probe file in " + d.root, Steps: []string{"write: ok", "read: ok", "delete: ok"}}
+}
