@@ -36,7 +36,7 @@ type sshWorld struct {
 	login string
 }
 
-func newSSHWorld(t *testing.T) *sshWorld {
+func newSSHWorld(t testing.TB) *sshWorld {
 	t.Helper()
 	sshd := e2etest.StartSSHD(t)
 	cli, _ := e2etest.Binaries(t)
@@ -72,12 +72,12 @@ func newSSHWorld(t *testing.T) *sshWorld {
 
 // run runs onepam as u with stdin and stdout (either may be nil) and
 // returns the exit code and standard error.
-func (w *sshWorld) run(t *testing.T, u *e2etest.User, stdin io.Reader, stdout io.Writer, args ...string) (int, string) {
+func (w *sshWorld) run(t testing.TB, u *e2etest.User, stdin io.Reader, stdout io.Writer, args ...string) (int, string) {
 	t.Helper()
 	return runProg(t, u.Env(), stdin, stdout, w.cli, args...)
 }
 
-func runProg(t *testing.T, env []string, stdin io.Reader, stdout io.Writer, prog string, args ...string) (int, string) {
+func runProg(t testing.TB, env []string, stdin io.Reader, stdout io.Writer, prog string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -101,7 +101,7 @@ func runProg(t *testing.T, env []string, stdin io.Reader, stdout io.Writer, prog
 }
 
 // newestSSH returns the newest ssh session.
-func (w *sshWorld) newestSSH(t *testing.T) api.Session {
+func (w *sshWorld) newestSSH(t testing.TB) api.Session {
 	t.Helper()
 	ss := sessions(t, w.admin, "--type", "ssh", "--limit", "1")
 	if len(ss) == 0 {
@@ -111,7 +111,7 @@ func (w *sshWorld) newestSSH(t *testing.T) api.Session {
 }
 
 // waitRecorded waits until session id ended and its recording is complete.
-func (w *sshWorld) waitRecorded(t *testing.T, id string) api.Session {
+func (w *sshWorld) waitRecorded(t testing.TB, id string) api.Session {
 	t.Helper()
 	var s api.Session
 	e2etest.WaitFor(t, 20*time.Second, "session "+id+" ended with a complete recording", func() bool {
@@ -122,7 +122,7 @@ func (w *sshWorld) waitRecorded(t *testing.T, id string) api.Session {
 }
 
 // client returns an API client logged in as the admin.
-func (w *sshWorld) client(t *testing.T) *client.Client {
+func (w *sshWorld) client(t testing.TB) *client.Client {
 	t.Helper()
 	c, err := client.New(client.Config{URL: w.ctl.URL(), Token: w.ctl.AdminToken, CAPin: w.ctl.CAPin})
 	if err != nil {
@@ -134,7 +134,7 @@ func (w *sshWorld) client(t *testing.T) *client.Client {
 
 // exportCast reads a session's stored recording through the API and
 // writes its asciicast v2 export; it returns the file's path.
-func (w *sshWorld) exportCast(t *testing.T, id string) string {
+func (w *sshWorld) exportCast(t testing.TB, id string) string {
 	t.Helper()
 	rc, err := w.client(t).Recording(context.Background(), id)
 	if err != nil {
@@ -168,7 +168,7 @@ func asciinemaCat(t *testing.T, path string) []byte {
 }
 
 // castEvents decodes an exported .cast.
-func castEvents(t *testing.T, path string) (asciicast.Header, []asciicast.Event) {
+func castEvents(t testing.TB, path string) (asciicast.Header, []asciicast.Event) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -214,7 +214,7 @@ func firstDiff(a, b []byte) string {
 }
 
 // tmuxSSH runs `onepam ssh args` as u in a 100×30 tmux pane.
-func (w *sshWorld) tmuxSSH(t *testing.T, u *e2etest.User, args ...string) *e2etest.Tmux {
+func (w *sshWorld) tmuxSSH(t testing.TB, u *e2etest.User, args ...string) *e2etest.Tmux {
 	t.Helper()
 	quoted := []string{shq(w.cli), "ssh"}
 	for _, a := range args {
@@ -226,7 +226,7 @@ func (w *sshWorld) tmuxSSH(t *testing.T, u *e2etest.User, args ...string) *e2ete
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // prompt sets a known shell prompt in an interactive session.
-func prompt(t *testing.T, tm *e2etest.Tmux) {
+func prompt(t testing.TB, tm *e2etest.Tmux) {
 	t.Helper()
 	e2etest.WaitFor(t, 20*time.Second, "a shell prompt", func() bool { return strings.TrimSpace(tm.Screen()) != "" })
 	tm.Type(`PS1='rea''dy> '`)
