@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/onepam/onepam/pkg/api"
 )
 
 // Config configures a Server. DataDir is required; everything else has a
@@ -33,6 +35,17 @@ type Config struct {
 	// listening on Listen and AgentListen (tests, onepam dev). The Server
 	// closes them.
 	APIListener, AgentListener net.Listener
+	// RecordingStorage is where new recordings go until changed with
+	// `onepam settings recording-storage set` (the database then wins):
+	// the local directory <DataDir>/recordings (the default) or an
+	// S3-compatible bucket.
+	RecordingStorage api.RecordingStorage
+	// Retention is the recording retention until changed with `onepam
+	// settings retention set`. Default plan free (7 days).
+	Retention api.RetentionSettings
+	// RetentionInterval is how often expired recordings are deleted.
+	// Default 1 h.
+	RetentionInterval time.Duration
 }
 
 // Defaults.
@@ -67,6 +80,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = time.Hour
 	}
 	return c, nil
 }

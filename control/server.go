@@ -34,7 +34,8 @@ type Server struct {
 	ca         *pki.CA
 	cert       tls.Certificate
 	store      *sqlite.Store
-	recs       *recordings.Dir
+	recs       *recordings.Router
+	retention  *recordings.RetentionJob
 	metrics    *metrics.Metrics
 	tokens     *auth.Tokens
 	gw         *agentgw.Gateway
@@ -72,8 +73,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "onepam.db"), sqlite.WithClock(cfg.Clock), sqlite.WithLogger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
-	if s.recs, err = recordings.NewDir(filepath.Join(cfg.DataDir, "recordings")); err != nil {
-		return nil, fmt.Errorf("open the recordings directory: %w", err)
+	admin, err := s.openRecordings(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s.metrics = metrics.New(cfg.Clock)
 	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
@@ -122,7 +124,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	apiHandler, err := controlapi.New(controlapi.Config{
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
-		Live: live,
+		Live: live, RecordingAdmin: admin,
 	})
 	if err != nil {
 		return nil, err
@@ -254,6 +256,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		_ = s.sessions.Run(bg)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.retention.Run(bg)
 	}()
 	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version)
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/onepam/onepam/control"
+	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/cli/cmdutil"
 	"github.com/onepam/onepam/pkg/cli/iostreams"
 	"github.com/spf13/cobra"
@@ -33,6 +34,10 @@ type ControlServeOptions struct {
 	PublicNames []string
 	LogFormat   string // json or text
 	LogLevel    string // debug, info, warn, error
+	// Recording storage and retention defaults (the database's settings,
+	// changed with onepam settings, win).
+	RecordingStorage api.RecordingStorage
+	Retention        api.RetentionSettings
 }
 
 // NewCmdControlServe returns `onepam control serve`.
@@ -74,6 +79,7 @@ log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.`,
 	fl.String("log-format", "json", "log format: json or text")
 	fl.String("log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&configFile, "config", "", "YAML settings file")
+	addRecordingFlags(fl)
 	return cmd
 }
 
@@ -98,7 +104,7 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 			return fmt.Errorf("read %s: %w", configFile, err)
 		}
 		for _, k := range v.AllKeys() {
-			if _, ok := serveSettings[k]; !ok {
+			if _, ok := serveSettings[k]; !ok && recordingSettings[k] == "" {
 				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, listen, agent_listen, public_names, log_format, log_level)", configFile, k)
 			}
 		}
@@ -124,6 +130,9 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 				v.Set(key, val)
 			}
 		}
+	}
+	if err := loadRecordingSettings(v, fl, getenv, opts); err != nil {
+		return err
 	}
 	opts.DataDir = v.GetString("data_dir")
 	opts.Listen = v.GetString("listen")
@@ -171,6 +180,9 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 		PublicNames: opts.PublicNames,
 		Logger:      newLogger(opts.IO.ErrOut, opts.LogFormat, level),
 		Version:     opts.Version,
+
+		RecordingStorage: opts.RecordingStorage,
+		Retention:        opts.Retention,
 	})
 	if err != nil {
 		return err

@@ -216,6 +216,11 @@ func TestServeSettings(t *testing.T) {
 			}
 			g := *got
 			g.IO, g.Version = nil, ""
+			// Recording defaults (control_recording_test.go tests them).
+			if g.RecordingStorage.Kind != "dir" || g.Retention.Plan != "free" {
+				t.Fatalf("recording defaults %+v %+v", g.RecordingStorage, g.Retention)
+			}
+			g.RecordingStorage, g.Retention = tc.want.RecordingStorage, tc.want.Retention
 			if strings.Join(g.PublicNames, ",") != strings.Join(tc.want.PublicNames, ",") {
 				t.Fatalf("public names %v, want %v", g.PublicNames, tc.want.PublicNames)
 			}

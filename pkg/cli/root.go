@@ -98,7 +98,7 @@ Environment:
 		NewCmdVersion(f, nil),
 		NewCmdCompletion(f),
 	)
-	cmd.AddCommand(NewCmdSSH(f, nil), newCmdProxy(f), newCmdConfig(f))
+	cmd.AddCommand(NewCmdSSH(f, nil), newCmdProxy(f), newCmdConfig(f), newCmdSettings(f))
 	cmd.AddCommand(newCmdConnectGroups(f)...)
 	return cmd
 }
