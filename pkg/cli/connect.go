@@ -156,6 +156,9 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 	if len(opts.Command) == 0 {
 		fmt.Fprintln(opts.IO.Out, addr)
 		fmt.Fprintf(opts.IO.ErrOut, "listening on %s → %s (session %s); press Ctrl-C to end\n", addr, opts.Resource, sess.ID)
+		if sess.Type == api.TypeRDP {
+			fmt.Fprintf(opts.IO.ErrOut, "connect an RDP client: xfreerdp /v:%s /cert:ignore (any user and password: the agent logs in with the resource's credentials)\n", addr)
+		}
 	} else {
 		fmt.Fprintf(opts.IO.ErrOut, "%s → %s (session %s)\n", addr, opts.Resource, sess.ID)
 	}
