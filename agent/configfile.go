@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/agent/record"
 	"github.com/onepam/onepam/pkg/api"
 )
@@ -90,8 +91,6 @@ type commonYAML struct {
 	Labels      map[string]string `yaml:"labels"`
 	Description string            `yaml:"description"`
 }
-
-var commonKeys = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
 
 // LoadConfigFile reads and validates an agent.yaml.
 func LoadConfigFile(path string) (FileConfig, error) {
@@ -206,7 +205,7 @@ func extraKeys(node *yaml.Node) []string {
 		return nil
 	}
 	for i := 0; i+1 < len(node.Content); i += 2 {
-		if k := node.Content[i].Value; !commonKeys[k] {
+		if k := node.Content[i].Value; !proxy.IsCommonField(k) {
 			out = append(out, k)
 		}
 	}

@@ -2,17 +2,18 @@ package mysql
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/dbcred"
 )
 
 // TLSMode says how the agent secures its connection to the server.
@@ -93,18 +94,7 @@ func (c *TargetConfig) LogValue() slog.Value {
 		slog.String("database", c.Database), slog.Any("users", c.userNames()), slog.String("tls", string(c.TLS)))
 }
 
-func (c *TargetConfig) userNames() []string {
-	names := make([]string, 0, len(c.Users))
-	for n := range c.Users {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// commonFields are the fields every agent.yaml resource entry has; the
-// agent reads them, this package ignores them.
-var commonFields = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
+func (c *TargetConfig) userNames() []string { return dbcred.Names(c.Users) }
 
 // ParseTargetConfig decodes the MySQL fields of one agent.yaml resource
 // entry (a mapping node) and validates them. The common resource fields
@@ -130,7 +120,7 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 		switch {
 		case known[k]:
 			own.Content = append(own.Content, node.Content[i], node.Content[i+1])
-		case commonFields[k]:
+		case proxy.IsCommonField(k):
 		default:
 			return nil, fmt.Errorf("mysql resource (line %d): unknown field %q (mysql fields: user, password, database, users, tls, ca_file, server_name, cert_file, key_file, server_public_key_file)", node.Content[i].Line, k)
 		}
@@ -299,36 +289,9 @@ func (c *TargetConfig) tlsConfig(addr string) (*tls.Config, error) {
 	if c.TLS == TLSDisable || c.TLS == "" {
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mysql resource: client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	if c.TLS == TLSRequire {
-		cfg.InsecureSkipVerify = true // require: encryption without verification, like libpq's sslmode=require
-		return cfg, nil
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mysql resource: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mysql resource: ca_file %s holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	cfg.ServerName = c.ServerName
-	if cfg.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			host = addr
-		}
-		cfg.ServerName = host
+	cfg, err := dbcred.TLS{Verify: c.TLS == TLSVerifyFull, CAFile: c.CAFile, ServerName: c.ServerName, CertFile: c.CertFile, KeyFile: c.KeyFile}.Config(addr)
+	if err != nil {
+		return nil, fmt.Errorf("mysql resource: %w", err)
 	}
 	return cfg, nil
 }

@@ -2,17 +2,17 @@ package postgres
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/dbcred"
 )
 
 // SSL modes towards the database server.
@@ -108,14 +108,7 @@ func (c *TargetConfig) LogValue() slog.Value {
 	)
 }
 
-func (c *TargetConfig) userNames() []string {
-	names := make([]string, 0, len(c.Users))
-	for n := range c.Users {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (c *TargetConfig) userNames() []string { return dbcred.Names(c.Users) }
 
 func (c *TargetConfig) sslMode() string {
 	if c.SSLMode == "" {
@@ -179,43 +172,8 @@ func (c *TargetConfig) tlsConfig(addr string) (*tls.Config, error) {
 	if mode == SSLDisable {
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	if mode == SSLRequire {
-		cfg.InsecureSkipVerify = true // require: encrypt, do not verify (libpq semantics)
-		return cfg, nil
-	}
-	cfg.ServerName = c.ServerName
-	if cfg.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			host = addr
-		}
-		cfg.ServerName = host
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
+	return dbcred.TLS{Verify: mode == SSLVerifyFull, CAFile: c.CAFile, ServerName: c.ServerName, CertFile: c.CertFile, KeyFile: c.KeyFile}.Config(addr)
 }
-
-// commonKeys are the resource fields every agent.yaml entry has; they are
-// not PostgreSQL settings and ParseTargetConfig ignores them.
-var commonKeys = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
 
 var targetKeys = map[string]bool{"user": true, "password": true, "users": true, "database": true, "sslmode": true, "ca_file": true, "server_name": true, "cert_file": true, "key_file": true}
 
@@ -235,7 +193,7 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 	}
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k := node.Content[i].Value
-		if !commonKeys[k] && !targetKeys[k] {
+		if !proxy.IsCommonField(k) && !targetKeys[k] {
 			return nil, fmt.Errorf("postgres resource (line %d): unknown setting %q (known: user, password, users, database, sslmode, ca_file, server_name, cert_file, key_file)", node.Content[i].Line, k)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/onepam/onepam/agent/proxy"
 )
 
 // Config configures the RDP proxy. Zero fields take the defaults of
@@ -152,9 +154,6 @@ func (c *TargetConfig) fingerprint() ([]byte, error) {
 	return b, nil
 }
 
-// commonFields are the keys of every agent.yaml resource entry, not ours.
-var commonFields = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
-
 // ParseTargetConfig decodes the RDP fields of one agent.yaml resource
 // entry (a mapping node), ignoring the fields every resource has, and
 // validates them. Unknown fields are errors.
@@ -186,7 +185,7 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 			case "cert_fingerprint":
 				dst = &cfg.CertFingerprint
 			default:
-				if commonFields[k.Value] {
+				if proxy.IsCommonField(k.Value) {
 					continue
 				}
 				return nil, fmt.Errorf("rdp: line %d: unknown field %q (rdp resources take username, password, domain, security, ignore_cert, ca_file, cert_fingerprint)", k.Line, k.Value)

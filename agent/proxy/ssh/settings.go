@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/onepam/onepam/agent/proxy"
 )
 
 // settingsYAML is the ssh part of an agent.yaml resource entry:
@@ -36,9 +38,6 @@ type loginYAML struct {
 	Password string `yaml:"password"`
 }
 
-// commonKeys are the fields every agent.yaml resource entry has.
-var commonKeys = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
-
 var settingKeys = []string{"builtin", "user", "logins", "default_login", "host_key", "known_hosts", "insecure_ignore_host_key", "allow_port_forwarding"}
 
 // ParseTargetConfig decodes the ssh settings of one agent.yaml resource
@@ -60,7 +59,7 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 		known[k] = true
 	}
 	for i := 0; i+1 < len(node.Content); i += 2 {
-		if k := node.Content[i].Value; !commonKeys[k] && !known[k] {
+		if k := node.Content[i].Value; !proxy.IsCommonField(k) && !known[k] {
 			return nil, fmt.Errorf("ssh resource (line %d): unknown setting %q (known: %s)", node.Content[i].Line, k, strings.Join(settingKeys, ", "))
 		}
 	}

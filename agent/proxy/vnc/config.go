@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
 )
 
@@ -140,9 +141,6 @@ func printable(b []byte) bool {
 	return true
 }
 
-// commonFields are the keys of every agent.yaml resource entry, not ours.
-var commonFields = map[string]bool{"name": true, "type": true, "address": true, "url": true, "labels": true, "description": true}
-
 // ParseTargetConfig decodes the VNC fields of one agent.yaml resource
 // entry (a mapping node), ignoring the fields every resource has, and
 // validates them. Unknown fields are errors.
@@ -160,7 +158,7 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k, v := node.Content[i], node.Content[i+1]
 		switch {
-		case commonFields[k.Value]:
+		case proxy.IsCommonField(k.Value):
 		case k.Value == "password":
 			if err := v.Decode(&cfg.Password); err != nil {
 				return nil, fmt.Errorf("vnc: line %d: password: %w", v.Line, err)
