@@ -101,10 +101,10 @@ func BenchmarkTimeToFirstFrame(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, n = settle(b, p, h.addr)
+		d, n = settle(b, p, h.Addr)
 		proxied += d
 		pBytes += n
-		h.sess.Close()
+		h.Sess.Close()
 	}
 	b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "direct-ms")
 	b.ReportMetric(float64(proxied.Milliseconds())/float64(b.N), "proxy-ms")
@@ -125,13 +125,13 @@ func BenchmarkRecordingRate(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				settle(b, p, h.addr) // the client is gone after settle: reconnect and measure
-				cmd := exec.Command("xfreerdp", "/v:"+h.addr, "/cert:ignore", "/u:x", "/p:y", "/size:640x480")
+				settle(b, p, h.Addr) // the client is gone after settle: reconnect and measure
+				cmd := exec.Command("xfreerdp", "/v:"+h.Addr, "/cert:ignore", "/u:x", "/p:y", "/size:640x480")
 				home := b.TempDir()
 				cmd.Env = append(os.Environ(), "DISPLAY="+p.clientDisplay, "HOME="+home, "XDG_CONFIG_HOME="+home)
 				cmd.Start()
 				time.Sleep(3 * time.Second)
-				before := len(h.rec.Bytes())
+				before := len(h.Rec.Bytes())
 				stop := make(chan struct{})
 				done := make(chan struct{})
 				go func() {
@@ -161,10 +161,10 @@ func BenchmarkRecordingRate(b *testing.B) {
 				time.Sleep(window)
 				close(stop)
 				<-done
-				h.sess.Close()
+				h.Sess.Close()
 				cmd.Process.Kill()
 				cmd.Wait()
-				total += float64(len(h.rec.Bytes())-before) / window.Seconds()
+				total += float64(len(h.Rec.Bytes())-before) / window.Seconds()
 				exec.Command("env", "DISPLAY="+p.serverDisplay, "xsetroot", "-mod", "8", "8", "-fg", "#3366cc", "-bg", "#ffcc00").Run()
 			}
 			b.ReportMetric(total/float64(b.N), "rec-bytes/s")

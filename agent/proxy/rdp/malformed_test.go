@@ -33,7 +33,7 @@ func TestMalformedClientBytes(t *testing.T) {
 		}(), "GCC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := netDial(h.addr)
+			c, err := netDial(h.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +48,7 @@ func TestMalformedClientBytes(t *testing.T) {
 			}
 			tc2.Write(tc.pdu)
 			select {
-			case err := <-h.errs:
+			case err := <-h.Errs:
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("ServeConn: %v, want %q", err, tc.want)
 				}

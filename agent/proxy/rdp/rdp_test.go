@@ -22,7 +22,7 @@ func frameMatches(t *testing.T, p *peers, h *harness, fuzz, tolerance int) {
 	var last int
 	poll := time.Now().Add(30 * time.Second)
 	for {
-		data := h.rec.Bytes()
+		data := h.Rec.Bytes()
 		pl, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
 		if err == nil && pl.Duration() > 0 {
 			if img, err := pl.Frame(pl.Duration()); err == nil && img.Bounds().Dx() > 0 {
@@ -41,7 +41,7 @@ func frameMatches(t *testing.T, p *peers, h *harness, fuzz, tolerance int) {
 
 func countEvents(t *testing.T, h *harness, typ deskproto.EventType, match func(deskproto.Event) bool) int {
 	n := 0
-	for _, e := range events(t, h.rec.Bytes()) {
+	for _, e := range events(t, h.Rec.Bytes()) {
 		if e.Type == typ && (match == nil || match(e)) {
 			n++
 		}
@@ -68,7 +68,7 @@ func TestXfreerdpThroughProxyTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := p.xfreerdp(t, h.addr, append([]string{"/bpp:" + bpp}, tc.args...)...)
+			cmd := p.xfreerdp(t, h.Addr, append([]string{"/bpp:" + bpp}, tc.args...)...)
 			fuzz := 0
 			if bpp != "32" {
 				fuzz = 8 // freerdp-shadow-cli sends RGB565 below 32 bpp
@@ -83,14 +83,14 @@ func TestXfreerdpThroughProxyTLS(t *testing.T) {
 			cmd.Process.Kill()
 			cmd.Wait()
 			select {
-			case err := <-h.errs:
+			case err := <-h.Errs:
 				if err != nil {
 					t.Fatalf("ServeConn: %v", err)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("ServeConn did not return after the client left")
 			}
-			pl := h.finish(t)
+			pl := h.Finish(t)
 			if w, hh := pl.Header().Width, pl.Header().Height; w != 0 || hh != 0 {
 				t.Logf("header size %dx%d", w, hh)
 			}
@@ -107,7 +107,7 @@ func TestInputIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.xfreerdp(t, h.addr)
+	p.xfreerdp(t, h.Addr)
 	frameMatches(t, p, h, 0, 0)
 	xdo := func(args ...string) {
 		cmd := exec.Command("xdotool", args...)
@@ -142,7 +142,7 @@ func TestNLA(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		p.xfreerdp(t, h.addr)
+		p.xfreerdp(t, h.Addr)
 		frameMatches(t, p, h, 0, 0)
 	})
 	t.Run("wrong password", func(t *testing.T) {
@@ -184,7 +184,7 @@ func TestClientOfferingOnlyNLAIsRefused(t *testing.T) {
 		proto uint32
 	}{{"nla only", wire.ProtocolHybrid}, {"standard security", wire.ProtocolRDP}} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := netDial(h.addr)
+			c, err := netDial(h.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestClientOfferingOnlyNLAIsRefused(t *testing.T) {
 				t.Fatalf("confirm %+v, want RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER", cc)
 			}
 			select {
-			case err := <-h.errs:
+			case err := <-h.Errs:
 				if err == nil || !strings.Contains(err.Error(), "TLS only") {
 					t.Fatalf("ServeConn: %v", err)
 				}
@@ -216,7 +216,7 @@ func TestClientOfferingOnlyNLAIsRefused(t *testing.T) {
 // dumpFrame writes the recording's last frame to a PNG for diagnosis
 // and returns its path.
 func dumpFrame(t *testing.T, h *harness) string {
-	data := h.rec.Bytes()
+	data := h.Rec.Bytes()
 	pl, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err.Error()

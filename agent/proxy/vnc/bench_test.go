@@ -29,7 +29,7 @@ func BenchmarkFullScreen(b *testing.B) {
 					if h, err = openSession(b, Config{}, srv.Addr, nil); err != nil {
 						b.Fatal(err)
 					}
-					addr = h.addr
+					addr = h.Addr
 				}
 				cl, err := vnctest.Dial(addr, "")
 				if err != nil {
@@ -51,8 +51,8 @@ func BenchmarkFullScreen(b *testing.B) {
 				b.StopTimer()
 				cl.Close()
 				if h != nil {
-					<-h.errs
-					b.ReportMetric(float64(len(h.rec.Bytes())), "rec-bytes")
+					<-h.Errs
+					b.ReportMetric(float64(len(h.Rec.Bytes())), "rec-bytes")
 				}
 			})
 		}
@@ -71,7 +71,7 @@ func BenchmarkRecordingRate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cl, err := vnctest.Dial(h.addr, "")
+		cl, err := vnctest.Dial(h.Addr, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,9 +85,9 @@ func BenchmarkRecordingRate(b *testing.B) {
 			cl.Request(true)
 		}
 		cl.Close()
-		<-h.errs
-		h.sess.Close()
-		n := len(h.rec.Bytes())
+		<-h.Errs
+		h.Sess.Close()
+		n := len(h.Rec.Bytes())
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rec-bytes/s")
 		b.ReportMetric(float64(n), "rec-bytes")
 	}

@@ -1,107 +1,41 @@
 package vnc
 
 import (
-	"bytes"
-	"context"
 	"image"
-	"io"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
 	"github.com/onepam/onepam/agent/proxy/proxytest"
-	"github.com/onepam/onepam/agent/record"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/recordfmt/deskproto"
 )
 
-// harness is one open session and a listener that hands every viewer
-// connection to ServeConn the way the agent does (after reading the
-// ConnOpenResult frame off the stream, as the CLI does).
-type harness struct {
-	sess   proxy.Session
-	rec    *proxytest.Sink
-	addr   string // viewers connect here
-	failed atomic.Value
-	errs   chan error // ServeConn results
-}
+// harness is one open session behind a listener that hands every
+// viewer connection to ServeConn the way the agent does.
+type harness struct{ *proxytest.Desk }
 
 func openSession(t testing.TB, cfg Config, addr string, tc *TargetConfig) (*harness, error) {
 	t.Helper()
-	h := &harness{rec: &proxytest.Sink{}, errs: make(chan error, 256)}
-	logger := proxytest.Logger()
-	info := proxytest.Info(
+	d, err := proxytest.OpenDesk(t, New(cfg),
 		api.SessionOpen{SessionID: "s-test", Type: api.TypeVNC, Resource: "desk", User: "alice"},
-		proxy.Target{Name: "desk", Address: addr, Options: tc}, nil)
-	info.Recorder = record.New(h.rec, record.FailClosed, logger)
-	info.Logger = logger
-	info.Fail = func(err error) { h.failed.Store(err) }
-	sess, err := New(cfg).Open(context.Background(), info)
+		proxy.Target{Name: "desk", Address: addr, Options: tc})
 	if err != nil {
 		return nil, err
 	}
-	h.sess = sess
-	f := proxytest.NewFront(t, sess, "s-test")
-	f.Ended = func(_ int64, err error) {
-		select {
-		case h.errs <- err:
-		default:
-		}
-	}
-	h.addr = f.Addr
-	return h, nil
-}
-
-// finish closes the session and returns a player of its recording.
-func (h *harness) finish(t testing.TB) *deskproto.Player {
-	t.Helper()
-	if err := h.sess.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	if err, _ := h.failed.Load().(error); err != nil {
-		t.Fatalf("the session failed: %v", err)
-	}
-	data := h.rec.Bytes()
-	p, err := deskproto.NewPlayer(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.Complete() {
-		t.Fatalf("recording incomplete: %v", p.Cut())
-	}
-	return p
+	return &harness{d}, nil
 }
 
 // events decodes every event of a recording.
 func events(t testing.TB, data []byte) []deskproto.Event {
 	t.Helper()
-	d, err := deskproto.NewDecoder(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []deskproto.Event
-	for {
-		ev, err := d.Next()
-		if err == io.EOF {
-			return evs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.Pix = nil
-		evs = append(evs, ev)
-	}
+	return proxytest.DeskEvents(t, data, false)
 }
 
 // lastFrame renders the end of a recording.
 func lastFrame(t testing.TB, p *deskproto.Player) *image.RGBA {
 	t.Helper()
-	img, err := p.Frame(p.Duration())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return proxytest.LastFrame(t, p)
 }
 
 // poll waits for cond, failing after 20 s.

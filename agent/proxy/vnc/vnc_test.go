@@ -86,7 +86,7 @@ func TestEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := vnctest.Dial(h.addr, "")
+			cl, err := vnctest.Dial(h.Addr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,10 +117,10 @@ func TestEncodings(t *testing.T) {
 				}
 			}
 			cl.Close()
-			if err := <-h.errs; err != nil {
+			if err := <-h.Errs; err != nil {
 				t.Fatalf("ServeConn: %v", err)
 			}
-			p := h.finish(t)
+			p := h.Finish(t)
 			if d := vnctest.Diff(lastFrame(t, p), truth); d != 0 {
 				t.Fatalf("recorded frame differs from the server's screenshot in %d pixels", d)
 			}
@@ -140,17 +140,17 @@ func TestVNCSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(h.addr)
+	_, port, _ := net.SplitHostPort(h.Addr)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jpg")
 	cmd := exec.Command("vncsnapshot", "-quiet", "-encodings", "hextile copyrect raw", "127.0.0.1::"+port, out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("vncsnapshot: %v\n%s", err, b)
 	}
-	if err := <-h.errs; err != nil {
+	if err := <-h.Errs; err != nil {
 		t.Fatalf("ServeConn: %v", err)
 	}
-	p := h.finish(t)
+	p := h.Finish(t)
 	if d := vnctest.Diff(lastFrame(t, p), truth); d != 0 {
 		os.MkdirAll("/tmp/vncdbg", 0o755)
 		f, _ := os.Create("/tmp/vncdbg/rec.png")
@@ -162,7 +162,7 @@ func TestVNCSnapshot(t *testing.T) {
 		t.Fatalf("recorded frame differs from the server's screenshot in %d pixels", d)
 	}
 	var connNote string
-	for _, ev := range events(t, h.rec.Bytes()) {
+	for _, ev := range events(t, h.Rec.Bytes()) {
 		if ev.Type == deskproto.EventMeta && ev.Key == "connection" && strings.Contains(ev.Text, "RFB 3.") {
 			connNote = ev.Text
 		}
@@ -198,7 +198,7 @@ func TestX11vnc(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := vnctest.Dial(h.addr, "")
+			cl, err := vnctest.Dial(h.Addr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,8 +213,8 @@ func TestX11vnc(t *testing.T) {
 				}
 			}
 			cl.Close()
-			<-h.errs
-			if d := vnctest.Diff(lastFrame(t, h.finish(t)), truth); d != 0 {
+			<-h.Errs
+			if d := vnctest.Diff(lastFrame(t, h.Finish(t)), truth); d != 0 {
 				t.Fatalf("recorded frame differs from the server's screenshot in %d pixels", d)
 			}
 		})
@@ -255,7 +255,7 @@ func TestVNCAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := vnctest.Dial(h.addr, "") // the person needs no password
+			cl, err := vnctest.Dial(h.Addr, "") // the person needs no password
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,8 +265,8 @@ func TestVNCAuth(t *testing.T) {
 				t.Fatal(err)
 			}
 			cl.Close()
-			<-h.errs
-			if d := vnctest.Diff(lastFrame(t, h.finish(t)), truth); d != 0 {
+			<-h.Errs
+			if d := vnctest.Diff(lastFrame(t, h.Finish(t)), truth); d != 0 {
 				t.Fatalf("recorded frame differs in %d pixels", d)
 			}
 		})
@@ -294,7 +294,7 @@ func TestInputRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := vnctest.Dial(h.addr, "")
+	cl, err := vnctest.Dial(h.Addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,10 +316,10 @@ func TestInputRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Close()
-	<-h.errs
-	h.finish(t)
+	<-h.Errs
+	h.Finish(t)
 	var got []string
-	for _, ev := range events(t, h.rec.Bytes()) {
+	for _, ev := range events(t, h.Rec.Bytes()) {
 		switch ev.Type {
 		case deskproto.EventPointer:
 			got = append(got, "pointer "+strconv.Itoa(ev.X)+","+strconv.Itoa(ev.Y)+" "+strconv.Itoa(int(ev.Buttons)))
@@ -343,7 +343,7 @@ func TestPixelFormat16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := vnctest.Dial(h.addr, "")
+	cl, err := vnctest.Dial(h.Addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,8 +357,8 @@ func TestPixelFormat16(t *testing.T) {
 	shown := image.NewRGBA(cl.Frame().Bounds())
 	copy(shown.Pix, cl.Frame().Pix)
 	cl.Close()
-	<-h.errs
-	if d := vnctest.Diff(lastFrame(t, h.finish(t)), shown); d != 0 {
+	<-h.Errs
+	if d := vnctest.Diff(lastFrame(t, h.Finish(t)), shown); d != 0 {
 		t.Fatalf("recorded frame differs from the viewer's in %d pixels", d)
 	}
 }
@@ -407,7 +407,7 @@ func TestMalformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCl, err := vnctest.Dial(other.addr, "")
+	otherCl, err := vnctest.Dial(other.Addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestMalformed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := vnctest.Dial(h.addr, "")
+			cl, err := vnctest.Dial(h.Addr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,7 +438,7 @@ func TestMalformed(t *testing.T) {
 			if c.viewer != nil {
 				cl.Conn.Write(c.viewer)
 			}
-			serr := <-h.errs
+			serr := <-h.Errs
 			if serr == nil || !strings.Contains(serr.Error(), c.want) {
 				t.Fatalf("ServeConn: %v, want an error containing %q", serr, c.want)
 			}
@@ -448,7 +448,7 @@ func TestMalformed(t *testing.T) {
 				t.Fatalf("viewer connection not closed: %v", err)
 			}
 			var recorded string
-			for _, ev := range events(t, h.rec.Bytes()) {
+			for _, ev := range events(t, h.Rec.Bytes()) {
 				if ev.Type == deskproto.EventError {
 					recorded = ev.Text
 				}
@@ -478,7 +478,7 @@ func TestSeekLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := vnctest.Dial(h.addr, "")
+	cl, err := vnctest.Dial(h.Addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,12 +492,12 @@ func TestSeekLive(t *testing.T) {
 		cl.Request(true)
 	}
 	cl.Close()
-	<-h.errs
-	p := h.finish(t)
+	<-h.Errs
+	p := h.Finish(t)
 	if len(p.Keyframes()) < 2 {
 		t.Fatalf("%d keyframes in 3 s with a 300 ms interval", len(p.Keyframes()))
 	}
-	data := h.rec.Bytes()
+	data := h.Rec.Bytes()
 	for _, at := range []time.Duration{p.Duration() / 3, p.Duration() * 2 / 3, p.Duration()} {
 		seek, err := p.Frame(at)
 		if err != nil {
