@@ -225,13 +225,32 @@ func (w *sshWorld) tmuxSSH(t testing.TB, u *e2etest.User, args ...string) *e2ete
 
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// prompt sets a known shell prompt in an interactive session.
+// prompt sets a known shell prompt ("ready> ") in an interactive session,
+// once the remote shell shows its own prompt (keys typed earlier may be
+// flushed by the shell's terminal setup, so it retries).
 func prompt(t testing.TB, tm *e2etest.Tmux) {
 	t.Helper()
-	e2etest.WaitFor(t, 20*time.Second, "a shell prompt", func() bool { return strings.TrimSpace(tm.Screen()) != "" })
-	tm.Type(`PS1='rea''dy> '`)
-	tm.SendKeys("Enter")
-	tm.WaitScreen(10*time.Second, "ready>")
+	// 60 s: this machine's login shell runs `pyenv init`, whose rehash lock
+	// makes a shell wait while another one starts.
+	e2etest.WaitFor(t, 60*time.Second, "a shell prompt", func() bool {
+		lines := strings.Split(strings.TrimRight(tm.Screen(), "\n "), "\n")
+		last := strings.TrimSpace(lines[len(lines)-1])
+		return strings.HasSuffix(last, "$") || strings.HasSuffix(last, "#")
+	})
+	for try := 0; ; try++ {
+		tm.Type(`PS1='rea''dy> '`)
+		tm.SendKeys("Enter")
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if strings.Contains(tm.Screen(), "ready>") {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if try == 4 {
+			t.Fatalf("the shell never took the prompt:\n%s", tm.Screen())
+		}
+	}
 }
 
 func TestSSHSessions(t *testing.T) {
