@@ -85,7 +85,8 @@ func TestConsolesInChromium(t *testing.T) {
 	}
 	for _, want := range []string{"ok resources page lists the resources with their protocols", "ok web terminal runs a command",
 		"ok a WebSocket without the CSRF token is refused", "ok upload through the terminal page", "ok download through the terminal page",
-		"ok the terminal session is recorded with its command and file activity", "ok VNC viewer shows the desktop",
+		"ok the terminal session is recorded with its command and file activity",
+		"ok the detail page lists the file activity, filterable by operation", "ok VNC viewer shows the desktop",
 		"ok database console runs SQL and shows the result", "ok terminate from the sessions list", "ok no script errors"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("consoles.mjs did not report %q", want)
@@ -106,7 +107,7 @@ func TestConsolesInChromium(t *testing.T) {
 			t.Errorf("onepam sessions replay %s (%s): %q missing\n%s%s", ids[kind], kind, want, r.Stdout, r.Stderr)
 		}
 	}
-	for _, name := range []string{"terminal.png", "desktop.png", "sql.png"} {
+	for _, name := range []string{"resources.png", "terminal.png", "desktop.png", "sql.png"} {
 		if st, err := os.Stat(filepath.Join(shots, name)); err != nil || st.Size() == 0 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}

@@ -108,6 +108,7 @@ try {
       if (cells[2] !== proto || !/Online/.test(cells[4])) fail(`${name} row ${JSON.stringify(cells)}`);
       if ((await page.getByRole('button', { name: `Connect to ${name}` }).count()) !== 1) fail(`no Connect for ${name}`);
     }
+    if (shots) await page.screenshot({ path: path.join(shots, 'resources.png') });
   });
 
   let termID = '';
@@ -117,7 +118,7 @@ try {
     termID = idFromURL('terminal');
     console.log(`session terminal ${termID}`);
     await page.locator('[data-testid="terminal"][data-state="open"]').waitFor();
-    await poll('the shell prompt', async () => /[$#>] ?$/.test((await termText()).trim()));
+    await poll('the shell prompt', async () => /[$#>] ?$/.test((await termText()).trim()), 30000).catch(async (e) => fail(`${e.message}; screen: ${JSON.stringify(await termText())}`));
     await page.locator('[data-testid="terminal"] .xterm-helper-textarea').focus();
     await page.keyboard.type('echo hello-from-web');
     await page.keyboard.press('Enter');
@@ -161,6 +162,19 @@ try {
     const files = JSON.parse((await api(`/v1/sessions/${termID}/files`)).text);
     if (!files.some((f) => f.op === 'upload' && f.path === `${uploadDir}/notes.txt` && f.bytes === 26)) fail(`file activity ${JSON.stringify(files)}`);
     if (!files.some((f) => f.op === 'download' && f.path === `${uploadDir}/notes.txt`)) fail(`no download in ${JSON.stringify(files)}`);
+  });
+
+  await check('the detail page lists the file activity, filterable by operation', async () => {
+    await page.goto(`${base}/sessions/${termID}`);
+    const fa = page.getByTestId('file-activity');
+    await page.locator('[data-testid="file-activity"][data-loaded="all"]').waitFor();
+    const ops = await fa.locator('tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.op));
+    if (!ops.includes('upload') || !ops.includes('download')) fail(`operations ${JSON.stringify(ops)}`);
+    if (!(await fa.innerText()).includes(`${uploadDir}/notes.txt`)) fail('the uploaded file is not listed');
+    await page.getByLabel('Operation').selectOption('upload');
+    await page.locator('[data-testid="file-activity"][data-loaded="upload"]').waitFor();
+    const only = await fa.locator('tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.op));
+    if (only.length === 0 || only.some((o) => o !== 'upload')) fail(`filtered operations ${JSON.stringify(only)}`);
   });
 
   let vncID = '';
@@ -214,6 +228,8 @@ try {
     await page.waitForURL(/\/terminal$/);
     const id = idFromURL('terminal');
     await page.locator('[data-testid="terminal"][data-state="open"]').waitFor();
+    // The shell is up (its startup files read) before it is killed.
+    await poll('the shell prompt', async () => /[$#>] ?$/.test((await termText()).trim()), 30000);
     const list = await context.newPage();
     await list.goto(`${base}/sessions?status=active`);
     const row = list.locator(`tr[data-id="${id}"]`);
@@ -247,8 +263,8 @@ try {
       await page.getByRole('button', { name: 'Test' }).click();
       await page.locator('[data-testid="storage-result"][data-ok="true"]').waitFor();
       await page.getByLabel('S3-compatible bucket').check();
-      await page.getByLabel('Endpoint').fill('127.0.0.1:9');
-      await page.getByLabel('Bucket').fill('no-such-bucket');
+      await page.getByLabel('Endpoint', { exact: true }).fill('127.0.0.1:9');
+      await page.getByLabel('Bucket', { exact: true }).fill('no-such-bucket');
       await page.getByLabel('Plain HTTP (test servers only)').check();
       await page.getByRole('button', { name: 'Test' }).click();
       await page.locator('[data-testid="storage-result"][data-ok="false"]').waitFor();

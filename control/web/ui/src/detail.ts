@@ -2,6 +2,7 @@
 // in a player for its format, and Terminate for administrators.
 import { getSession, onSessionEvent, recordingURL, type Session, type Whoami } from './api';
 import { confirmKill } from './kill';
+import { fileActivity } from './files';
 import { clear, h } from './dom';
 import { bytes, dateTime, statusLabel } from './format';
 import { showDuration } from './live';
@@ -113,7 +114,8 @@ export function detailPage(me: Whoami, id: string): Page {
         h('div', { class: 'columns' },
           h('section', { class: 'card', 'aria-labelledby': 'info-h' }, h('h2', { id: 'info-h' }, 'Information'), info),
           h('section', { class: 'card', 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timeline)),
-        h('section', { class: 'card', 'aria-labelledby': 'rec-h' }, h('h2', { id: 'rec-h' }, 'Recording'), recording));
+        h('section', { class: 'card', 'aria-labelledby': 'rec-h' }, h('h2', { id: 'rec-h' }, 'Recording'), recording),
+        s.type === 'ssh' ? fileActivity(s.id) : '');
       render(s);
     } catch (err) {
       clear(el);
