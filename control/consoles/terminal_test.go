@@ -197,6 +197,9 @@ func TestWebTerminalRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		tm := &term{t: t, ws: ws}
+		// The shell is up (startup files read) before the terminal closes.
+		tm.send(websocket.MessageBinary, []byte("echo ready-$((40+2))\r"))
+		tm.until("ready-42")
 		tm.send(websocket.MessageText, []byte(`{"type":"launch"}`))
 		if m := tm.until(""); m.Type != "error" || !strings.Contains(m.Message, `"launch"`) {
 			t.Fatalf("message %+v", m)
