@@ -54,7 +54,10 @@ var protocols = []protocol{
 			if dataDir != "" {
 				hostKey = filepath.Join(dataDir, "ssh_host_ed25519_key")
 			}
-			return sshproxy.New(sshproxy.Config{HostKeyFile: hostKey})
+			// The terminal recorder hands its buffer to the spool every
+			// RecorderFlush; the spool makes it durable within its own
+			// interval: together under a second (the crash loss window).
+			return sshproxy.New(sshproxy.Config{HostKeyFile: hostKey, FlushInterval: RecorderFlush})
 		},
 		parseYAML: func(n *yaml.Node) (any, error) { return sshproxy.ParseTargetConfig(n) },
 		parseURL:  func(u *url.URL) (string, any, error) { return sshproxy.ParseURL(u) },

@@ -96,6 +96,9 @@ type session struct {
 	ps      proxy.Session // set (under the registry lock) once open
 	started time.Time
 
+	failMu     sync.Mutex
+	failReason string // set by failWith: the session ends failed
+
 	wmu  sync.Mutex // stream writes
 	once sync.Once
 	done chan struct{}
@@ -124,6 +127,9 @@ func (s *session) write(v any) error {
 func (s *session) end(kind endKind, why string) {
 	s.once.Do(func() {
 		defer close(s.done)
+		if reason := s.forcedFailure(); reason != "" && kind == endNormal {
+			kind, why = endFailed, reason
+		}
 		if s.ps != nil {
 			s.ps.Close()
 		}

@@ -45,9 +45,10 @@ type Config struct {
 	// FailOpen: at the limit a recording stops (later writes are dropped,
 	// the session goes on) instead of failing its writes.
 	FailOpen bool
-	// OnFull is called (once per recording, on its own goroutine) when a
-	// recording hits the limit: its writes now fail, or with FailOpen it
-	// stopped.
+	// OnFull is called (once per recording) when a recording hits the
+	// limit, before the refused write returns: its writes now fail, or with
+	// FailOpen it stopped. It runs under the recording's lock: it must not
+	// use the Writer (start a goroutine for that).
 	OnFull func(sessionID string, err error)
 }
 
@@ -214,7 +215,8 @@ func (s *Spool) account(n int64) { s.used.Add(n) }
 func (s *Spool) Used() int64 { return s.used.Load() }
 
 func (s *Spool) fullError() error {
-	return fmt.Errorf("%w: %d of %d bytes used (spool_limit)", ErrFull, s.used.Load(), s.cfg.Limit)
+	return fmt.Errorf("%w: %s of the %s spool_limit used, and a recording needs %s free to go on", ErrFull,
+		humanBytes(s.used.Load()), humanBytes(s.cfg.Limit), humanBytes(s.cfg.Headroom()))
 }
 
 // admit checks a write of n bytes against the limit: nil, ErrFull
@@ -226,7 +228,7 @@ func (s *Spool) admit(w *Writer, n int64) error {
 	err := s.fullError()
 	if !w.full {
 		w.full = true
-		go s.cfg.OnFull(w.rec.ID, err)
+		s.cfg.OnFull(w.rec.ID, err)
 	}
 	if s.cfg.FailOpen {
 		return errStopped
@@ -433,4 +435,18 @@ func syncDir(dir string) error {
 		return fmt.Errorf("spool: sync directory: %w", err)
 	}
 	return nil
+}
+
+// humanBytes formats n with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
