@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // Live watching: the agent gateway publishes every acknowledged chunk of a
@@ -22,7 +23,16 @@ import (
 //
 // Publishing never blocks: a watcher whose channel is full is marked
 // behind, and its Follower catches up from storage before taking live
-// chunks again. Everything a Follower returns comes from the store or from
+// chunks again.
+//
+// A recording stored as a container (recordfmt/container, magic "OPREC")
+// is uploaded in whole pieces, the open frame re-sent at the same offset
+// whenever it grows: its readers decode the concatenated upload stream,
+// skipping copies and older versions of pieces. For such a recording the
+// Follower passes every live chunk on whole and catches up from the start
+// of the last piece it passed on; for any other stored form it passes on
+// only the bytes past what it returned (a re-sent chunk after a lost ack
+// holds the same bytes). Everything a Follower returns comes from the store or from
 // chunks the store already holds, so a watcher never sees bytes that were
 // not stored.
 
@@ -181,10 +191,13 @@ type Follower struct {
 	cfg FollowConfig
 	sub *Subscription
 
-	pos       int64         // stored offset of the next byte to return
+	pos       int64         // stored offset up to which bytes were made pending
+	base      int64         // start of the last whole live chunk passed on (containers)
+	head      []byte        // the first bytes of the recording, to recognise a container
 	pending   []byte        // bytes ready to return
 	stored    io.ReadCloser // open while catching up from storage
 	catchUp   bool          // read storage before taking live chunks
+	readAt    int64         // stored offset the catch-up reads next
 	finishing bool          // after the catch-up, the recording ends
 	graceC    <-chan time.Time
 	grace     *time.Timer
@@ -214,7 +227,7 @@ func (h *Hub) Follow(ctx context.Context, cfg FollowConfig) (*Follower, error) {
 		return nil, err
 	}
 	return &Follower{
-		ctx: ctx, cfg: cfg, sub: h.Subscribe(cfg.SessionID), pos: cfg.From,
+		ctx: ctx, cfg: cfg, sub: h.Subscribe(cfg.SessionID), pos: cfg.From, readAt: cfg.From,
 		catchUp: true, finishing: cfg.Complete, ended: make(chan struct{}),
 	}, nil
 }
@@ -264,8 +277,22 @@ func (f *Follower) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
-	f.pos += int64(n)
 	return n, nil
+}
+
+// isContainer reports whether the recording is a container (known once its
+// first bytes were seen from offset 0).
+func (f *Follower) isContainer() bool {
+	return len(f.head) >= len(container.Magic) && string(f.head[:len(container.Magic)]) == container.Magic
+}
+
+// emit makes data, found at stored offset off, pending.
+func (f *Follower) emit(off int64, data []byte) {
+	if off < int64(len(container.Magic)) && len(f.head) < len(container.Magic) && off == int64(len(f.head)) {
+		f.head = append(f.head, data[:min(len(data), len(container.Magic)-len(f.head))]...)
+	}
+	f.pending = data
+	f.pos = max(f.pos, off+int64(len(data)))
 }
 
 // fill makes bytes pending, or returns the error that ends the stream
@@ -284,7 +311,7 @@ func (f *Follower) fill() error {
 		f.take(c)
 	case <-f.sub.wake:
 		if f.sub.behind.Swap(false) {
-			f.catchUp = true
+			f.startCatchUp()
 			f.finishing = f.finishing || f.sub.final.Load()
 		}
 	case <-f.ended:
@@ -294,39 +321,48 @@ func (f *Follower) fill() error {
 			f.graceC = f.grace.C
 		}
 	case <-f.graceC:
-		f.catchUp, f.finishing = true, true
+		f.startCatchUp()
+		f.finishing = true
 	}
 	return nil
 }
 
-// take uses a live chunk: duplicates of what was returned are dropped, a
-// chunk past the current offset (missed chunks) makes the Follower catch up
-// from storage, which already holds it.
+// startCatchUp makes the next reads come from storage: from the start of
+// the last piece passed on for a container (storage holds its latest
+// version there), from the current offset otherwise.
+func (f *Follower) startCatchUp() {
+	f.catchUp = true
+	f.readAt = f.pos
+	if f.isContainer() {
+		f.readAt = f.base
+	}
+}
+
+// take uses a live chunk. Chunks past the current offset (missed ones)
+// make the Follower catch up from storage, which already holds them. A
+// container's chunks are passed on whole (its decoder skips re-sent
+// pieces); for other stored forms only the bytes past the current offset.
 func (f *Follower) take(c LiveChunk) {
 	end := c.Offset + int64(len(c.Data))
-	if f.container && c.Offset <= f.pos && c.Offset >= f.lastStart && len(c.Data) > 0 {
-		// A whole chunk: new, or a re-sent frame of a container.
-		f.pending, f.pos, f.lastStart = c.Data, c.Offset, c.Offset
-		if c.Final {
-			// Nothing is rewritten after the final chunk: the last look
-			// at storage starts after it.
-			f.lastStart = end
-			f.catchUp, f.finishing = true, true
-		}
-		return
-	}
 	switch {
 	case c.Offset > f.pos:
-		f.catchUp = true
-		f.finishing = f.finishing || c.Final
-	case end > f.pos:
-		f.pending = c.Data[f.pos-c.Offset:]
-		fallthrough
-	default:
-		if c.Final {
-			// After the pending bytes, a last look at storage, then the end.
-			f.catchUp, f.finishing = true, true
+		f.startCatchUp()
+		f.readAt = f.pos // the pieces between were never passed on
+	case f.isContainer():
+		if len(c.Data) > 0 {
+			f.base = c.Offset
+			f.emit(c.Offset, c.Data)
 		}
+	case end > f.pos:
+		f.emit(f.pos, c.Data[f.pos-c.Offset:])
+	}
+	if c.Final {
+		// After the pending bytes, a last look at storage, then the end.
+		if !f.catchUp {
+			f.startCatchUp()
+			f.readAt = f.pos
+		}
+		f.finishing = true
 	}
 }
 
@@ -346,9 +382,9 @@ func (f *Follower) readStored() error {
 		if err != nil {
 			return fmt.Errorf("watch recording %s: %w", f.cfg.SessionID, err)
 		}
-		if err := skip(rc, f.pos); err != nil {
+		if err := skip(rc, f.readAt); err != nil {
 			rc.Close()
-			return fmt.Errorf("watch recording %s: seek to %d: %w", f.cfg.SessionID, f.pos, err)
+			return fmt.Errorf("watch recording %s: seek to %d: %w", f.cfg.SessionID, f.readAt, err)
 		}
 		f.stored = rc
 	}
@@ -357,7 +393,8 @@ func (f *Follower) readStored() error {
 	}
 	n, err := f.stored.Read(f.buf)
 	if n > 0 {
-		f.pending = f.buf[:n]
+		f.emit(f.readAt, f.buf[:n])
+		f.readAt += int64(n)
 		return nil
 	}
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -2,6 +2,7 @@ package recordings
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // feeder stores chunks in a Dir and publishes them, as the agent gateway does.
@@ -176,4 +178,91 @@ func TestFollowConfigRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFollowerContainer follows a container uploaded the way the agent's
+// spool does: closed pieces once, the open frame's snapshot re-sent at the
+// same offset as it grows. The followed stream, decoded by Inner, is the
+// recording's raw bytes, whether the watcher keeps up or falls behind.
+func TestFollowerContainer(t *testing.T) {
+	for _, buffer := range []int{64, 1} {
+		t.Run(fmt.Sprintf("buffer %d", buffer), func(t *testing.T) {
+			f := newFeeder(t, buffer)
+			var closed bytes.Buffer
+			w, err := container.NewWriter(&closed, container.Header{SessionID: sid, Format: api.FormatAsciicast}, container.Config{FrameSize: 4096})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent int64 // end of the closed pieces sent
+			upload := func(final bool) {
+				if n := int64(closed.Len()); n > sent {
+					f.store(sent, closed.Bytes()[sent:n], false)
+					sent = n
+				}
+				off, snap, err := w.Snapshot(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(snap) > 0 {
+					f.store(off, snap, false)
+				}
+				if final {
+					f.store(sent, nil, true)
+				}
+			}
+			var raw bytes.Buffer
+			write := func(i int) {
+				line := fmt.Sprintf("line %04d of a growing terminal recording\n", i)
+				raw.WriteString(line)
+				if _, err := w.Write(time.Duration(i)*time.Millisecond, []byte(line)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; i < 50; i++ {
+				write(i)
+				upload(false)
+			}
+			fo, err := f.h.Follow(context.Background(), FollowConfig{Store: f.d, SessionID: sid, Format: api.FormatAsciicast})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fo.Close()
+			done := make(chan []byte, 1)
+			go func() {
+				b, err := io.ReadAll(Inner(fo))
+				if err != nil {
+					t.Errorf("read: %v", err)
+				}
+				done <- b
+			}()
+			for i := 50; i < 400; i++ {
+				write(i)
+				upload(false)
+			}
+			_, key, _ := ed25519.GenerateKey(nil)
+			if err := w.Finish(key); err != nil {
+				t.Fatal(err)
+			}
+			upload(true)
+			select {
+			case got := <-done:
+				if !bytes.Equal(got, raw.Bytes()) {
+					t.Fatalf("followed %d bytes, want %d:\n%q", len(got), raw.Len(), got[:min(len(got), 200)])
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the follower did not end")
+			}
+		})
+	}
+}
+
+// store writes a chunk at off (replacing what follows) and publishes it.
+func (f *feeder) store(off int64, data []byte, final bool) {
+	f.t.Helper()
+	size, err := f.d.WriteAt(context.Background(), sid, api.FormatAsciicast, off, data, final)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.h.Publish(sid, LiveChunk{Offset: off, Data: append([]byte(nil), data...), Final: final})
+	f.size = size
 }
