@@ -2,8 +2,8 @@ package recordings
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"testing"
