@@ -28,7 +28,11 @@ func YamuxConfig() *yamux.Config {
 }
 
 // Client starts the yamux client side (the agent) on conn.
-func Client(conn net.Conn) (*yamux.Session, error) { return yamux.Client(conn, YamuxConfig()) }
+func Client(conn net.Conn) (*yamux.Session, error) {
+	return yamux.Client(&coalescingConn{Conn: conn}, YamuxConfig())
+}
 
 // Server starts the yamux server side (control) on conn.
-func Server(conn net.Conn) (*yamux.Session, error) { return yamux.Server(conn, YamuxConfig()) }
+func Server(conn net.Conn) (*yamux.Session, error) {
+	return yamux.Server(&coalescingConn{Conn: conn}, YamuxConfig())
+}
