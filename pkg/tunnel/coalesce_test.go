@@ -34,7 +34,7 @@ func TestCoalescingConn(t *testing.T) {
 		{"two frames", [][]byte{header(0, 1), []byte("a"), header(0, 2), []byte("bc")}, []int{13, 14}},
 		{"window update alone", [][]byte{header(1, 0)}, []int{12}},
 		{"data frame without body (flags only)", [][]byte{header(0, 0)}, []int{12}},
-		{"large body not copied", [][]byte{header(0, coalesceMax + 1), make([]byte, coalesceMax+1)}, []int{12, coalesceMax + 1}},
+		{"large body not copied", [][]byte{header(0, coalesceMax+1), make([]byte, coalesceMax+1)}, []int{12, coalesceMax + 1}},
 		{"ping then data", [][]byte{header(2, 7), header(0, 3), []byte("xyz")}, []int{12, 15}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
