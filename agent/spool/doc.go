@@ -20,15 +20,17 @@
 // # Writing
 //
 // A frame stays open (and compresses better the more it holds) until it
-// reaches Config.FrameSize raw bytes or the recording ends. While data
+// reaches Config.FrameSize raw bytes (64 KiB) or the recording ends. While data
 // flows, at most FlushInterval after a write (default 900 ms), the Writer
 // fsyncs the container and writes the open frame as it stands to the next
 // snapshot slot (truncate, write, fsync): the slot not written keeps the
 // previous version, so a crash in the middle of a snapshot loses nothing
 // that was durable. A crash therefore loses at most the last FlushInterval
-// of the recording, and frames still reach 256 KiB: a realistic terminal
-// stream is stored 6-7 times smaller than its raw bytes, where one frame
-// per second gave 2.4 times.
+// of the recording, and frames still reach their full size: a realistic
+// terminal stream is stored 5.7 times smaller than its raw bytes with
+// 64 KiB frames (6.7 with 256 KiB), where one frame per second gave 2.3
+// (BenchmarkCompressionGrowing and BenchmarkCompressionRatio in
+// recordfmt/container).
 //
 // Opening the spool recovers recordings left by a previous run: the torn
 // end of a container is cut (container.TruncateTorn), the snapshot that
@@ -56,7 +58,8 @@
 // pieces (file header, frames, trailer; a closed piece larger than
 // MaxUploadChunk is split): closed pieces once, then the open frame's
 // latest snapshot at the end of the closed pieces, re-sent at that same
-// offset whenever it grew or was closed. Control stores a chunk at its
+// offset when it grew (at most every UploaderConfig.TailInterval, 2 s:
+// each re-send costs the whole open frame) or was closed. Control stores a chunk at its
 // offset, replacing what it held from there on, so it always holds a valid
 // container, at most FlushInterval behind the agent. An upload resumes at
 // the start of the piece holding the last byte control acknowledged (it

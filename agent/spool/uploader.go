@@ -32,6 +32,12 @@ type UploaderConfig struct {
 	// Poll is the fallback poll of a recording's state in case a wake-up
 	// was missed. Default 2 s.
 	Poll time.Duration
+	// TailInterval is the least time between two uploads of a growing
+	// open frame (closed frames and the final chunk go at once): each
+	// upload re-sends the whole open frame, so this bounds the upload
+	// traffic of slow sessions. Control, and live watchers, are at most
+	// this much (plus the spool's FlushInterval) behind. Default 2 s.
+	TailInterval time.Duration
 }
 
 func (c UploaderConfig) withDefaults() UploaderConfig {
@@ -43,6 +49,9 @@ func (c UploaderConfig) withDefaults() UploaderConfig {
 	}
 	if c.Poll <= 0 {
 		c.Poll = 2 * time.Second
+	}
+	if c.TailInterval <= 0 {
+		c.TailInterval = 2 * time.Second
 	}
 	return c
 }
@@ -161,6 +170,7 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 	log.Debug("uploading recording", "control_has", first.Offset, "resume_at", off)
 	sent := int64(-1) // where the last tail version went, -1 when none is out
 	var sentTail []byte
+	var lastTail time.Time // when a tail version was last sent
 	buf := make([]byte, MaxUploadChunk)
 	for {
 		v := rec.View()
@@ -195,13 +205,19 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 			}
 			return u.finish(ctx, acks, rec, off, log)
 		}
+		var tailTimer <-chan time.Time
 		if len(v.Tail) > 0 && sent < 0 && off == v.Stable {
-			if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Data: v.Tail}); err != nil {
-				return fmt.Errorf("send recording chunk: %w", err)
+			if wait := time.Until(lastTail.Add(u.cfg.TailInterval)); wait > 0 {
+				tailTimer = time.After(wait)
+			} else {
+				if err := tunnel.WriteChunk(st, tunnel.Chunk{Offset: off, Data: v.Tail}); err != nil {
+					return fmt.Errorf("send recording chunk: %w", err)
+				}
+				sent, sentTail, lastTail = off, v.Tail, time.Now()
 			}
-			sent, sentTail = off, v.Tail
 		}
 		select {
+		case <-tailTimer:
 		case <-v.Changed:
 		case <-time.After(u.cfg.Poll):
 		case err := <-acks:

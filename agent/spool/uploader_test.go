@@ -165,7 +165,7 @@ func pieceEnd(t *testing.T, file []byte, off int) int {
 func TestUploadStreamsLiveAndDeletesWhenAcknowledged(t *testing.T) {
 	s := openSpool(t, t.TempDir())
 	srv := newTestServer(t)
-	u := NewUploader(s, UploaderConfig{})
+	u := NewUploader(s, UploaderConfig{TailInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { u.Run(ctx, link(t, srv)); close(done) }()

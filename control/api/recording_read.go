@@ -115,15 +115,14 @@ func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.P
 			h.writeError(w, r, api.Errorf(api.CodeInvalid, "session %s: its recording was stored before recordings were containers and cannot be read from a time; read it whole", s.ID))
 			return
 		}
-		i := rd.SeekTime(from)
-		if i < 0 {
-			body = eofReader{}
-			break
+		sk, err := recordings.SeekInner(blob, blob.Size(), from)
+		if err != nil {
+			fail(err)
+			return
 		}
-		f := rd.Frame(i)
-		w.Header().Set("X-Onepam-Raw-Offset", strconv.FormatInt(f.RawOffset, 10))
-		w.Header().Set("X-Onepam-Frame-Time", strconv.FormatFloat(f.TFirst.Seconds(), 'f', 6, 64))
-		body = rd.StreamFrom(i)
+		w.Header().Set("X-Onepam-Raw-Offset", strconv.FormatInt(sk.RawOffset, 10))
+		w.Header().Set("X-Onepam-Frame-Time", strconv.FormatFloat(sk.FrameTime.Seconds(), 'f', 6, 64))
+		body = sk.Inner
 	case rd != nil:
 		body = rd.StreamFrom(0)
 	default:
@@ -138,10 +137,6 @@ func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.P
 		h.cfg.Logger.Warn("send recording", "request_id", requestID(r.Context()), "session_id", s.ID, "err", err)
 	}
 }
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func recordingFormat(s api.Session) api.RecordingFormat {
 	if s.Recording.Format != "" {

@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -209,4 +210,49 @@ func BenchmarkReadAll(b *testing.B) {
 		}
 	}
 	cpu.report(b, int64(len(term)))
+}
+
+// BenchmarkCompressionGrowing records the realistic terminal stream as the
+// agent's spool does: one growing open frame, closed at the frame size,
+// and its snapshot sent to control every upload period of session time
+// while data flows. "ratio" is raw bytes per stored byte (the container as
+// control keeps it); "upload-ratio" raw bytes per byte uploaded (closed
+// frames once, plus every snapshot of the open frame).
+func BenchmarkCompressionGrowing(b *testing.B) {
+	ws, term := terminal()
+	for _, tc := range []struct {
+		frame  int
+		upload time.Duration
+	}{{64 << 10, 500 * time.Millisecond}, {64 << 10, 2 * time.Second}, {64 << 10, 5 * time.Second}, {256 << 10, 5 * time.Second}} {
+		b.Run(fmt.Sprintf("frame-%dKiB-upload-%s", tc.frame>>10, tc.upload), func(b *testing.B) {
+			b.SetBytes(int64(len(term)))
+			var stored, uploaded int64
+			var frames int
+			cpu := startCPU()
+			for b.Loop() {
+				cw := &countWriter{}
+				w, _ := NewWriter(cw, testHeader(), Config{FrameSize: tc.frame})
+				uploaded = 0
+				period := time.Duration(-1)
+				var closedBefore int64
+				for _, wr := range ws {
+					if p := wr.at / tc.upload; p != period {
+						period = p
+						_, snap, _ := w.Snapshot(nil)
+						uploaded += cw.n - closedBefore + int64(len(snap))
+						closedBefore = cw.n
+					}
+					w.Write(wr.at, wr.data)
+				}
+				_, priv := testKey()
+				w.Finish(priv)
+				uploaded += cw.n - closedBefore
+				stored, frames = cw.n, w.Stats().Frames
+			}
+			cpu.report(b, int64(len(term)))
+			b.ReportMetric(float64(len(term))/float64(stored), "ratio")
+			b.ReportMetric(float64(len(term))/float64(uploaded), "upload-ratio")
+			b.ReportMetric(float64(frames), "frames")
+		})
+	}
 }
