@@ -179,3 +179,69 @@ type atWriter struct {
 }
 
 func (a *atWriter) Write(p []byte) (int, error) { return a.w.Write(a.at, p) }
+
+// BenchmarkAgentKills: ONEPAM_BENCH_KILLS (default 20) kill -9s of the
+// agent at random moments (1 to 4 s into a session printing a counter
+// every 10 ms), each followed by a restart. Reports the recorded bytes
+// lost beyond the one-second window (lines printed more than 1 s before
+// the kill missing from the stored recording): the target is 0.
+func BenchmarkAgentKills(b *testing.B) {
+	kills := 20
+	if s := os.Getenv("ONEPAM_BENCH_KILLS"); s != "" {
+		fmt.Sscan(s, &kills)
+	}
+	w := newSSHWorld(b)
+	cli, _ := e2etest.Binaries(b)
+	rng := rand.New(rand.NewPCG(7, 11))
+	var windows []float64
+	lostBeyond := 0
+	for k := range kills {
+		cmd := exec.Command(cli, "ssh", "web", "--", counterScript)
+		cmd.Env = append(os.Environ(), w.admin.Env()...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		var id string
+		e2etest.WaitFor(b, 30*time.Second, "the session active", func() bool {
+			ss := sessions(b, w.admin, "--type", "ssh", "--limit", "1")
+			if len(ss) > 0 && ss[0].Status == api.StatusActive && ss[0].ID != id {
+				id = ss[0].ID
+				return true
+			}
+			return false
+		})
+		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(3*time.Second)))) // the random kill moment
+		killedAt := time.Now()
+		w.agent.Signal(syscall.SIGKILL)
+		w.agent.Wait(10 * time.Second)
+		waitStatus(b, w.admin, id, api.StatusFailed, 30*time.Second)
+		cmd.Process.Kill()
+		cmd.Wait()
+		w.ctl.RestartAgent(b, "ssh-agent", w.agent)
+		waitRecordingFinal(b, w.admin, id, 60*time.Second)
+		lines := counterLines(b, w, id)
+		last, at := -1, time.Time{}
+		for n, ts := range lines {
+			if n > last {
+				last, at = n, ts
+			}
+		}
+		missing := 0
+		for i := 0; i <= last; i++ {
+			if _, ok := lines[i]; !ok {
+				missing++
+			}
+		}
+		window := killedAt.Sub(at)
+		windows = append(windows, float64(window.Milliseconds()))
+		if window > time.Second || missing > 0 {
+			lostBeyond++
+			fmt.Printf("  kill %d: session %s: last line %s before the kill, %d lines missing inside\n", k, id, window, missing)
+		}
+	}
+	s := e2etest.Summarize(windows)
+	fmt.Printf("%d agent kills during sessions: recording ended median %.0f ms (max %.0f ms) before the kill; kills losing bytes beyond the one-second window: %d\n", kills, s.Median, s.Max, lostBeyond)
+	b.ReportMetric(float64(lostBeyond), "kills-losing-beyond-1s")
+	b.ReportMetric(s.Max, "max-window-ms")
+}

@@ -29,7 +29,7 @@ var counterLine = regexp.MustCompile(`line (\d+) (\d{19})`)
 
 // counterLines reads a terminal recording (the inner stream from the API)
 // and returns the counter lines it holds: number → time printed.
-func counterLines(t *testing.T, w *sshWorld, id string) map[int]time.Time {
+func counterLines(t testing.TB, w *sshWorld, id string) map[int]time.Time {
 	t.Helper()
 	rc, err := w.client(t).Recording(context.Background(), id)
 	if err != nil {
@@ -83,7 +83,7 @@ func checkCounter(t *testing.T, lines map[int]time.Time) (last int, at time.Time
 	return last, lines[last]
 }
 
-func waitRecordingFinal(t *testing.T, u *e2etest.User, id string, d time.Duration) api.Session {
+func waitRecordingFinal(t testing.TB, u *e2etest.User, id string, d time.Duration) api.Session {
 	t.Helper()
 	var s api.Session
 	e2etest.WaitFor(t, d, "the recording of "+id+" uploaded", func() bool {
