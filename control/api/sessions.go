@@ -106,6 +106,9 @@ func (h *handler) loadSession(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 func (h *handler) getSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s, ok := h.loadSession(w, r, p, auth.SessionsShow); ok {
+		if s.Recording.State == api.RecordingExpired && h.cfg.RecordingAdmin != nil {
+			s.Recording.Notice = h.cfg.RecordingAdmin.ExpiredNotice(r.Context())
+		}
 		writeJSON(w, http.StatusOK, s)
 	}
 }

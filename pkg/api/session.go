@@ -45,6 +45,11 @@ type Recording struct {
 	State     RecordingState  `json:"state"`     // none, recording, complete, partial, expired
 	Size      int64           `json:"size"`      // bytes stored so far
 	Available bool            `json:"available"` // can be replayed or exported now
+	// Notice says why a recording cannot be read, with state expired:
+	// "recording expired under the N-day retention of plan X: change the
+	// plan or the retention with onepam settings retention set". Set by
+	// GET /v1/sessions/{id}.
+	Notice string `json:"notice,omitempty"`
 }
 
 // TimelineEvent is one entry of a session's timeline.

@@ -84,6 +84,9 @@ func runSessionsExport(ctx context.Context, opts *SessionsExportOptions) (err er
 	if format == "" {
 		format = api.RecordingFormatFor(s.Type)
 	}
+	if s.Recording.State == api.RecordingExpired && s.Recording.Notice != "" {
+		return fmt.Errorf("session %s: %s", s.ID, s.Recording.Notice)
+	}
 	want, ext := "native", nativeExt(format)
 	if opts.Format == "raw" {
 		want, ext = "container", ".oprec"

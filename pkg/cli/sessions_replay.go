@@ -102,7 +102,11 @@ func runSessionsReplay(ctx context.Context, opts *SessionsReplayOptions) error {
 		return fmt.Errorf("replay of %s recordings (%s sessions) is not available in this version of onepam; use onepam sessions show %s", format, s.Type, s.ID)
 	}
 	if s.Recording.State == api.RecordingExpired {
-		return fmt.Errorf("the recording of session %s was deleted by retention", s.ID)
+		notice := s.Recording.Notice
+		if notice == "" {
+			notice = "the recording was deleted by retention"
+		}
+		return fmt.Errorf("session %s: %s", s.ID, notice)
 	}
 	rc, err := c.Recording(ctx, s.ID)
 	if err != nil {

@@ -131,12 +131,16 @@ func writeSession(w io.Writer, ios *iostreams.IOStreams, s *api.Session, now tim
 	if s.Recording.Available {
 		avail = "yes"
 	}
-	if err := section("Recording", [][2]string{
+	rec := [][2]string{
 		{"Format", output.Dash(string(s.Recording.Format))},
 		{"State", output.Dash(string(s.Recording.State))},
 		{"Size", output.Bytes(s.Recording.Size)},
 		{"Available", avail},
-	}); err != nil {
+	}
+	if s.Recording.Notice != "" {
+		rec = append(rec, [2]string{"Notice", s.Recording.Notice})
+	}
+	if err := section("Recording", rec); err != nil {
 		return err
 	}
 	if _, err := fmt.Fprintln(w, cs.Bold("Timeline")); err != nil {
