@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,6 +194,8 @@ type Follower struct {
 
 	pos       int64         // stored offset up to which bytes were made pending
 	base      int64         // start of the last whole live chunk passed on (containers)
+	last      []byte        // that chunk's bytes
+	same      []byte        // storage at readAt holding exactly these is skipped
 	head      []byte        // the first bytes of the recording, to recognise a container
 	pending   []byte        // bytes ready to return
 	stored    io.ReadCloser // open while catching up from storage
@@ -206,16 +209,6 @@ type Follower struct {
 	ended     chan struct{}
 	endedOnce sync.Once
 	err       error
-
-	// A recording container (see container.go) is not append-only: the
-	// open frame is re-sent at the same offset as it grows. For one, a
-	// live chunk below the offset already returned is returned whole
-	// again (the decoder behind Inner takes only its new bytes), and a
-	// catch-up from storage starts again at lastStart, the offset of the
-	// last chunk taken: a frame boundary, never rewritten below.
-	sniffed   bool
-	container bool
-	lastStart int64
 }
 
 // Follow subscribes to a recording's chunks and returns a Follower that
@@ -272,9 +265,6 @@ func (f *Follower) Read(p []byte) (int, error) {
 			}
 		}
 	}
-	if !f.sniffed && f.pos == 0 {
-		f.sniffed, f.container = true, IsContainer(f.pending)
-	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
 	return n, nil
@@ -283,7 +273,7 @@ func (f *Follower) Read(p []byte) (int, error) {
 // isContainer reports whether the recording is a container (known once its
 // first bytes were seen from offset 0).
 func (f *Follower) isContainer() bool {
-	return len(f.head) >= len(container.Magic) && string(f.head[:len(container.Magic)]) == container.Magic
+	return len(f.head) >= len(container.Magic) && IsContainer(f.head)
 }
 
 // emit makes data, found at stored offset off, pending.
@@ -332,9 +322,16 @@ func (f *Follower) fill() error {
 // version there), from the current offset otherwise.
 func (f *Follower) startCatchUp() {
 	f.catchUp = true
-	f.readAt = f.pos
-	if f.isContainer() {
-		f.readAt = f.base
+	f.readAt, f.same = f.pos, nil
+	switch {
+	case !f.isContainer():
+	case f.last != nil:
+		f.readAt, f.same = f.base, f.last
+	default:
+		// No piece boundary known past the start (what was read from
+		// storage may have been rewritten since): from the start again;
+		// the decoder skips the copies.
+		f.readAt = 0
 	}
 }
 
@@ -346,11 +343,10 @@ func (f *Follower) take(c LiveChunk) {
 	end := c.Offset + int64(len(c.Data))
 	switch {
 	case c.Offset > f.pos:
-		f.startCatchUp()
-		f.readAt = f.pos // the pieces between were never passed on
+		f.startCatchUp() // the pieces between were never passed on
 	case f.isContainer():
 		if len(c.Data) > 0 {
-			f.base = c.Offset
+			f.base, f.last = c.Offset, c.Data
 			f.emit(c.Offset, c.Data)
 		}
 	case end > f.pos:
@@ -371,9 +367,6 @@ func (f *Follower) take(c LiveChunk) {
 // when finishing).
 func (f *Follower) readStored() error {
 	if f.stored == nil {
-		if f.container && f.pos > f.lastStart {
-			f.pos = f.lastStart // the stored tail may have been rewritten
-		}
 		rc, err := f.cfg.Store.Open(f.ctx, f.cfg.SessionID, f.cfg.Format)
 		if errors.Is(err, ErrNotFound) {
 			// Nothing stored yet: the first chunk will come live.
@@ -387,6 +380,24 @@ func (f *Follower) readStored() error {
 			return fmt.Errorf("watch recording %s: seek to %d: %w", f.cfg.SessionID, f.readAt, err)
 		}
 		f.stored = rc
+		if len(f.same) > 0 {
+			// The piece passed on last: skipped when storage still holds
+			// that version, passed on again when it holds a newer one.
+			got := make([]byte, len(f.same))
+			n, err := io.ReadFull(rc, got)
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("watch recording %s: %w", f.cfg.SessionID, err)
+			}
+			same := bytes.Equal(got[:n], f.same)
+			f.same = nil
+			if !same && n > 0 {
+				f.emit(f.readAt, got[:n])
+			}
+			f.readAt += int64(n)
+			if n > 0 && !same {
+				return nil
+			}
+		}
 	}
 	if f.buf == nil {
 		f.buf = make([]byte, 64<<10)
