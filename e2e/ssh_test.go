@@ -387,7 +387,7 @@ func TestSSHSessions(t *testing.T) {
 		if execID == "" || interactiveID == "" {
 			t.Skip("needs the exec and interactive sessions")
 		}
-		var hits []client.SearchHit
+		var hits []api.SearchHit
 		search := func(args ...string) bool {
 			out := w.admin.MustRun(append([]string{"sessions", "search", "-o", "json"}, args...)...)
 			hits = nil

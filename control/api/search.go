@@ -5,28 +5,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
 )
-
-// SearchHit is one element of the JSON array GET /v1/search answers: a
-// line of a recording that matched, with the session it belongs to. (It is
-// not in pkg/api; pkg/client.SearchHit mirrors it field for field.)
-type SearchHit struct {
-	SessionID string `json:"session_id"`
-	// OffsetSeconds is the time of the line since the session started
-	// (usable with onepam sessions replay --from).
-	OffsetSeconds float64         `json:"offset_seconds"`
-	Input         bool            `json:"input"` // typed input rather than output
-	Line          string          `json:"line"`
-	User          string          `json:"user"`
-	Resource      string          `json:"resource"`
-	Type          api.SessionType `json:"type"`
-	CreatedAt     time.Time       `json:"created_at"` // the session's
-}
 
 // search answers GET /v1/search?q=TEXT&type=&since=&user=&input=1&limit=:
 // lines of recorded terminal output (or typed input with input=1) holding
@@ -73,7 +56,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request, p auth.Principa
 		h.writeError(w, r, err)
 		return
 	}
-	hits := make([]SearchHit, 0, len(found))
+	hits := make([]api.SearchHit, 0, len(found))
 	sessions := map[string]*api.Session{}
 	for _, f := range found {
 		s, ok := sessions[f.SessionID]
@@ -91,7 +74,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request, p auth.Principa
 		if s == nil {
 			continue // deleted meanwhile
 		}
-		hits = append(hits, SearchHit{
+		hits = append(hits, api.SearchHit{
 			SessionID: f.SessionID, OffsetSeconds: f.At.Seconds(), Input: f.Input, Line: f.Line,
 			User: s.User, Resource: s.Resource, Type: s.Type, CreatedAt: s.CreatedAt,
 		})

@@ -37,3 +37,24 @@ const (
 
 // FileOps lists every file operation.
 var FileOps = []string{FileOpUpload, FileOpDownload, FileOpDelete, FileOpRename, FileOpMkdir, FileOpRmdir, FileOpSetstat, FileOpSymlink, FileOpList}
+
+// SearchHit is one element of the JSON array GET /v1/search answers: a
+// line of recorded terminal output (or typed input) that matched, with the
+// session it belongs to.
+type SearchHit struct {
+	SessionID string `json:"session_id"`
+	// OffsetSeconds is the time of the line since the session started
+	// (usable with onepam sessions replay --from).
+	OffsetSeconds float64     `json:"offset_seconds"`
+	Input         bool        `json:"input"` // typed input rather than output
+	Line          string      `json:"line"`
+	User          string      `json:"user"`
+	Resource      string      `json:"resource"`
+	Type          SessionType `json:"type"`
+	CreatedAt     time.Time   `json:"created_at"` // the session's
+}
+
+// Offset returns the hit's time in the session.
+func (h SearchHit) Offset() time.Duration {
+	return time.Duration(h.OffsetSeconds * float64(time.Second))
+}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/client"
 	"github.com/onepam/onepam/pkg/client/clienttest"
 	"github.com/onepam/onepam/recordfmt/asciicast"
 )
@@ -63,7 +62,7 @@ func newSSHTestEnv(t *testing.T) *testEnv {
 			writeErr(w, api.CodeInvalid, "unexpected query "+r.URL.RawQuery)
 			return
 		}
-		writeJSON(w, 200, []client.SearchHit{{SessionID: sshSessionID, OffsetSeconds: 1.1, Line: "docs  notes.txt", User: "alice", Resource: "web-1", Type: api.TypeSSH, CreatedAt: at}})
+		writeJSON(w, 200, []api.SearchHit{{SessionID: sshSessionID, OffsetSeconds: 1.1, Line: "docs  notes.txt", User: "alice", Resource: "web-1", Type: api.TypeSSH, CreatedAt: at}})
 	})
 	srv := clienttest.NewServer(t, mux)
 	e.env["ONEPAM_CONTROL"] = srv.URL

@@ -24,25 +24,6 @@ func (c *Client) Files(ctx context.Context, id string, ops []string) ([]api.File
 	return out, err
 }
 
-// SearchHit is one line of a recording that matched a search (the JSON
-// elements of GET /v1/search).
-type SearchHit struct {
-	SessionID string `json:"session_id"`
-	// OffsetSeconds is the time of the line since the session started.
-	OffsetSeconds float64         `json:"offset_seconds"`
-	Input         bool            `json:"input"`
-	Line          string          `json:"line"`
-	User          string          `json:"user"`
-	Resource      string          `json:"resource"`
-	Type          api.SessionType `json:"type"`
-	CreatedAt     time.Time       `json:"created_at"`
-}
-
-// Offset returns the hit's time in the session.
-func (h SearchHit) Offset() time.Duration {
-	return time.Duration(h.OffsetSeconds * float64(time.Second))
-}
-
 // SearchQuery is a search of recorded text. Zero fields do not filter.
 type SearchQuery struct {
 	Text  string
@@ -54,7 +35,7 @@ type SearchQuery struct {
 }
 
 // Search calls GET /v1/search.
-func (c *Client) Search(ctx context.Context, sq SearchQuery) ([]SearchHit, error) {
+func (c *Client) Search(ctx context.Context, sq SearchQuery) ([]api.SearchHit, error) {
 	q := url.Values{}
 	q.Set("q", sq.Text)
 	if len(sq.Types) > 0 {
@@ -74,7 +55,7 @@ func (c *Client) Search(ctx context.Context, sq SearchQuery) ([]SearchHit, error
 	if sq.Limit > 0 {
 		q.Set(api.QueryLimit, strconv.Itoa(sq.Limit))
 	}
-	var out []SearchHit
+	var out []api.SearchHit
 	err := c.do(ctx, http.MethodGet, "/v1/search", q, nil, &out)
 	return out, err
 }
