@@ -363,6 +363,12 @@ func (a *Attachment) Serve(client net.Conn, buffered []byte) {
 	l.dropConn(a.c)
 	a.m.flush(l)
 	if a.lead {
+		if agentLinkDead(a.c.agent) {
+			// The agent's end closed because its link died, not because
+			// the target or the person ended the connection.
+			a.m.finish(l, store.Transition{To: api.StatusFailed, Detail: errAgentLost}, "")
+			return
+		}
 		a.m.finish(l, store.Transition{To: api.StatusCompleted}, "")
 	}
 }

@@ -2,7 +2,10 @@ package sessions
 
 import (
 	"context"
+	"net"
 	"time"
+
+	"github.com/hashicorp/yamux"
 
 	"github.com/onepam/onepam/pkg/api"
 )
@@ -23,4 +26,12 @@ func (m *Manager) recordingGap(l *live, detail string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	m.audit(ctx, api.AuditEvent{Actor: "agent:" + l.agentName, Action: "recording.gap", Target: l.id, Outcome: api.OutcomeError, Detail: detail})
+}
+
+// agentLinkDead reports whether a stream to an agent ended because the
+// agent's whole link (its yamux session) died: a killed agent's streams
+// read a clean EOF, like a connection its target closed.
+func agentLinkDead(c net.Conn) bool {
+	st, ok := c.(interface{ Session() *yamux.Session })
+	return ok && st.Session() != nil && st.Session().IsClosed()
 }
