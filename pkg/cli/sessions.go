@@ -14,7 +14,7 @@ func newCmdSessions(f *cmdutil.Factory) *cobra.Command {
   onepam sessions replay 0197...`)
 	cmd.AddCommand(NewCmdSessionsList(f, nil), NewCmdSessionsShow(f, nil), NewCmdSessionsKill(f, nil), NewCmdSessionsReplay(f, nil))
 	cmd.AddCommand(NewCmdSessionsFiles(f, nil), NewCmdSessionsSearch(f, nil), NewCmdSessionsWatch(f, nil))
-	cmd.AddCommand(NewCmdSessionsFrames(f, nil), NewCmdSessionsVerify(f, nil), NewCmdSessionsExport(f, nil))
+	cmd.AddCommand(NewCmdSessionsFrames(f, nil), NewCmdSessionsSnapshot(f, nil), NewCmdSessionsVerify(f, nil), NewCmdSessionsExport(f, nil))
 	return cmd
 }
 
