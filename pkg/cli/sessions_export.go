@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/cli/cmdutil"
@@ -18,8 +19,9 @@ type SessionsExportOptions struct {
 	IO     *iostreams.IOStreams
 	Client ClientFunc
 	ID     string
-	Out    string // file, "-" for stdout, "" for <id><ext>
-	Format string // native or raw
+	Out    string        // file, "-" for stdout, "" for <id><ext>
+	Format string        // native, raw, deskproto (desktops), gif or mp4 (desktops)
+	Every  time.Duration // gif and mp4: interval between frames
 }
 
 // nativeExt mirrors control's export extensions (recordings.NativeExt).
@@ -40,7 +42,7 @@ func NewCmdSessionsExport(f *cmdutil.Factory, runF func(context.Context, *Sessio
 	opts := &SessionsExportOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "export ID",
-		Short: "Write a session's recording to a file (.cast, .jsonl, .har, .dpr)",
+		Short: "Write a session's recording to a file (.cast, .jsonl, .har, .dpr, .gif, .mp4)",
 		Long: `Write a session's recording to a file in its native format: asciicast v2
 (.cast) for SSH sessions, JSON lines (.jsonl) for TCP connection logs and
 database query logs, HAR 1.2 (.har) for web sessions, deskproto (.dpr) for
@@ -48,17 +50,26 @@ desktops. --format raw writes the stored recording container (.oprec) as
 control holds it, with its hash chain and the agent's signature, for
 archiving as evidence.
 
+Desktop sessions (vnc, rdp) also export as video: --format gif writes an
+animated GIF and --format mp4 an H.264 video (through ffmpeg, which must
+be installed: Debian package ffmpeg), with the screen sampled every
+--every (default 200ms); --format deskproto is their native stream (.dpr).
+
 Without -o the file is named after the session (ID.cast, ...); -o - writes
 to standard output. A progress bar shows on a terminal for large
 recordings. Every export is recorded in the audit log.`,
 		Example: `  onepam sessions export 0197a1b2-...
   onepam sessions export 0197a1b2-... -o session.cast
-  onepam sessions export 0197a1b2-... --format raw -o evidence.oprec`,
+  onepam sessions export 0197a1b2-... --format raw -o evidence.oprec
+  onepam sessions export 0197a1b2-... --format gif -o desktop.gif`,
 		Args: cmdutil.ExactArgs(1, "the session's ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
-			if opts.Format != "native" && opts.Format != "raw" {
-				return cmdutil.FlagErrorf("--format %q: want native or raw", opts.Format)
+			if opts.Format != "native" && opts.Format != "raw" && !isDesktopFormat(opts.Format) {
+				return cmdutil.FlagErrorf("--format %q: want native, raw, or for desktops deskproto, gif or mp4", opts.Format)
+			}
+			if opts.Every <= 0 {
+				return cmdutil.FlagErrorf("--every %s: want a positive interval, e.g. 200ms", opts.Every)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -67,11 +78,15 @@ recordings. Every export is recorded in the audit log.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Out, "output-file", "o", "", "file to write (default ID.<ext>; - for standard output)")
-	cmd.Flags().StringVar(&opts.Format, "format", "native", "native (.cast, .jsonl, .har, .dpr) or raw (the signed container, .oprec)")
+	cmd.Flags().StringVar(&opts.Format, "format", "native", "native (.cast, .jsonl, .har, .dpr), raw (the signed container, .oprec), or for desktops deskproto, gif or mp4")
+	cmd.Flags().DurationVar(&opts.Every, "every", 200*time.Millisecond, "gif and mp4: interval between frames")
 	return cmd
 }
 
 func runSessionsExport(ctx context.Context, opts *SessionsExportOptions) (err error) {
+	if opts.Format == exportGIF || opts.Format == exportMP4 {
+		return exportDesktop(ctx, opts)
+	}
 	c, err := opts.Client()
 	if err != nil {
 		return err
@@ -86,6 +101,11 @@ func runSessionsExport(ctx context.Context, opts *SessionsExportOptions) (err er
 	}
 	if s.Recording.State == api.RecordingExpired && s.Recording.Notice != "" {
 		return fmt.Errorf("session %s: %s", s.ID, s.Recording.Notice)
+	}
+	if opts.Format == exportDeskproto {
+		if err := checkDeskprotoExport(s, format); err != nil {
+			return err
+		}
 	}
 	want, ext := "native", nativeExt(format)
 	if opts.Format == "raw" {

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"image/gif"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onepam/onepam/pkg/cli/cmdutil"
+)
+
+func TestSessionsExportGIF(t *testing.T) {
+	e := recordedEnv(t)
+	tests := []struct {
+		name   string
+		every  string
+		delays []int // hundredths of a second
+	}{
+		// The fixture: blue from 0, left half red from 2s, ends at 3s.
+		{"default 200ms", "", []int{200, 100}},
+		{"every 1s", "1s", []int{200, 100}},
+		{"every 700ms samples 0, 0.7, 1.4, 2.1, 2.8", "700ms", []int{210, 90}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.gif")
+			args := []string{"sessions", "export", vncSessionID, "--format", "gif", "-o", path}
+			if tt.every != "" {
+				args = append(args, "--every", tt.every)
+			}
+			if code := e.run(t, args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, e.errOut)
+			}
+			mustContain(t, e.errOut.String(), "wrote "+path)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			g, err := gif.DecodeAll(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Image) != len(tt.delays) {
+				t.Fatalf("%d frames, want %d", len(g.Image), len(tt.delays))
+			}
+			for i, d := range tt.delays {
+				if g.Delay[i] != d {
+					t.Fatalf("delays %v, want %v", g.Delay, tt.delays)
+				}
+			}
+			if b := g.Image[0].Bounds(); b.Dx() != 64 || b.Dy() != 48 {
+				t.Fatalf("frame size %v", b)
+			}
+			if r, _, b, _ := g.Image[1].At(10, 10).RGBA(); r>>8 != 255 || b != 0 {
+				t.Fatalf("second frame's left half is %v, want red", g.Image[1].At(10, 10))
+			}
+			if _, _, b, _ := g.Image[0].At(10, 10).RGBA(); b>>8 != 255 {
+				t.Fatalf("first frame is %v, want blue", g.Image[0].At(10, 10))
+			}
+		})
+	}
+}
+
+func TestSessionsExportDeskproto(t *testing.T) {
+	e := recordedEnv(t)
+	path := filepath.Join(t.TempDir(), "s.dpr")
+	if code := e.run(t, "sessions", "export", vncSessionID, "--format", "deskproto", "-o", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.errOut)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, deskprotoFixture(t)) {
+		t.Fatal("the deskproto export is not the recording's stream")
+	}
+	tests := []struct {
+		name, format, want string
+	}{
+		{"deskproto of a db session", "deskproto", "only for desktop sessions"},
+		{"gif of a db session", "gif", "only for desktop sessions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := e.run(t, "sessions", "export", dbSessionID, "--format", tt.format, "-o", filepath.Join(t.TempDir(), "x")); code != cmdutil.ExitError {
+				t.Fatalf("exit %d", code)
+			}
+			mustContain(t, e.errOut.String(), tt.want)
+		})
+	}
+}
+
+func TestSessionsExportMP4(t *testing.T) {
+	t.Run("without ffmpeg", func(t *testing.T) {
+		e := recordedEnv(t)
+		t.Setenv("PATH", t.TempDir())
+		path := filepath.Join(t.TempDir(), "out.mp4")
+		if code := e.run(t, "sessions", "export", vncSessionID, "--format", "mp4", "-o", path); code != cmdutil.ExitError {
+			t.Fatalf("exit %d", code)
+		}
+		mustContain(t, e.errOut.String(), "needs ffmpeg", "apt install ffmpeg", "--format gif")
+	})
+	t.Run("frames piped to ffmpeg", func(t *testing.T) {
+		// A stand-in ffmpeg that keeps what it is given: the arguments and
+		// the PNG stream, so the test sees what a real ffmpeg would read.
+		bin := t.TempDir()
+		script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$FAKE_FFMPEG_DIR/args\"\ncat > \"$FAKE_FFMPEG_DIR/stdin\"\n"
+		if err := os.WriteFile(filepath.Join(bin, "ffmpeg"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		t.Setenv("FAKE_FFMPEG_DIR", dir)
+		e := recordedEnv(t)
+		out := filepath.Join(t.TempDir(), "out.mp4")
+		if code := e.run(t, "sessions", "export", vncSessionID, "--format", "mp4", "--every", "500ms", "-o", out); code != 0 {
+			t.Fatalf("exit %d: %s", code, e.errOut)
+		}
+		args, err := os.ReadFile(filepath.Join(dir, "args"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, string(args), "image2pipe\n-framerate\n2\n-i\n-\n", "yuv420p", out)
+		stream, err := os.ReadFile(filepath.Join(dir, "stdin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bytes.NewReader(stream)
+		n := 0
+		for r.Len() > 0 {
+			if _, err := png.Decode(r); err != nil {
+				t.Fatalf("frame %d: %v", n, err)
+			}
+			n++
+		}
+		if n != 7 { // 0, 0.5, ..., 3s
+			t.Fatalf("%d PNG frames piped, want 7", n)
+		}
+		if strings.Contains(e.errOut.String(), "needs ffmpeg") {
+			t.Fatal(e.errOut)
+		}
+	})
+}
