@@ -153,7 +153,7 @@ func TestConsoleInChromium(t *testing.T) {
 		"ONEPAM_URL="+ctl.URL(), "ONEPAM_TOKEN="+ctl.AdminToken,
 		"ONEPAM_ACTIVE_ID="+live.id, "ONEPAM_DONE_ID="+done.id,
 		"ONEPAM_CLI="+cli, "ONEPAM_RESOURCE=echo",
-		"ONEPAM_CAST_ID="+seed.Cast, "ONEPAM_QUERY_ID="+seed.Query, "ONEPAM_HAR_ID="+seed.HAR, "ONEPAM_EXPIRED_ID="+seed.Expired,
+		"ONEPAM_CAST_ID="+seed.Cast, "ONEPAM_QUERY_ID="+seed.Query, "ONEPAM_HAR_ID="+seed.HAR, "ONEPAM_EXPIRED_ID="+seed.Expired, "ONEPAM_DESK_ID="+seed.Desk,
 		"ONEPAM_SCREENSHOTS="+shots, "CHROMIUM="+chromium)
 	out, err := cmd.CombinedOutput()
 	t.Logf("console.mjs:\n%s", out)
@@ -162,7 +162,8 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	for _, want := range []string{"ok login", "ok the list shows the sessions", "ok an active session pulses", "ok terminate from the detail page",
 		"ok CSRF: a state-changing call with the cookie but without the token is refused", "ok detail page with the connection log",
-		"ok asciicast plays and a #t= link seeks", "ok query log as a table", "ok HAR as a request table with a waterfall", "ok expired recording shows the retention notice"} {
+		"ok asciicast plays and a #t= link seeks", "ok query log as a table", "ok HAR as a request table with a waterfall", "ok expired recording shows the retention notice",
+		"ok deskproto plays on a canvas and seeks via keyframes"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("console.mjs did not report %q", want)
 		}

@@ -19,6 +19,7 @@ import (
 // seeded names the sessions seedRecordings wrote, one per player.
 type seeded struct {
 	Cast, Query, HAR, Expired string
+	Desk                      string // a VNC session's deskproto recording (deskRecording)
 }
 
 // seedRecordings prepares a control data directory with finished sessions
@@ -92,5 +93,6 @@ func seedRecordings(t *testing.T, dataDir string) seeded {
 		Query:   mk(api.TypeDB, "pg-main", api.FormatQuerylog, []byte(query), api.RecordingComplete),
 		HAR:     mk(api.TypeHTTP, "grafana", api.FormatHAR, har, api.RecordingComplete),
 		Expired: mk(api.TypeSSH, "web-1", api.FormatAsciicast, nil, api.RecordingExpired),
+		Desk:    mk(api.TypeVNC, "desk-1", api.FormatDeskproto, deskRecording(t, start), api.RecordingComplete),
 	}
 }

@@ -13,6 +13,9 @@
 //                     finished sessions with an asciicast ("first screen" at
 //                     1 s, "second screen" at 5 s), query log, HAR and an
 //                     expired recording
+//   ONEPAM_DESK_ID    a finished VNC session with a synthetic deskproto
+//                     recording: red at 1 s, #3366cc from 12 s to the end
+//                     at 20 s, keyframes every 2 s
 //   ONEPAM_SCREENSHOTS directory for sessions.png and session-detail.png
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //
@@ -272,6 +275,37 @@ try {
     if ((await table.locator('tbody .wf-bar').count()) !== rows) fail('not one waterfall bar per request');
     if (!(await table.innerText()).includes('http://app.test:8080/base/search')) fail('request URL missing');
     if (shots) await page.screenshot({ path: path.join(shots, 'session-http.png'), fullPage: true });
+  });
+
+  await check('deskproto plays on a canvas and seeks via keyframes', async () => {
+    const canvas = page.getByTestId('desk-canvas');
+    const centre = () => page.evaluate(() => {
+      const c = document.querySelector('[data-testid="desk-canvas"]');
+      const d = c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data;
+      return '#' + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('');
+    });
+    const attr = async (k) => parseFloat(await canvas.getAttribute(`data-${k}`));
+    await page.goto(`${base}/sessions/${env('ONEPAM_DESK_ID')}`);
+    await canvas.waitFor();
+    await page.getByLabel('Speed').selectOption('4');
+    await page.getByTestId('desk-play').click();
+    await poll('playback to reach the end', async () => (await canvas.getAttribute('data-playing')) === 'false' && (await attr('t')) >= 20, 20000);
+    if ((await centre()) !== '#3366cc') fail(`centre at the end is ${await centre()}`);
+    const seekTo = (t) => page.locator('#desk-seek').evaluate((el, v) => { el.value = String(v); el.dispatchEvent(new Event('input')); }, t);
+    await seekTo(5);
+    if ((await centre()) !== '#cc3333') fail(`centre at 5 s is ${await centre()}`);
+    const from5 = await attr('from');
+    if (!(from5 > 0 && from5 <= 5)) fail(`seeking to 5 s decoded from ${from5} s, not from a keyframe`);
+    await seekTo(15);
+    if ((await centre()) !== '#3366cc') fail(`centre at 15 s is ${await centre()}`);
+    const from15 = await attr('from');
+    if (!(from15 >= 12 && from15 <= 15)) fail(`seeking to 15 s decoded from ${from15} s`);
+    if ((await attr('applied')) > 12) fail(`seeking to 15 s applied ${await attr('applied')} events`);
+    await page.goto(`${base}/sessions/${env('ONEPAM_DESK_ID')}#t=16`);
+    await poll('the #t= link to seek', async () => (await canvas.count()) === 1 && (await attr('t')) >= 16);
+    if ((await centre()) !== '#3366cc') fail(`centre after #t=16 is ${await centre()}`);
+    if (!((await attr('from')) >= 12)) fail(`#t=16 decoded from ${await attr('from')} s`);
+    if (shots) await page.screenshot({ path: path.join(shots, 'session-vnc.png'), fullPage: true });
   });
 
   await check('expired recording shows the retention notice', async () => {

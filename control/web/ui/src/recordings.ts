@@ -4,6 +4,7 @@
 import * as AsciinemaPlayer from 'asciinema-player';
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import { fetchRecording, recordingURL, type Session } from './api';
+import { deskPlayer } from './deskplayer';
 import { clear, h } from './dom';
 import { bytes, offset } from './format';
 import { errorBox } from './widgets';
@@ -24,6 +25,8 @@ export function recordingPlayer(s: Session, box: HTMLElement, startAt?: number):
       return tablePlayer(s, box, startAt, querylogColumns, 'query log');
     case 'har':
       return harPlayer(s, box, startAt);
+    case 'deskproto':
+      return deskPlayer(s, box, startAt);
     default:
       box.append(h('p', { class: 'muted' }, `The ${s.recording.format} recording cannot be played in the browser yet: use Export to download it.`));
       return { seek() {}, dispose() {} };
