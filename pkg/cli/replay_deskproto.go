@@ -32,14 +32,22 @@ type DesktopSummary struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// replayDeskproto prints a desktop recording's summary and how to see
-// its frames.
-func replayDeskproto(_ context.Context, opts *SessionsReplayOptions, s api.Session, rc io.Reader) error {
+// replayDeskproto plays a desktop recording on a terminal as a live
+// half-block preview (playDesktop); elsewhere, or with -o json, it prints
+// the recording's summary and how to see its frames.
+func replayDeskproto(ctx context.Context, opts *SessionsReplayOptions, s api.Session, rc io.Reader) error {
 	f, size, err := spoolRecording(rc)
 	if err != nil {
 		return fmt.Errorf("recording of session %s: %w", s.ID, err)
 	}
 	defer removeSpool(f)
+	if opts.IO.IsStdoutTTY() && !opts.Format.IsJSON() {
+		p, err := deskproto.NewPlayer(f, size)
+		if err != nil {
+			return fmt.Errorf("recording of session %s: %w", s.ID, err)
+		}
+		return playDesktop(ctx, opts, s.ID, p)
+	}
 	sum, err := summarizeDesktop(f, size)
 	if err != nil {
 		return fmt.Errorf("recording of session %s: %w", s.ID, err)
@@ -64,7 +72,7 @@ func replayDeskproto(_ context.Context, opts *SessionsReplayOptions, s api.Sessi
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "\nTo see the desktop: onepam sessions frames %s DIR [--every 1s] [--at 1m30s]\n", s.ID)
+	_, err = fmt.Fprintf(opts.IO.Out, "\nTo see the desktop: onepam sessions frames %s DIR [--every 1s] [--at 1m30s],\nonepam sessions export %s --format gif|mp4, or the web console's player;\nin a terminal, onepam sessions replay %s plays it.\n", s.ID, s.ID, s.ID)
 	return err
 }
 
