@@ -45,6 +45,7 @@ type WebSession struct {
 	ExpiresAt time.Time
 	lastSeen  time.Time
 	tokenHash []byte
+	password  bool // opened by LoginPassword: tied to the user, not a token
 }
 
 // webSessions is the in-memory table of web sessions of a Tokens.
@@ -141,7 +142,13 @@ func (t *Tokens) WebSession(ctx context.Context, id string) (WebSession, error) 
 	if !ok {
 		return WebSession{}, api.Errorf(api.CodeUnauthenticated, "web session expired or unknown: log in again")
 	}
-	p, _, err := t.authenticateHash(ctx, cp.tokenHash)
+	var p Principal
+	var err error
+	if cp.password {
+		p, err = t.passwordPrincipal(ctx, cp.Principal.User)
+	} else {
+		p, _, err = t.authenticateHash(ctx, cp.tokenHash)
+	}
 	if err != nil {
 		t.Logout(id)
 		return WebSession{}, err
