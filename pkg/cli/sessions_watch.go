@@ -29,13 +29,17 @@ func NewCmdSessionsWatch(f *cmdutil.Factory, runF func(context.Context, *Session
 	opts := &SessionsWatchOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "watch ID [--live]",
-		Short: "Watch an active terminal session as it happens (admins and auditors)",
+		Short: "Watch an active terminal or desktop session as it happens (admins and auditors)",
 		Long: `Show an SSH session's terminal as the person sees it, as it happens:
 read-only, from the session's start (so the screen is complete), or with
 --live from now on. The watch ends with a line saying how the session ended
 ("session ended: completed", "session terminated by an administrator
 (alice): reason"). Ctrl-C stops watching; the session goes on. Admins and
-auditors only; every watch is audited.`,
+auditors only; every watch is audited.
+
+A desktop session (vnc, rdp) shows as a scaled live preview in true-colour
+half blocks, rebuilt from its start (--live does not apply); q stops
+watching.`,
 		Example: `  onepam sessions ls --status active --type ssh
   onepam sessions watch 0197a1b2-...
   onepam sessions watch 0197a1b2-... --live`,
@@ -61,8 +65,15 @@ func runSessionsWatch(ctx context.Context, opts *SessionsWatchOptions) error {
 	if err != nil {
 		return err
 	}
-	if f := api.RecordingFormatFor(s.Type); f != api.FormatAsciicast {
-		return fmt.Errorf("session %s is a %s session: watch shows terminal (ssh) sessions; see onepam sessions show %s", s.ID, s.Type, s.ID)
+	f := s.Recording.Format
+	if f == "" {
+		f = api.RecordingFormatFor(s.Type)
+	}
+	if f == api.FormatDeskproto {
+		return watchDesktop(ctx, opts, c, s)
+	}
+	if f != api.FormatAsciicast {
+		return fmt.Errorf("session %s is a %s session: watch shows terminal (ssh) sessions and desktop (vnc, rdp) sessions; see onepam sessions show %s", s.ID, s.Type, s.ID)
 	}
 	rc, _, err := c.Watch(ctx, s.ID, opts.Live)
 	if err != nil {
