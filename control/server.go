@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	// The console serves every path but /v1/, /healthz and /metrics, which
 	// it hands to the API.
-	s.handler = web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web")})
+	s.handler = web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web"), Audit: s.store.AddAudit, Clock: cfg.Clock})
 
 	if s.apiLn == nil {
 		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {

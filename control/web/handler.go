@@ -15,7 +15,7 @@ func newHandler(cfg Config, a *assets) http.Handler {
 	if err != nil {
 		panic(err)
 	}
-	h := &handler{cfg: cfg, assets: a}
+	h := &handler{cfg: cfg, assets: a, limiter: &failLimiter{max: cfg.LoginFailures, window: cfg.LoginWindow, now: cfg.Clock}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /web/login", h.login)
 	mux.HandleFunc("POST /web/logout", h.logout)
@@ -36,8 +36,9 @@ func newHandler(cfg Config, a *assets) http.Handler {
 }
 
 type handler struct {
-	cfg    Config
-	assets *assets
+	cfg     Config
+	assets  *assets
+	limiter *failLimiter // failed logins per client IP
 }
 
 // isAPIPath reports whether a path belongs to the API handler.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/onepam/onepam/control/auth"
@@ -13,8 +14,19 @@ import (
 )
 
 // LoginRequest is the body of POST /web/login.
+// It holds either a token or a user name and password.
 type LoginRequest struct {
-	Token string `json:"token"` // an API token, "opt_…"
+	Token    string `json:"token,omitempty"`    // an API token, "opt_…"
+	User     string `json:"user,omitempty"`     // a user name (with Password)
+	Password string `json:"password,omitempty"` // the user's console password (onepam users passwd)
+}
+
+// valid reports whether the request holds exactly one kind of credential.
+func (req LoginRequest) valid() bool {
+	if req.Token != "" {
+		return req.User == "" && req.Password == ""
+	}
+	return req.User != ""
 }
 
 // LoginResponse answers a successful login.
@@ -52,17 +64,24 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxLoginBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.Token == "" {
-		writeError(w, http.StatusBadRequest, string(api.CodeInvalid), "want a JSON body {\"token\": \"opt_…\"}")
+	if err := dec.Decode(&req); err != nil || !req.valid() {
+		writeError(w, http.StatusBadRequest, string(api.CodeInvalid), "want a JSON body {\"token\": \"opt_…\"} or {\"user\": \"…\", \"password\": \"…\"}")
 		return
 	}
-	ws, err := h.cfg.Auth.Login(r.Context(), req.Token)
+	ip := clientIP(r)
+	if wait := h.limiter.retryAfter(ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed logins from this address: try again later")
+		return
+	}
+	ws, err := h.authenticate(r, req)
 	if err != nil {
-		h.cfg.Logger.Info("console login refused", "client", r.RemoteAddr, "err", err)
+		h.loginFailed(r, req, ip, err)
 		writeAPIError(w, err)
 		return
 	}
-	h.cfg.Logger.Info("console login", "user", ws.Principal.User, "client", r.RemoteAddr)
+	h.limiter.succeed(ip)
+	h.loginSucceeded(r, req, ip, ws)
 	h.setCookies(w, ws.ID, ws.CSRF, ws.ExpiresAt)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
