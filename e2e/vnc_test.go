@@ -149,6 +149,11 @@ func TestVNCSessions(t *testing.T) {
 		if d := vnctest.Diff(vnctest.ReadPNG(t, frame), vnctest.ReadPNG(t, openTruth)); d != 0 {
 			t.Fatalf("the frame rebuilt from the recording at %s differs from the server's screenshot in %d pixels", at, d)
 		}
+		snap := filepath.Join(dir, "snapshot.png")
+		w.admin.MustRun("sessions", "snapshot", tun.ID, "--at", at, "-o", snap)
+		if d := vnctest.Diff(vnctest.ReadPNG(t, snap), vnctest.ReadPNG(t, openTruth)); d != 0 {
+			t.Fatalf("sessions snapshot --at %s differs from the server's screenshot in %d pixels", at, d)
+		}
 		frames := strings.Fields(w.admin.MustRun("sessions", "frames", tun.ID, dir, "--every", "100ms"))
 		if len(frames) == 0 {
 			t.Fatal("sessions frames --every wrote nothing")
