@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/color/palette"
 	"image/draw"
 	"image/gif"
@@ -95,24 +96,62 @@ func sampleFrames(p *deskproto.Player, every time.Duration, progress func(done, 
 }
 
 // writeGIF writes the recording as an animated GIF, sampled every
-// interval, looping forever.
+// interval, looping forever. Frames are streamed (image/gif encodes whole
+// animations only: each frame is encoded alone with the Plan 9 palette as
+// the global colour table, and its blocks are spliced in), so memory does
+// not grow with the recording. Every frame has the first screen's size
+// (a later resize is cropped or padded).
 func writeGIF(w io.Writer, p *deskproto.Player, every time.Duration, progress func(done, total int)) error {
-	anim := &gif.GIF{}
+	var (
+		screen image.Rectangle
+		buf    bytes.Buffer
+	)
+	pal := color.Palette(palette.Plan9)
 	_, err := sampleFrames(p, every, progress, func(f desktopFrame) error {
-		pal := image.NewPaletted(f.Img.Bounds(), palette.Plan9)
-		draw.FloydSteinberg.Draw(pal, pal.Rect, f.Img, f.Img.Bounds().Min)
-		anim.Image = append(anim.Image, pal)
-		anim.Delay = append(anim.Delay, max(int((f.Delay+5*time.Millisecond)/(10*time.Millisecond)), 1))
-		return nil
+		first := screen.Empty()
+		if first {
+			screen = f.Img.Bounds()
+		}
+		img := image.NewPaletted(screen, pal)
+		draw.FloydSteinberg.Draw(img, screen, f.Img, screen.Min)
+		buf.Reset()
+		one := &gif.GIF{
+			Image:  []*image.Paletted{img},
+			Delay:  []int{max(int((f.Delay+5*time.Millisecond)/(10*time.Millisecond)), 1)},
+			Config: image.Config{ColorModel: pal, Width: screen.Dx(), Height: screen.Dy()},
+		}
+		if err := gif.EncodeAll(&buf, one); err != nil {
+			return fmt.Errorf("encode gif: %w", err)
+		}
+		b := buf.Bytes()
+		if len(b) < gifHeaderLen+1 || b[len(b)-1] != 0x3b {
+			return errors.New("encode gif: unexpected encoder output")
+		}
+		if first {
+			if _, err := w.Write(b[:gifHeaderLen]); err != nil {
+				return err
+			}
+			if _, err := w.Write(gifLoopForever); err != nil {
+				return err
+			}
+		}
+		_, err := w.Write(b[gifHeaderLen : len(b)-1]) // the frame's blocks, without the trailer
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := gif.EncodeAll(w, anim); err != nil {
-		return fmt.Errorf("encode gif: %w", err)
-	}
-	return nil
+	_, err = w.Write([]byte{0x3b}) // trailer
+	return err
 }
+
+// gifHeaderLen is the length of a GIF's signature, logical screen
+// descriptor and 256-colour global colour table.
+const gifHeaderLen = 6 + 7 + 256*3
+
+// gifLoopForever is the NETSCAPE2.0 application extension with a loop
+// count of 0 (forever).
+var gifLoopForever = []byte{0x21, 0xff, 0x0b, 'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0', 0x03, 0x01, 0x00, 0x00, 0x00}
 
 // writeMP4 pipes the recording's screens as PNG images to ffmpeg, which
 // writes an H.264 mp4 to path ("-": w). Every sample is sent (ffmpeg

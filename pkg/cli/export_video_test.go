@@ -44,6 +44,9 @@ func TestSessionsExportGIF(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if g.LoopCount != 0 {
+				t.Fatalf("loop count %d, want 0 (forever)", g.LoopCount)
+			}
 			if len(g.Image) != len(tt.delays) {
 				t.Fatalf("%d frames, want %d", len(g.Image), len(tt.delays))
 			}
