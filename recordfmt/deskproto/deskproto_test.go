@@ -405,6 +405,25 @@ func TestExportFrames(t *testing.T) {
 	if diffPixels(img, want) != 0 {
 		t.Fatal("exported frame differs from Frame")
 	}
+
+	// An interval longer than the recording still gives the last screen.
+	long, err := p.ExportFrames(time.Hour, t.TempDir())
+	if err != nil || len(long) == 0 {
+		t.Fatalf("ExportFrames(1h): %v %v", long, err)
+	}
+	f2, err := os.Open(long[len(long)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	last, err := png.Decode(f2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := p.Frame(p.Duration())
+	if diffPixels(last, end) != 0 {
+		t.Fatal("the last exported frame is not the end of the recording")
+	}
 }
 
 // TestConcurrentEncoder writes input and updates from two goroutines (run

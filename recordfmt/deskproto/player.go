@@ -198,19 +198,30 @@ func (p *Player) ExportFrames(every time.Duration, dir string) ([]string, error)
 		return nil, fmt.Errorf("deskproto: frame interval %v must be positive", every)
 	}
 	var paths []string
-	for i, t := 0, time.Duration(0); t <= p.dur; i, t = i+1, t+every {
+	i, t := 0, time.Duration(0)
+	for ; ; i, t = i+1, t+every {
+		if t > p.dur {
+			// The end of the recording is always a frame, so a recording
+			// shorter than the interval still gives its last screen.
+			if t-every == p.dur {
+				break
+			}
+			t = p.dur
+		}
 		img, err := p.Frame(t)
 		if err != nil {
 			return paths, err
 		}
-		if img.Bounds().Empty() {
-			continue
+		if !img.Bounds().Empty() {
+			path := filepath.Join(dir, fmt.Sprintf("frame-%06d.png", i))
+			if err := writePNG(path, img); err != nil {
+				return paths, err
+			}
+			paths = append(paths, path)
 		}
-		path := filepath.Join(dir, fmt.Sprintf("frame-%06d.png", i))
-		if err := writePNG(path, img); err != nil {
-			return paths, err
+		if t == p.dur {
+			break
 		}
-		paths = append(paths, path)
 	}
 	return paths, nil
 }
