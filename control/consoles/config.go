@@ -17,6 +17,9 @@ import (
 // connection of a session, as GET /v1/sessions/{id}/connect does.
 type Sessions interface {
 	Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*sessions.Attachment, error)
+	// MarkWebConsole tags the session as driven by a browser: its file
+	// transfers are recorded with protocol "web".
+	MarkWebConsole(id string)
 }
 
 // Store is what the consoles read from the database.

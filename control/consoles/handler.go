@@ -143,6 +143,7 @@ func (c *Consoles) ownSession(ctx context.Context, p auth.Principal, id string, 
 // returns: what control writes there goes to the agent as if a CLI had
 // sent it. Closing the returned end ends the connection.
 func (c *Consoles) attachPipe(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (net.Conn, error) {
+	c.cfg.Sessions.MarkWebConsole(id)
 	a, err := c.cfg.Sessions.Attach(ctx, p, id, channel, clientAddr)
 	if err != nil {
 		return nil, err

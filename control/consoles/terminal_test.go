@@ -156,7 +156,7 @@ func TestWebTerminal(t *testing.T) {
 		files = nil
 		e.do(t, http.MethodGet, "/v1/sessions/"+s.ID+"/files", "", nil, &files)
 		for _, f := range files {
-			if f.Op == api.FileOpUpload && f.Path == filepath.Join(dir, "notes.txt") && f.Bytes == 34 {
+			if f.Op == api.FileOpUpload && f.Path == filepath.Join(dir, "notes.txt") && f.Bytes == 34 && f.Protocol == "web" {
 				return true
 			}
 		}

@@ -53,6 +53,7 @@ type live struct {
 	ended       bool
 	final       *api.SessionEvent // the last event line, once ended
 	database    string            // db sessions: the database asked for
+	webConsole  atomic.Bool       // driven by the web console (its file transfers are protocol "web")
 	stream      net.Conn          // the session stream to the agent
 	events      net.Conn          // the person's events channel, once upgraded
 	conns       map[int64]*conn

@@ -32,6 +32,10 @@ func (m *Manager) recordFile(l *live, e *api.FileEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = m.now()
 	}
+	if l.webConsole.Load() && ev.Protocol == "sftp" {
+		// The SFTP client was control's own, run for a browser.
+		ev.Protocol = "web"
+	}
 	if ev.Result == "" {
 		ev.Result = "ok"
 		if ev.Error != "" {
@@ -62,5 +66,14 @@ func (l *live) awaitConnsClosed(d time.Duration) {
 			return
 		}
 		<-tick.C
+	}
+}
+
+// MarkWebConsole records that session id is driven by the web console
+// (control runs the SSH client for a browser): the agent reports its file
+// transfers as SFTP, and they are stored as protocol "web".
+func (m *Manager) MarkWebConsole(id string) {
+	if l := m.get(id); l != nil {
+		l.webConsole.Store(true)
 	}
 }
