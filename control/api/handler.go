@@ -42,6 +42,7 @@ func (h *handler) routes() {
 	authed("POST /v1/users", h.createUser)
 	authed("GET /v1/users", h.listUsers)
 	authed("DELETE /v1/users/{name}", h.deleteUser)
+	authed("PUT /v1/users/{name}/password", h.setUserPassword)
 	authed("POST /v1/tokens", h.createToken)
 	authed("GET /v1/tokens", h.listTokens)
 	authed("DELETE /v1/tokens/{id}", h.revokeToken)

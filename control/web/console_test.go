@@ -125,6 +125,15 @@ func TestConsoleInChromium(t *testing.T) {
 		return r.Code == 0 && strings.Contains(r.Stdout, `"echo"`) && strings.Contains(r.Stdout, `"online": true`)
 	})
 
+	// carol logs in to the console with the password set here (console.mjs).
+	admin.MustRun("users", "add", "carol", "--role", "auditor")
+	passwd := exec.Command(cli, "users", "passwd", "carol", "--stdin")
+	passwd.Env = append(os.Environ(), admin.Env()...)
+	passwd.Stdin = strings.NewReader("wonderland 42\n")
+	if out, err := passwd.CombinedOutput(); err != nil || !strings.Contains(string(out), "set the password of carol") {
+		t.Fatalf("onepam users passwd carol --stdin: %v\n%s", err, out)
+	}
+
 	done := tcpConnect(t, admin, "echo")
 	done.echo(t, "hello console")
 	done.Signal(syscall.SIGINT)
@@ -163,7 +172,7 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, want := range []string{"ok login", "ok the list shows the sessions", "ok an active session pulses", "ok terminate from the detail page",
 		"ok CSRF: a state-changing call with the cookie but without the token is refused", "ok detail page with the connection log",
 		"ok asciicast plays and a #t= link seeks", "ok query log as a table", "ok HAR as a request table with a waterfall", "ok expired recording shows the retention notice",
-		"ok deskproto plays on a canvas and seeks via keyframes"} {
+		"ok deskproto plays on a canvas and seeks via keyframes", "ok login by user and password"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("console.mjs did not report %q", want)
 		}

@@ -16,7 +16,7 @@ func newCmdUsers(f *cmdutil.Factory) *cobra.Command {
 	cmd := newGroup("users", "Manage users (admin)", `  onepam users add bob --role user --token-ttl 720h
   onepam users ls
   onepam users rm bob`)
-	cmd.AddCommand(NewCmdUsersAdd(f, nil), NewCmdUsersList(f, nil), NewCmdUsersRemove(f, nil))
+	cmd.AddCommand(NewCmdUsersAdd(f, nil), NewCmdUsersList(f, nil), NewCmdUsersRemove(f, nil), NewCmdUsersPasswd(f, nil))
 	return cmd
 }
 

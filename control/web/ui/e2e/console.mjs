@@ -16,6 +16,7 @@
 //   ONEPAM_DESK_ID    a finished VNC session with a synthetic deskproto
 //                     recording: red at 1 s, #3366cc from 12 s to the end
 //                     at 20 s, keyframes every 2 s
+//   (the seeded user carol, an auditor, logs in with password "wonderland 42")
 //   ONEPAM_SCREENSHOTS directory for sessions.png and session-detail.png
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //
@@ -346,6 +347,22 @@ try {
     await page.getByLabel('API token').waitFor();
     const status = await page.evaluate(async () => (await fetch('/v1/whoami')).status);
     if (status !== 401) fail(`whoami after logout: ${status}`);
+  });
+
+  await check('login by user and password', async () => {
+    await page.getByLabel('User name').fill('carol');
+    await page.getByLabel('Password').fill('not it');
+    await page.getByRole('button', { name: 'Sign in with password' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong user name or password' }).waitFor();
+    await page.getByLabel('Password').fill('wonderland 42');
+    await page.getByRole('button', { name: 'Sign in with password' }).click();
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    const who = await page.evaluate(async () => (await fetch('/v1/whoami')).json());
+    if (who.user !== 'carol' || who.role !== 'auditor') fail(`whoami ${JSON.stringify(who)}`);
+    const sess = (await context.cookies()).find((c) => c.name === 'onepam_session');
+    if (!sess || !sess.httpOnly || !sess.secure || sess.sameSite !== 'Strict') fail(`session cookie ${JSON.stringify(sess)}`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
   });
 
   await check('no script errors', async () => {

@@ -103,6 +103,9 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
 
 export const whoami = () => call<Whoami>('GET', '/v1/whoami');
 export const login = (token: string) => call<Whoami & { csrf_token: string }>('POST', '/web/login', { token });
+
+/** loginPassword logs in with a user name and console password. */
+export const loginPassword = (user: string, password: string) => call<Whoami & { csrf_token: string }>('POST', '/web/login', { user, password });
 export const logout = () => call<void>('POST', '/web/logout');
 export const getSession = (id: string) => call<Session>('GET', `/v1/sessions/${encodeURIComponent(id)}`);
 export const killSession = (id: string, reason: string) =>

@@ -5,7 +5,7 @@
 import './style.css';
 import './consoles.css';
 import '@xterm/xterm/css/xterm.css';
-import { APIError, login, logout, whoami, type Whoami } from './api';
+import { APIError, login, loginPassword, logout, whoami, type Whoami } from './api';
 import { clear, h } from './dom';
 import { sessionsPage } from './sessions';
 import { resourcesPage } from './resources';
@@ -126,8 +126,33 @@ function loginView(message = '') {
       status.append(errorBox(err instanceof Error ? err.message : String(err)));
     }
   });
-  app.append(h('main', { class: 'login-page' }, form));
+  app.append(h('main', { class: 'login-page' }, form, passwordForm()));
   input.focus();
+}
+
+/** passwordForm logs in with a user name and the password set by `onepam users passwd`. */
+function passwordForm() {
+  const user = h('input', { id: 'login-user', name: 'username', type: 'text', autocomplete: 'username', required: true, spellcheck: 'false' });
+  const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const status = h('div', { class: 'login-status' });
+  const form = h('form', { class: 'login card', 'aria-labelledby': 'login-pw-title' },
+    h('h2', { id: 'login-pw-title' }, 'Or with your account'),
+    h('label', { for: 'login-user' }, 'User name'), user,
+    h('label', { for: 'login-password' }, 'Password'), pass,
+    h('p', { class: 'hint' }, 'An admin sets it with ', h('code', {}, 'onepam users passwd NAME'), '.'),
+    h('button', { type: 'submit', class: 'secondary' }, 'Sign in with password'),
+    status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clear(status);
+    try {
+      await loginPassword(user.value.trim(), pass.value);
+      await start();
+    } catch (err) {
+      status.append(errorBox(err instanceof Error ? err.message : String(err)));
+    }
+  });
+  return form;
 }
 
 async function start() {
