@@ -5,7 +5,11 @@
 // Handler serves, on control's HTTPS port:
 //
 //	/v1/…, /healthz, /metrics   the API handler (Config.API), unchanged
-//	POST /web/login             {"token": "opt_…"} → a web session: cookies
+//	POST /web/login             {"token": "opt_…"} or {"user": "…",
+//	                            "password": "…"} (set with onepam users
+//	                            passwd; the session is tied to the user,
+//	                            not a token, and ends after 12 h idle)
+//	                            → a web session: cookies
 //	                            onepam_session (HttpOnly, Secure,
 //	                            SameSite=Strict) and onepam_csrf (Secure,
 //	                            SameSite=Strict, readable by the page);
@@ -28,7 +32,13 @@
 // The API accepts the session cookie instead of a bearer token (package
 // control/auth); every state-changing request made with the cookie must
 // send the CSRF token in X-CSRF-Token. Web sessions live in control's
-// memory: a restart logs browsers out.
+// memory: a restart logs browsers out. Logins are audited (web.login) and
+// failed ones counted per client IP: after Config.LoginFailures within
+// Config.LoginWindow, that address is answered 429 until the window ends.
+//
+// Recordings play on the session page: asciicast in asciinema-player,
+// deskproto on a canvas (ui/src/deskproto.ts decodes it, seeking from the
+// nearest keyframe), the connection log, query log and HAR as tables.
 //
 // The assets are built by ./scripts/web-build (npm ci + node build.mjs in
 // ui/). A binary built without them still serves the API and answers
