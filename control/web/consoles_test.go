@@ -86,7 +86,7 @@ func TestConsolesInChromium(t *testing.T) {
 	for _, want := range []string{"ok resources page lists the resources with their protocols", "ok web terminal runs a command",
 		"ok a WebSocket without the CSRF token is refused", "ok upload through the terminal page", "ok download through the terminal page",
 		"ok the terminal session is recorded with its command and file activity",
-		"ok the detail page lists the file activity, filterable by operation", "ok VNC viewer shows the desktop",
+		"ok the detail page lists the file activity, filterable by operation", "ok VNC viewer shows the desktop", "ok the VNC recording plays on the detail page",
 		"ok database console runs SQL and shows the result", "ok terminate from the sessions list", "ok no script errors"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("consoles.mjs did not report %q", want)

@@ -198,6 +198,27 @@ try {
     if (s.recording.format !== 'deskproto' || s.recording.size === 0 || s.bytes_down === 0) fail(`session ${JSON.stringify(s)}`);
   });
 
+  await check('the VNC recording plays on the detail page', async () => {
+    await page.goto(`${base}/sessions/${vncID}`);
+    const canvas = page.getByTestId('desk-canvas');
+    await canvas.waitFor();
+    const centre = () => page.evaluate(() => {
+      const c = document.querySelector('[data-testid="desk-canvas"]');
+      const d = c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data;
+      return '#' + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('');
+    });
+    const duration = parseFloat(await page.locator('#desk-seek').getAttribute('max'));
+    await page.getByLabel('Speed').selectOption('4');
+    await page.getByTestId('desk-play').click();
+    await poll('playback to reach the end', async () => (await canvas.getAttribute('data-playing')) === 'false' && parseFloat(await canvas.getAttribute('data-t')) >= duration - 0.001, 30000);
+    if ((await centre()) !== '#3366cc') fail(`centre at the end (${duration} s) is ${await centre()}`);
+    for (const t of [0, duration * 0.75, duration]) {
+      await page.locator('#desk-seek').evaluate((el, v) => { el.value = String(v); el.dispatchEvent(new Event('input')); }, t);
+      if (t > 0 && (await centre()) !== '#3366cc') fail(`centre after seeking to ${t} s is ${await centre()}`);
+    }
+    if (shots) await page.screenshot({ path: path.join(shots, 'session-vnc-recording.png'), fullPage: true });
+  });
+
   let sqlID = '';
   await check('database console runs SQL and shows the result', async () => {
     await connect('pg');
