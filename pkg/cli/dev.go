@@ -303,7 +303,11 @@ func printDevBanner(w io.Writer, info DevInfo, resources []agent.ResourceConfig)
 		if i > 0 {
 			fmt.Fprint(w, ",")
 		}
-		fmt.Fprintf(w, " %s (%s %s)", r.Name, r.Type, r.Address)
+		where := r.Address
+		if where == "" {
+			where = "on the agent host"
+		}
+		fmt.Fprintf(w, " %s (%s %s)", r.Name, r.Type, where)
 	}
 	fmt.Fprintf(w, "\n\nTry, in another shell:\n")
 	fmt.Fprintf(w, "  onepam resources ls\n")
