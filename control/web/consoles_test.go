@@ -40,7 +40,7 @@ func TestConsolesInChromium(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no PostgreSQL on 127.0.0.1:5432: %v", err)
 		}
-		t.Skipf("no PostgreSQL on 127.0.0.1:5432: %v", err)
+		t.Skipf("no PostgreSQL on 127.0.0.1:5432 (a failure when CI=true): %v", err)
 	} else {
 		c.Close()
 	}

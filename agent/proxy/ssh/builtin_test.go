@@ -182,7 +182,7 @@ func TestBuiltinOtherUser(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("no non-root user with a login shell on this host (CI=true: a missing peer is a failure)")
 		}
-		t.Skip("no non-root user with a login shell on this host")
+		t.Skip("no non-root user with a login shell on this host (a failure when CI=true)")
 	}
 	h := mustOpen(t, &TargetConfig{Builtin: true, User: other.Username}, harnessOpts{login: other.Username})
 	c := h.client()
