@@ -24,9 +24,10 @@ import (
 // built-in SSH target, a real Xvnc painted with xsetroot, and the
 // machine's PostgreSQL: the web terminal runs a command, uploads and
 // downloads a file; the VNC viewer shows the desktop's colour; the
-// database console shows `select 42`; a session is terminated from the
-// list. Afterwards the sessions are checked through the CLI: recorded like
-// CLI sessions (the command in the asciicast, the statement in the query
+// database console shows `select 42`; active SSH and VNC sessions are
+// shown live on their detail pages (SSH then as its recording); a session
+// is terminated from the list. Afterwards the sessions are checked through
+// the CLI: recorded like CLI sessions (the command in the asciicast, the statement in the query
 // log, the upload in the file activity). ONEPAM_SCREENSHOTS=DIR keeps
 // terminal.png, desktop.png and sql.png there.
 func TestConsolesInChromium(t *testing.T) {
@@ -86,8 +87,9 @@ func TestConsolesInChromium(t *testing.T) {
 	for _, want := range []string{"ok resources page lists the resources with their protocols", "ok web terminal runs a command",
 		"ok a WebSocket without the CSRF token is refused", "ok upload through the terminal page", "ok download through the terminal page",
 		"ok the terminal session is recorded with its command and file activity",
-		"ok the detail page lists the file activity, filterable by operation", "ok VNC viewer shows the desktop", "ok the VNC recording plays on the detail page",
-		"ok database console runs SQL and shows the result", "ok terminate from the sessions list", "ok no script errors"} {
+		"ok the detail page lists the file activity, filterable by operation", "ok VNC viewer shows the desktop, live on the detail page too", "ok the VNC recording plays on the detail page",
+		"ok database console runs SQL and shows the result",
+		"ok an active SSH session is shown live on its detail page, then its recording", "ok terminate from the sessions list", "ok no script errors"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("consoles.mjs did not report %q", want)
 		}

@@ -178,7 +178,7 @@ try {
   });
 
   let vncID = '';
-  await check('VNC viewer shows the desktop', async () => {
+  await check('VNC viewer shows the desktop, live on the detail page too', async () => {
     await connect('desktop');
     await page.waitForURL(/\/desktop$/);
     vncID = idFromURL('desktop');
@@ -192,6 +192,18 @@ try {
     }));
     if (!colour) fail('no colour');
     if (shots) await page.screenshot({ path: path.join(shots, 'desktop.png') });
+    // The active session's detail page shows the desktop live.
+    const watcher = await context.newPage();
+    watcher.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await watcher.goto(`${base}/sessions/${vncID}`);
+    await watcher.getByTestId('live-badge').waitFor();
+    await poll('the desktop colour on the live canvas', () => watcher.evaluate(() => {
+      const c = document.querySelector('[data-testid="live-desk"]');
+      if (!c || c.width < 2) return null;
+      const [r, g, b] = c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data;
+      return r === 0x33 && g === 0x66 && b === 0xcc;
+    }), 20000);
+    await watcher.close();
     await page.getByRole('button', { name: 'Disconnect' }).click();
     await page.locator('[data-testid="vnc-screen"][data-state="closed"]').waitFor();
     const s = await waitEnded(vncID, 'completed');
@@ -242,6 +254,40 @@ try {
     await waitEnded(sqlID, 'completed');
     const log = await recording(sqlID);
     if (!log.includes('select 42 as answer') || !log.includes('no_such_table_here')) fail(`query log:\n${log}`);
+  });
+
+  await check('an active SSH session is shown live on its detail page, then its recording', async () => {
+    await connect('shell', { Login: login });
+    await page.waitForURL(/\/terminal$/);
+    const id = idFromURL('terminal');
+    await page.locator('[data-testid="terminal"][data-state="open"]').waitFor();
+    await poll('the shell prompt', async () => /[$#>] ?$/.test((await termText()).trim()), 30000);
+    await page.locator('[data-testid="terminal"] .xterm-helper-textarea').focus();
+    await page.keyboard.type('echo live-$((6*7))-marker');
+    await page.keyboard.press('Enter');
+    await poll('the marker in the web terminal', async () => (await termText()).includes('live-42-marker'));
+    const watcher = await context.newPage();
+    watcher.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await watcher.goto(`${base}/sessions/${id}`);
+    await watcher.getByTestId('live-badge').waitFor();
+    const live = () => watcher.locator('[data-testid="live-terminal"] .xterm-rows').innerText();
+    // The marker printed before the page opened (from the recording's start).
+    await poll('the marker in the live terminal', async () => (await live()).includes('live-42-marker'))
+      .catch(async (e) => fail(`${e.message}; live screen: ${JSON.stringify(await live())}`));
+    // Output after the page opened arrives live.
+    await page.locator('[data-testid="terminal"] .xterm-helper-textarea').focus();
+    await page.keyboard.type('echo then-$((7*8))-live');
+    await page.keyboard.press('Enter');
+    await poll('new output in the live terminal', async () => (await live()).includes('then-56-live'))
+      .catch(async (e) => fail(`${e.message}; live screen: ${JSON.stringify(await live())}`));
+    if (shots) await watcher.screenshot({ path: path.join(shots, 'session-live.png'), fullPage: true });
+    await page.keyboard.type('exit');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="terminal"][data-state="closed"]').waitFor();
+    await watcher.getByTestId('cast-player').waitFor({ timeout: 30000 });
+    if ((await watcher.getByTestId('live-badge').count()) !== 0) fail('the Live badge is still shown');
+    if ((await watcher.locator('.detail-page').getAttribute('data-status')) === 'active') fail('the page still says active');
+    await watcher.close();
   });
 
   await check('terminate from the sessions list', async () => {

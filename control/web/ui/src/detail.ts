@@ -8,6 +8,7 @@ import { bytes, dateTime, statusLabel } from './format';
 import { showDuration } from './live';
 import type { Page } from './main';
 import { recordingPlayer, type Player } from './recordings';
+import { liveView } from './termlive';
 import { errorBox, statusIndicator, typeBadge } from './widgets';
 
 /** hashTime reads "#t=90" (seconds, fractional allowed) from the URL. */
@@ -87,6 +88,7 @@ export function detailPage(me: Whoami, id: string): Page {
 
   function recordingSection(s: Session): Node {
     const rec = s.recording;
+    if (s.status === 'active' && (s.type === 'ssh' || s.type === 'vnc' || s.type === 'rdp')) return liveSection(s);
     if (rec.state === 'expired') {
       return h('div', { class: 'notice', 'data-testid': 'retention-notice' },
         h('strong', {}, 'This recording has expired. '),
@@ -103,6 +105,33 @@ export function detailPage(me: Whoami, id: string): Page {
       h('div', { class: 'recording-head' },
         h('span', { class: 'muted' }, `${rec.format} · ${rec.state} · ${bytes(rec.size)}`),
         h('a', { href: recordingURL(s.id), download: `${s.id}.${ext(rec.format)}`, class: 'button secondary' }, 'Export')),
+      box);
+  }
+
+  // liveSection shows an active session as it happens; when the watch
+  // stream ends (the session ended) the session is fetched again until it
+  // is no longer active, which swaps in the recorded player.
+  function liveSection(s: Session): Node {
+    const box = h('div', { class: 'player-box' });
+    const view = liveView(s, box);
+    let stopped = false;
+    player = { seek() {}, dispose: () => { stopped = true; view.dispose(); } };
+    view.ended.then(async () => {
+      for (let i = 0; i < 60 && !stopped; i++) {
+        try {
+          const now = await getSession(id);
+          if (stopped) return;
+          if (now.status !== 'active') { render(now); return; }
+        } catch {
+          // try again
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    });
+    return h('div', { 'data-testid': 'live-view' },
+      h('div', { class: 'recording-head' },
+        h('span', { class: 'badge live-badge', 'data-testid': 'live-badge' }, 'Live'),
+        h('span', { class: 'muted' }, ` ${s.type === 'ssh' ? 'terminal' : 'desktop'} · read-only`)),
       box);
   }
 
