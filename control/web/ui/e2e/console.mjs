@@ -234,6 +234,14 @@ try {
     const tl = await page.locator('ol.timeline li strong').allInnerTexts();
     if (JSON.stringify(tl) !== JSON.stringify(['created', 'started', 'completed'])) fail(`timeline ${JSON.stringify(tl)}`);
     if (!/B/.test(await page.getByTestId('metric-data').innerText())) fail('no data metric');
+    // Verify: control checks the agent-signed recording's chain.
+    await page.getByRole('button', { name: 'Verify' }).click();
+    const verdict = page.getByTestId('verify-result');
+    await page.waitForFunction(() => {
+      const t = document.querySelector('[data-testid="verify-result"]')?.textContent ?? '';
+      return t !== '' && !t.startsWith('verifying');
+    }, null, { timeout: 10000 });
+    if (!(await verdict.innerText()).startsWith('✓')) fail(`verify verdict ${await verdict.innerText()}`);
     if (shots) await page.screenshot({ path: path.join(shots, 'session-detail.png'), fullPage: true });
   });
 

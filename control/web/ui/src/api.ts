@@ -113,6 +113,17 @@ export const killSession = (id: string, reason: string) =>
 export const listSessions = (q: URLSearchParams) => call<SessionList>('GET', `/v1/sessions?${q}`);
 
 /** recordingURL is where the native recording of a session is served. */
+// RecordingVerification is the answer of GET /v1/sessions/{id}/verify
+// (pkg/api.RecordingVerification).
+export interface RecordingVerification {
+  status: string; // ok, unsigned_cut, tampered, bad_signature
+  intact: boolean;
+  message: string;
+}
+
+export const verifyRecording = (id: string) =>
+  call<RecordingVerification>('GET', `/v1/sessions/${encodeURIComponent(id)}/verify`);
+
 export const recordingURL = (id: string) => `/v1/sessions/${encodeURIComponent(id)}/recording?format=native`;
 
 /** fetchRecording returns the native recording as text. */

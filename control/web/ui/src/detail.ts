@@ -1,6 +1,6 @@
 // The session detail page: metrics, information, timeline, the recording
 // in a player for its format, and Terminate for administrators.
-import { getSession, onSessionEvent, recordingURL, type Session, type Whoami } from './api';
+import { getSession, onSessionEvent, recordingURL, verifyRecording, type Session, type Whoami } from './api';
 import { confirmKill } from './kill';
 import { fileActivity } from './files';
 import { clear, h } from './dom';
@@ -104,8 +104,31 @@ export function detailPage(me: Whoami, id: string): Page {
     return h('div', {},
       h('div', { class: 'recording-head' },
         h('span', { class: 'muted' }, `${rec.format} · ${rec.state} · ${bytes(rec.size)}`),
-        h('a', { href: recordingURL(s.id), download: `${s.id}.${ext(rec.format)}`, class: 'button secondary' }, 'Export')),
+        h('a', { href: recordingURL(s.id), download: `${s.id}.${ext(rec.format)}`, class: 'button secondary' }, 'Export'),
+        verifyButton(s)),
       box);
+  }
+
+  // verifyButton checks the recording's hash chain and signature on
+  // control and shows the verdict next to the button.
+  function verifyButton(s: Session): Node {
+    const out = h('span', { class: 'verify-result', 'data-testid': 'verify-result', role: 'status' });
+    const btn = h('button', { class: 'button secondary', type: 'button' }, 'Verify') as HTMLButtonElement;
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      out.textContent = 'verifying…';
+      try {
+        const v = await verifyRecording(s.id);
+        out.textContent = (v.intact ? '✓ ' : '✗ ') + v.message;
+        out.className = 'verify-result ' + (v.intact ? 'ok' : 'bad');
+      } catch (e) {
+        out.textContent = `verify failed: ${(e as Error).message}`;
+        out.className = 'verify-result bad';
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    return h('span', { class: 'verify' }, btn, out);
   }
 
   // liveSection shows an active session as it happens; when the watch
