@@ -359,7 +359,7 @@ func TestSSHSessions(t *testing.T) {
 
 	t.Run("replay in tmux shows the recorded screen", func(t *testing.T) {
 		if interactiveID == "" {
-			t.Skip("no interactive recording")
+			t.Fatal("no interactive recording: the interactive subtest above failed")
 		}
 		quoted := strings.Join([]string{shq(w.cli), "sessions", "replay", interactiveID, "--idle-limit", "50ms", "--speed", "4"}, " ")
 		tm := e2etest.StartTmux(t, 100, 30, append(w.admin.Env(), "TERM=xterm-256color"), quoted)
@@ -385,7 +385,7 @@ func TestSSHSessions(t *testing.T) {
 
 	t.Run("search finds typed and printed words with their offsets", func(t *testing.T) {
 		if execID == "" || interactiveID == "" {
-			t.Skip("needs the exec and interactive sessions")
+			t.Fatal("needs the exec and interactive sessions of the subtests above, which failed")
 		}
 		var hits []api.SearchHit
 		search := func(args ...string) bool {

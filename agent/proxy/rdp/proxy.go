@@ -3,8 +3,8 @@ package rdp
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"log/slog"
 	"net"
 	"sync"
@@ -129,26 +129,17 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	if s.conns.Closing() {
 		err = nil // torn down on purpose
 	}
-	tm := s.since()
-	switch {
-	case err == nil:
-		s.record(s.enc.Meta(tm, "connection", fmt.Sprintf("%d closed", c.ConnID)))
-	case errors.As(err, new(*recordingError)):
-		s.info.Fail(err)
-	default:
-		s.log.Warn("rdp connection ended with an error", "session", s.info.Open.SessionID, "conn", c.ConnID, "err", err)
-		s.record(s.enc.Error(tm, fmt.Sprintf("connection %d: %v", c.ConnID, err)))
-	}
-	s.record(s.enc.Flush())
+	s.rec().EndConn(s.since(), c.ConnID, err)
 	return err
 }
 
-// record reports a recording failure to the agent.
-func (s *session) record(err error) {
-	if err != nil && s.info.Fail != nil {
-		s.info.Fail(fmt.Errorf("rdp recording: %w", err))
-	}
+// rec is the session's recording, for deskrec's shared helpers.
+func (s *session) rec() deskrec.Session {
+	return deskrec.Session{Proto: "rdp", SessionID: s.info.Open.SessionID, Enc: s.enc, Fail: s.info.Fail, Log: s.log}
 }
+
+// record reports a recording failure to the agent.
+func (s *session) record(err error) { s.rec().Record(err) }
 
 // Close tears the session down and ends its recording.
 func (s *session) Close() error {
@@ -158,16 +149,5 @@ func (s *session) Close() error {
 	return s.enc.Close(s.since())
 }
 
-// recordingError is a failed recording write: the session must stop
-// (fail-closed), which the agent does through SessionInfo.Fail.
-type recordingError struct{ err error }
-
-func (e *recordingError) Error() string { return "recording failed: " + e.err.Error() }
-func (e *recordingError) Unwrap() error { return e.err }
-
-func rec(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &recordingError{err}
-}
+// rec marks a failed recording write (deskrec.Error).
+func rec(err error) error { return deskrec.Wrap(err) }

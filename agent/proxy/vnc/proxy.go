@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"log/slog"
 	"net"
 	"time"
@@ -155,26 +156,17 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	if s.conns.Closing() {
 		err = nil // torn down on purpose
 	}
-	t := s.since()
-	switch {
-	case err == nil:
-		s.record(s.enc.Meta(t, "connection", fmt.Sprintf("%d closed", c.ConnID)))
-	case errors.As(err, new(*recordingError)):
-		s.info.Fail(err)
-	default:
-		s.log.Warn("vnc connection ended with an error", "session", s.info.Open.SessionID, "conn", c.ConnID, "err", err)
-		s.record(s.enc.Error(t, fmt.Sprintf("connection %d: %v", c.ConnID, err)))
-	}
-	s.record(s.enc.Flush())
+	s.rec().EndConn(s.since(), c.ConnID, err)
 	return err
 }
 
-// record reports a recording failure to the agent.
-func (s *session) record(err error) {
-	if err != nil && s.info.Fail != nil {
-		s.info.Fail(fmt.Errorf("vnc recording: %w", err))
-	}
+// rec is the session's recording, for deskrec's shared helpers.
+func (s *session) rec() deskrec.Session {
+	return deskrec.Session{Proto: "vnc", SessionID: s.info.Open.SessionID, Enc: s.enc, Fail: s.info.Fail, Log: s.log}
 }
+
+// record reports a recording failure to the agent.
+func (s *session) record(err error) { s.rec().Record(err) }
 
 // Close tears the session down and ends its recording.
 func (s *session) Close() error {

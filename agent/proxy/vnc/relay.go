@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"image"
 	"io"
 	"net"
@@ -16,19 +17,8 @@ import (
 	"github.com/onepam/onepam/recordfmt/deskproto"
 )
 
-// recordingError is a failed recording write: the session must stop
-// (fail-closed), which the agent does through SessionInfo.Fail.
-type recordingError struct{ err error }
-
-func (e *recordingError) Error() string { return "recording failed: " + e.err.Error() }
-func (e *recordingError) Unwrap() error { return e.err }
-
-func rec(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &recordingError{err}
-}
+// rec marks a failed recording write (deskrec.Error).
+func rec(err error) error { return deskrec.Wrap(err) }
 
 // relayConn carries one viewer connection: a viewer-to-server loop and a
 // server-to-viewer loop, each decoding what it forwards.
@@ -101,7 +91,7 @@ func (r *relayConn) run() error {
 	// connection aborted.
 	for _, e := range []error{err, uerr} {
 		if e != nil && !errors.Is(e, errAborted) {
-			var re *recordingError
+			var re *deskrec.Error
 			if errors.As(e, &re) || errors.Is(e, rfb.ErrProtocol) || errors.Is(e, errPeer) {
 				return e
 			}
@@ -118,7 +108,7 @@ var errAborted = errors.New("connection closed")
 var errPeer = errors.New("vnc")
 
 func ended(err error) error {
-	var re *recordingError
+	var re *deskrec.Error
 	if errors.As(err, &re) || errors.Is(err, rfb.ErrProtocol) || errors.Is(err, errPeer) {
 		return err
 	}
