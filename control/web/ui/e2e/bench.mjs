@@ -11,22 +11,13 @@
 // Environment: ONEPAM_URL, ONEPAM_TOKEN, ONEPAM_LOGIN, CHROMIUM,
 // ONEPAM_RUNS (default 15), ONEPAM_KEYS (default 300). Prints one JSON
 // line: {"first_render_ms": [...], "filter_ms": [...], "echo_ms": [...]}.
-import { chromium } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { launch } from './harness.mjs';
 
 const base = process.env.ONEPAM_URL;
 const runs = Number(process.env.ONEPAM_RUNS || 15);
 const keys = Number(process.env.ONEPAM_KEYS || 300);
-const userDataDir = await mkdtemp(path.join(tmpdir(), 'onepam-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-  ignoreHTTPSErrors: true, viewport: { width: 1360, height: 860 },
-});
+const { context, page, close } = await launch();
 context.setDefaultTimeout(60000);
-const page = context.pages()[0] ?? (await context.newPage());
 const out = { first_render_ms: [], filter_ms: [], echo_ms: [] };
 try {
   await page.goto(`${base}/sessions`);
@@ -104,6 +95,5 @@ try {
   console.log(`FAIL ${err.message}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  await rm(userDataDir, { recursive: true, force: true });
+  await close();
 }

@@ -22,57 +22,18 @@
 //
 // Each check prints "ok <name>"; the first failure prints "FAIL <name>:
 // <why>" and exits 1.
-import { chromium } from 'playwright-core';
+import { check, env, fail, launch, poll } from './harness.mjs';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ONEPAM_URL');
 const token = env('ONEPAM_TOKEN');
 const activeID = env('ONEPAM_ACTIVE_ID');
 const doneID = env('ONEPAM_DONE_ID');
 const shots = process.env.ONEPAM_SCREENSHOTS || '';
 
-let current = 'setup';
-function fail(why) {
-  throw new Error(`${current}: ${why}`);
-}
-async function check(name, fn) {
-  current = name;
-  await fn();
-  console.log(`ok ${name}`);
-}
-
-/** poll calls fn until it returns a truthy value (timeout ms at most). */
-async function poll(what, fn, timeout = 10000) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) fail(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const userDataDir = await mkdtemp(path.join(tmpdir(), 'onepam-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  ignoreHTTPSErrors: true,
-  viewport: { width: 1360, height: 860 },
-  colorScheme: 'light',
-});
+const { context, page, close } = await launch();
 context.setDefaultTimeout(15000);
-const page = context.pages()[0] ?? (await context.newPage());
 const consoleErrors = [];
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -382,6 +343,5 @@ try {
   process.exitCode = 1;
 } finally {
   if (extra && extra.exitCode === null) extra.kill('SIGKILL');
-  await context.close();
-  await rm(userDataDir, { recursive: true, force: true });
+  await close();
 }

@@ -13,54 +13,18 @@
 // CHROMIUM. Each check prints "ok <name>"; session ids are printed as
 // "session <kind> <id>" for the Go test; the first failure prints
 // "FAIL <name>: <why>" and exits 1.
-import { chromium } from 'playwright-core';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { check, env, fail, launch, poll } from './harness.mjs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const base = env('ONEPAM_URL');
 const token = env('ONEPAM_TOKEN');
 const login = env('ONEPAM_LOGIN');
 const uploadDir = env('ONEPAM_UPLOAD_DIR');
 const shots = process.env.ONEPAM_SCREENSHOTS || '';
 
-let current = 'setup';
-function fail(why) {
-  throw new Error(`${current}: ${why}`);
-}
-async function check(name, fn) {
-  current = name;
-  await fn();
-  console.log(`ok ${name}`);
-}
-async function poll(what, fn, timeout = 15000) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) fail(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const userDataDir = await mkdtemp(path.join(tmpdir(), 'onepam-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  ignoreHTTPSErrors: true,
-  acceptDownloads: true,
-  viewport: { width: 1360, height: 860 },
-  colorScheme: 'light',
-});
+const { context, page, close } = await launch({ acceptDownloads: true });
 context.setDefaultTimeout(20000);
-const page = context.pages()[0] ?? (await context.newPage());
 const consoleErrors = [];
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -348,6 +312,5 @@ try {
   console.log(`FAIL ${err.message}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  await rm(userDataDir, { recursive: true, force: true });
+  await close();
 }
