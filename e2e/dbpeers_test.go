@@ -195,8 +195,11 @@ func connectType(t testing.TB, u *e2etest.User, typ, resource string, extra ...s
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := append([]string{typ, "connect", resource, "--listen", addr}, extra...)
 	p := u.Start(typ+"-connect-"+resource, args...)
-	e2etest.WaitFor(t, 20*time.Second, typ+" connect to listen on "+addr, func() bool {
-		return strings.Contains(p.Output(), addr) || p.Exited()
+	// The address goes to stdout and the session line to stderr: wait for
+	// both, they may arrive in either order.
+	e2etest.WaitFor(t, 20*time.Second, typ+" connect to listen on "+addr+" and name its session", func() bool {
+		out := p.Output()
+		return (strings.Contains(out, addr) && sessionIDRE.MatchString(out)) || p.Exited()
 	})
 	if p.Exited() {
 		t.Fatalf("%s connect exited:\n%s", typ, p.Output())

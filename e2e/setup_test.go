@@ -106,19 +106,5 @@ type tunnel struct {
 // tcpConnect starts `onepam tcp connect resource` and waits until it listens.
 func tcpConnect(t testing.TB, u *e2etest.User, resource string) *tunnel {
 	t.Helper()
-	port := e2etest.FreePort(t)
-	p := u.Start("tcp-connect-"+resource, "tcp", "connect", resource, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	e2etest.WaitFor(t, 20*time.Second, "tcp connect to listen on "+addr+" and name its session", func() bool {
-		out := p.Output()
-		return (strings.Contains(out, addr) && sessionIDRE.MatchString(out)) || p.Exited()
-	})
-	if p.Exited() {
-		t.Fatalf("tcp connect exited:\n%s", p.Output())
-	}
-	id := sessionIDRE.FindString(p.Output())
-	if id == "" {
-		t.Fatalf("tcp connect did not print its session id:\n%s", p.Output())
-	}
-	return &tunnel{Proc: p, Addr: addr, ID: id}
+	return connectType(t, u, "tcp", resource)
 }
