@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/onepam/onepam/agent"
+	"github.com/onepam/onepam/pkg/debugpprof"
 )
 
 // DefaultDataDir is the agent's data directory when none is given.
@@ -68,6 +69,11 @@ environment, which wins over the file.`,
 		cfg.Logger = log
 		cfg.Version = Version
 		log.Info("starting onepam-agent", "version", Version, "data_dir", cfg.DataDir, "resources", len(cfg.Resources))
+		stopPprof, err := debugpprof.Start("onepam-agent", log)
+		if err != nil {
+			return usageError{err}
+		}
+		defer stopPprof()
 		if err := agent.Run(cmd.Context(), cfg); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/cli/cmdutil"
 	"github.com/onepam/onepam/pkg/cli/iostreams"
+	"github.com/onepam/onepam/pkg/debugpprof"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -173,12 +174,13 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 	if err != nil {
 		return err
 	}
+	logger := newLogger(opts.IO.ErrOut, opts.LogFormat, level)
 	srv, err := control.New(ctx, control.Config{
 		DataDir:     opts.DataDir,
 		Listen:      opts.Listen,
 		AgentListen: opts.AgentListen,
 		PublicNames: opts.PublicNames,
-		Logger:      newLogger(opts.IO.ErrOut, opts.LogFormat, level),
+		Logger:      logger,
 		Version:     opts.Version,
 
 		RecordingStorage: opts.RecordingStorage,
@@ -188,6 +190,11 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 		return err
 	}
 	defer srv.Close()
+	stopPprof, err := debugpprof.Start("onepam-control", logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	if tok := srv.FirstAdminToken(); tok != "" {
 		url := "https://" + loginHost(srv.APIAddr(), opts.PublicNames)
 		fmt.Fprintf(opts.IO.ErrOut, `
