@@ -37,7 +37,7 @@ func vncDesktop(t *testing.T, password string, extra ...string) (*vnctest.Server
 	}
 	srv.Run(t, "xsetroot", "-cursor", xbm, xbm)
 	img := filepath.Join(dir, "content.png")
-	if out, err := exec.Command("convert", "-size", "300x200", "gradient:red-blue", "-fill", "white", "-pointsize", "24",
+	if out, err := exec.Command("convert", "-size", "300x200", "gradient:red-blue", "-fill", "white", "-font", "DejaVu-Sans", "-pointsize", "24",
 		"-draw", "text 20,100 'OnePAM e2e'", img).CombinedOutput(); err != nil {
 		t.Fatalf("convert: %v\n%s", err, out)
 	}

@@ -31,7 +31,7 @@ func desktop(t *testing.T, extra ...string) (*vnctest.Server, *image.RGBA) {
 	hideCursor(t, srv)
 	vnctest.RequirePeer(t, "convert")
 	img := filepath.Join(t.TempDir(), "content.png")
-	if out, err := exec.Command("convert", "-size", "300x200", "gradient:red-blue", "-fill", "white", "-pointsize", "24", "-draw", "text 20,100 'OnePAM VNC'", img).CombinedOutput(); err != nil {
+	if out, err := exec.Command("convert", "-size", "300x200", "gradient:red-blue", "-fill", "white", "-font", "DejaVu-Sans", "-pointsize", "24", "-draw", "text 20,100 'OnePAM VNC'", img).CombinedOutput(); err != nil {
 		t.Fatalf("convert: %v\n%s", err, out)
 	}
 	srv.Start(t, "display", "-geometry", "+100+60", img)
