@@ -155,7 +155,8 @@ var gifLoopForever = []byte{0x21, 0xff, 0x0b, 'N', 'E', 'T', 'S', 'C', 'A', 'P',
 
 // writeMP4 pipes the recording's screens as PNG images to ffmpeg, which
 // writes an H.264 mp4 to path ("-": w). Every sample is sent (ffmpeg
-// needs a constant frame rate of 1/every).
+// needs a constant frame rate of 1/every), so frame i shows the screen at
+// i×every; samples before the first screen are black.
 func writeMP4(ctx context.Context, w io.Writer, path string, p *deskproto.Player, every time.Duration, progress func(done, total int)) error {
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
@@ -187,6 +188,7 @@ func writeMP4(ctx context.Context, w io.Writer, path string, p *deskproto.Player
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	var last *image.RGBA
 	var werr error
+	lead := 0 // samples before the first screen
 	for i := 0; i < total && werr == nil; i++ {
 		img, err := p.Frame(time.Duration(i) * every)
 		if err != nil {
@@ -197,7 +199,25 @@ func writeMP4(ctx context.Context, w io.Writer, path string, p *deskproto.Player
 			progress(i+1, total)
 		}
 		if img.Bounds().Empty() {
+			lead++
 			continue
+		}
+		// Frame i of the video is the screen at i×every: the samples
+		// before the first screen are black frames of its size, so the
+		// video keeps the recording's clock.
+		if last == nil {
+			black := image.NewRGBA(img.Bounds())
+			for j := range black.Pix {
+				if j%4 == 3 {
+					black.Pix[j] = 0xff
+				}
+			}
+			for ; lead > 0 && werr == nil; lead-- {
+				werr = enc.Encode(in, black)
+			}
+			if werr != nil {
+				break
+			}
 		}
 		last = img
 		werr = enc.Encode(in, img)

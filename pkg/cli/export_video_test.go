@@ -2,14 +2,21 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"image"
+	"image/color"
 	"image/gif"
 	"image/png"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onepam/onepam/pkg/cli/cmdutil"
+	"github.com/onepam/onepam/recordfmt/deskproto"
 )
 
 func TestSessionsExportGIF(t *testing.T) {
@@ -147,4 +154,91 @@ func TestSessionsExportMP4(t *testing.T) {
 			t.Fatal(e.errOut)
 		}
 	})
+}
+
+// TestWriteMP4RealFFmpeg runs writeMP4 with the real ffmpeg (Debian
+// package ffmpeg; in CI a missing ffmpeg fails the test) on a recording
+// whose first screen comes 500 ms after its start: the video has one
+// frame per interval over the whole recording, black before the first
+// screen, so frame i shows the screen at i×every.
+func TestWriteMP4RealFFmpeg(t *testing.T) {
+	for _, prog := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed (CI=true: a missing peer is a failure; ./scripts/test installs it)", prog)
+			}
+			t.Skipf("%s is not installed; ./scripts/test installs it", prog)
+		}
+	}
+	var rec bytes.Buffer
+	enc, err := deskproto.NewEncoder(&rec, deskproto.Header{}, deskproto.EncoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		enc.Resize(500*time.Millisecond, 64, 48),
+		enc.Fill(500*time.Millisecond, image.Rect(0, 0, 64, 48), color.RGBA{0, 0, 255, 255}),
+		enc.Fill(1500*time.Millisecond, image.Rect(0, 0, 32, 48), color.RGBA{255, 0, 0, 255}),
+		enc.Close(2 * time.Second),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := deskproto.NewPlayer(bytes.NewReader(rec.Bytes()), int64(rec.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "out.mp4")
+	if err := writeMP4(context.Background(), io.Discard, path, p, 250*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	// 0, 0.25, ..., 2s: 9 frames; 64×48 is even, so not padded.
+	if got := strings.TrimSpace(string(out)); got != "h264,64,48,9" {
+		t.Fatalf("ffprobe: %q, want h264,64,48,9", got)
+	}
+	tests := []struct {
+		at          string
+		left, right color.RGBA
+	}{
+		{"0.250", color.RGBA{0, 0, 0, 255}, color.RGBA{0, 0, 0, 255}},
+		{"1.000", color.RGBA{0, 0, 255, 255}, color.RGBA{0, 0, 255, 255}},
+		{"1.750", color.RGBA{255, 0, 0, 255}, color.RGBA{0, 0, 255, 255}},
+	}
+	for _, tt := range tests {
+		t.Run("frame at "+tt.at, func(t *testing.T) {
+			frame := filepath.Join(t.TempDir(), "f.png")
+			if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", tt.at, "-i", path, "-frames:v", "1", frame).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, b)
+			}
+			f, err := os.Open(frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// H.264 in yuv420p is lossy: allow a few levels per channel.
+			for _, c := range []struct {
+				x    int
+				want color.RGBA
+			}{{8, tt.left}, {56, tt.right}} {
+				r, g, b, _ := img.At(c.x, 24).RGBA()
+				got := [3]int{int(r >> 8), int(g >> 8), int(b >> 8)}
+				want := [3]int{int(c.want.R), int(c.want.G), int(c.want.B)}
+				for k := range got {
+					if d := got[k] - want[k]; d > 12 || d < -12 {
+						t.Fatalf("pixel %d,24 at %ss is %v, want about %v", c.x, tt.at, got, want)
+					}
+				}
+			}
+		})
+	}
 }
