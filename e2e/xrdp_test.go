@@ -1,0 +1,472 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/onepam/onepam/agent/proxy/vnc/vnctest"
+	"github.com/onepam/onepam/e2e/e2etest"
+	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/recordfmt/deskproto"
+)
+
+// xrdpDesk is xrdp with xrdp-sesman and xorgxrdp serving one local test
+// user (made for the test, removed after) whose X session draws known
+// content: a solid background, an image window at +100+60 and no
+// cursor, and logs the key presses on its root window.
+type xrdpDesk struct {
+	addr           string // xrdp's listen address
+	user, password string
+	home           string
+}
+
+// xrdpPeers skips (fails with CI=true) when xrdp cannot run here: its
+// programs, xorgxrdp, and root (sesman starts sessions as the user).
+func xrdpPeers(t testing.TB) {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (CI=true: a missing peer is a failure; ./scripts/test installs xrdp and xorgxrdp)", what)
+		}
+		t.Skipf("%s; ./scripts/test installs it (skipping outside CI)", what)
+	}
+	for _, p := range []string{"xrdp", "xrdp-sesman", "Xorg", "useradd", "userdel", "chpasswd", "xev", "xclip",
+		"xfreerdp", "Xvfb", "xdotool", "import", "display", "xsetroot"} {
+		if _, err := exec.LookPath(p); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + p); err != nil {
+				missing(p + " is not installed")
+			}
+		}
+	}
+	if _, err := os.Stat("/usr/lib/xorg/modules/drivers/xrdpdev_drv.so"); err != nil {
+		missing("xorgxrdp is not installed")
+	}
+	if os.Geteuid() != 0 {
+		missing("xrdp-sesman must run as root to start a session as the test user")
+	}
+}
+
+// sesmanPort is the port xrdp looks for xrdp-sesman on: xrdp reads it
+// from the system's sesman.ini whatever its own configuration says.
+func sesmanPort(t testing.TB) int {
+	t.Helper()
+	port := 3350
+	f, err := os.Open("/etc/xrdp/sesman.ini")
+	if err != nil {
+		return port
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	section := ""
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(l, "[") {
+			section = l
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok && section == "[Globals]" && strings.EqualFold(strings.TrimSpace(k), "ListenPort") {
+			if p, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				port = p
+			}
+		}
+	}
+	return port
+}
+
+// xrdpContent is the image the test user's session shows.
+func xrdpContent() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 240, 160))
+	for y := 0; y < 160; y++ {
+		for x := 0; x < 240; x++ {
+			img.SetRGBA(x, y, color.RGBA{R: uint8(x), G: uint8(255 - y), B: uint8((x + y) / 2), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	return buf.Bytes()
+}
+
+// startXrdp makes the test user and starts xrdp-sesman and xrdp with a
+// private configuration: TLS only with a certificate made here, the
+// Xorg (xorgxrdp) session type only, started at once with the Client
+// Info PDU's credentials.
+func startXrdp(t testing.TB) *xrdpDesk {
+	t.Helper()
+	xrdpPeers(t)
+	sport := sesmanPort(t)
+	if listening(fmt.Sprintf("127.0.0.1:%d", sport)) || listening(fmt.Sprintf("[::1]:%d", sport)) {
+		t.Fatalf("port %d, where xrdp looks for xrdp-sesman, is taken by another program", sport)
+	}
+	dir := t.TempDir()
+	d := &xrdpDesk{user: "opx" + randHex(4), password: "Pw-" + randHex(8)}
+
+	base, err := os.MkdirTemp("", "onepam-xrdp-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.home = filepath.Join(base, d.user)
+	if out, err := exec.Command("useradd", "-m", "-d", d.home, "-s", "/bin/sh", d.user).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		d.killUserProcs()
+		if out, err := exec.Command("userdel", "-f", d.user).CombinedOutput(); err != nil {
+			t.Logf("userdel %s: %v\n%s", d.user, err, out)
+		}
+	})
+	chpw := exec.Command("chpasswd")
+	chpw.Stdin = strings.NewReader(d.user + ":" + d.password + "\n")
+	if out, err := chpw.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v\n%s", err, out)
+	}
+	d.writeSession(t)
+
+	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "2", "-subj", "/CN=xrdp-e2e").CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	port := e2etest.FreePort(t)
+	d.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	xrdpINI := fmt.Sprintf(`[Globals]
+ini_version=1
+fork=true
+port=tcp://127.0.0.1:%d
+security_layer=tls
+crypt_level=high
+certificate=%s
+key_file=%s
+ssl_protocols=TLSv1.2, TLSv1.3
+autorun=Xorg
+allow_channels=true
+bitmap_cache=true
+bitmap_compression=true
+bulk_compression=true
+max_bpp=32
+new_cursors=true
+use_fastpath=both
+[Logging]
+LogFile=%s
+LogLevel=INFO
+EnableSyslog=false
+[Channels]
+rdpdr=true
+rdpsnd=false
+drdynvc=true
+cliprdr=true
+rail=false
+xrdpvr=false
+tcutils=false
+[Xorg]
+name=Xorg
+lib=libxup.so
+username=ask
+password=ask
+ip=127.0.0.1
+port=-1
+code=20
+`, port, cert, key, filepath.Join(dir, "xrdp.log"))
+	sesmanINI := fmt.Sprintf(`[Globals]
+ListenAddress=127.0.0.1
+ListenPort=%d
+EnableUserWindowManager=true
+UserWindowManager=.xsession
+DefaultWindowManager=startwm.sh
+ReconnectScript=reconnectwm.sh
+[Security]
+AllowRootLogin=false
+MaxLoginRetry=4
+AlwaysGroupCheck=false
+[Sessions]
+X11DisplayOffset=10
+MaxSessions=10
+KillDisconnected=false
+DisconnectedTimeLimit=0
+IdleTimeLimit=0
+Policy=Default
+[Logging]
+LogFile=%s
+LogLevel=INFO
+EnableSyslog=false
+[Xorg]
+param=/usr/lib/xorg/Xorg
+param=-config
+param=xrdp/xorg.conf
+param=-noreset
+param=-nolisten
+param=tcp
+param=-logfile
+param=.xorgxrdp.%%s.log
+[Chansrv]
+FuseMountName=thinclient_drives
+FileUmask=077
+[ChansrvLogging]
+LogLevel=INFO
+EnableSyslog=false
+`, sport, filepath.Join(dir, "sesman.log"))
+	for name, body := range map[string]string{"xrdp.ini": xrdpINI, "sesman.ini": sesmanINI} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll("/run/xrdp/sockdir", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod("/run/xrdp/sockdir", 0o1777|os.ModeSticky)
+
+	sesman := e2etest.Start(t, "xrdp-sesman", nil, "xrdp-sesman", "-n", "-c", filepath.Join(dir, "sesman.ini"))
+	// sesman and xrdp fork a process per session and per connection;
+	// end them all (their ids, children first) before the test's own
+	// cleanup kills the parents.
+	t.Cleanup(func() { killTree(sesman.Pid()) })
+	e2etest.WaitFor(t, 20*time.Second, "xrdp-sesman on port "+strconv.Itoa(sport), func() bool {
+		return listening(fmt.Sprintf("127.0.0.1:%d", sport)) || listening(fmt.Sprintf("[::1]:%d", sport)) || sesman.Exited()
+	})
+	if sesman.Exited() {
+		t.Fatalf("xrdp-sesman exited:\n%s\n%s", sesman.Output(), readFile(filepath.Join(dir, "sesman.log")))
+	}
+	xrdp := e2etest.Start(t, "xrdp", nil, "xrdp", "-n", "-c", filepath.Join(dir, "xrdp.ini"))
+	t.Cleanup(func() { killTree(xrdp.Pid()) })
+	e2etest.WaitFor(t, 20*time.Second, "xrdp on "+d.addr, func() bool { return listening(d.addr) || xrdp.Exited() })
+	if xrdp.Exited() {
+		t.Fatalf("xrdp exited:\n%s\n%s", xrdp.Output(), readFile(filepath.Join(dir, "xrdp.log")))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- xrdp.log ---\n%s\n--- sesman.log ---\n%s", readFile(filepath.Join(dir, "xrdp.log")), readFile(filepath.Join(dir, "sesman.log")))
+		}
+	})
+	return d
+}
+
+// writeSession writes the test user's ~/.xsession: it names its display
+// in ~/display, paints the background, hides the cursor, shows the
+// image, and logs key presses on the root window to ~/keys.log.
+func (d *xrdpDesk) writeSession(t testing.TB) {
+	t.Helper()
+	files := map[string][]byte{
+		"content.png": xrdpContent(),
+		"blank.xbm":   []byte("#define blank_width 8\n#define blank_height 1\n#define blank_x_hot 0\n#define blank_y_hot 0\nstatic unsigned char blank_bits[] = {\n   0x00 };\n"),
+		".xsession": []byte(`#!/bin/sh
+cd "$HOME"
+xsetroot -solid '#3366cc'
+xsetroot -cursor blank.xbm blank.xbm
+display -geometry +100+60 content.png &
+echo "$DISPLAY" > display.tmp && mv display.tmp display
+exec stdbuf -oL xev -root -event keyboard > keys.log
+`),
+	}
+	u, err := lookupIDs(d.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		p := filepath.Join(d.home, name)
+		if err := os.WriteFile(p, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lookupIDs returns a user's uid and gid.
+func lookupIDs(user string) ([2]int, error) {
+	out, err := exec.Command("id", "-u", user).Output()
+	if err != nil {
+		return [2]int{}, fmt.Errorf("id -u %s: %w", user, err)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, err = exec.Command("id", "-g", user).Output()
+	if err != nil {
+		return [2]int{}, fmt.Errorf("id -g %s: %w", user, err)
+	}
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return [2]int{uid, gid}, nil
+}
+
+// display waits for the user's session and returns its DISPLAY.
+func (d *xrdpDesk) display(t testing.TB) string {
+	t.Helper()
+	var disp string
+	e2etest.WaitFor(t, 30*time.Second, "the xrdp session of "+d.user+" to start", func() bool {
+		b, err := os.ReadFile(filepath.Join(d.home, "display"))
+		disp = strings.TrimSpace(string(b))
+		return err == nil && disp != ""
+	})
+	return disp
+}
+
+// env is the environment of an X client on the user's session.
+func (d *xrdpDesk) env(disp string) []string {
+	return append(os.Environ(), "DISPLAY="+disp, "XAUTHORITY="+filepath.Join(d.home, ".Xauthority"))
+}
+
+// screenshot is the session display's own picture of its screen.
+func (d *xrdpDesk) screenshot(t testing.TB, disp string) (*image.RGBA, error) {
+	t.Helper()
+	cmd := exec.Command("import", "-window", "root", "png:-")
+	cmd.Env = d.env(disp)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("import -window root on %s: %w", disp, err)
+	}
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		return nil, err
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			rgba.Set(x, y, img.At(x, y))
+		}
+	}
+	return rgba, nil
+}
+
+// waitDrawn waits until the session shows its content (the background
+// and the image window) and returns the screenshot.
+func (d *xrdpDesk) waitDrawn(t testing.TB, disp string) *image.RGBA {
+	t.Helper()
+	var img *image.RGBA
+	var err error
+	var bg, in color.RGBA
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if img, err = d.screenshot(t, disp); err == nil {
+			bg, in = img.RGBAAt(5, 5), img.RGBAAt(100+120, 60+80)
+			if bg == (color.RGBA{0x33, 0x66, 0xcc, 0xff}) && in.R > 100 && in.R < 140 && in.G > 155 && in.G < 195 { // inside the gradient
+				return img
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the xrdp session on %s does not show its content after 30s: screenshot error %v, background %v, image %v", disp, err, bg, in)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// killUserProcs ends the test user's processes (its X session), by id.
+func (d *xrdpDesk) killUserProcs() {
+	ids, err := lookupIDs(d.user)
+	if err != nil {
+		return
+	}
+	for _, pid := range userPids(ids[0]) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// userPids lists the processes running as uid.
+func userPids(uid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join("/proc", e.Name()), &st) == nil && int(st.Uid) == uid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// killTree kills pid's descendants, deepest last started first, then pid.
+func killTree(pid int) {
+	ps := e2etest.Descendants(pid)
+	for i := len(ps) - 1; i >= 1; i-- {
+		syscall.Kill(ps[i], syscall.SIGKILL)
+	}
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+// TestXrdpSessions runs xrdp (security_layer=tls, xorgxrdp) as the RDP
+// server of a local test user, through `onepam rdp connect` with the
+// user's credentials held by the agent only: the session's own
+// screenshot equals the xfreerdp window and the frame rebuilt from the
+// recording, and keys typed into xfreerdp reach the session.
+func TestXrdpSessions(t *testing.T) {
+	desk := startXrdp(t)
+	clientDisplay := startClientDisplay(t)
+	w := newWorld(t, fmt.Sprintf(`  - name: xrdp
+    url: rdp://%s:%s@%s?security=tls&ignore_cert=true
+`, desk.user, desk.password, desk.addr))
+
+	t.Run("xfreerdp through rdp connect reaches the user's session; recording equals the screen; keys arrive", func(t *testing.T) {
+		tun := rdpConnect(t, w.admin, "xrdp")
+		client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:32")
+		disp := desk.display(t)
+		truth := desk.waitDrawn(t, disp)
+		win := waitClientShows(t, clientDisplay, client, truth)
+
+		// Key presses go to the root window where the pointer is (no
+		// window manager): move it onto the background, then type.
+		xdo(t, clientDisplay, "windowfocus", "--sync", win)
+		xdo(t, clientDisplay, "mousemove", "--window", win, "40", "420")
+		xdo(t, clientDisplay, "click", "1")
+		xdo(t, clientDisplay, "key", "--window", win, "q")
+		e2etest.WaitFor(t, 20*time.Second, "key q in the session's key log", func() bool {
+			return strings.Contains(readFile(filepath.Join(desk.home, "keys.log")), "(keysym 0x71, q)")
+		})
+		end, err := desk.screenshot(t, disp)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		client.Signal(syscall.SIGTERM)
+		if _, err := client.Wait(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		tun.Signal(syscall.SIGINT)
+		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
+			t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
+		}
+		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
+		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
+		})
+		hdr, evs, _ := exportEvents(t, w.admin, tun.ID)
+		if hdr.Meta["protocol"] != "rdp" {
+			t.Fatalf("recording header meta %v", hdr.Meta)
+		}
+		keys := 0
+		var last time.Duration
+		for _, e := range evs {
+			if e.Type == deskproto.EventKey && e.Scancode == 0x10 { // 'q'
+				keys++
+			}
+			last = max(last, e.T)
+		}
+		if keys < 2 {
+			t.Fatalf("the recording holds %d events of key q, want press and release", keys)
+		}
+		frame := strings.TrimSpace(w.admin.MustRun("sessions", "frames", tun.ID, t.TempDir(), "--at", last.String()))
+		if n := vnctest.Diff(vnctest.ReadPNG(t, frame), end); n != 0 {
+			t.Fatalf("the frame rebuilt from the recording at %s differs from the xrdp session's screenshot in %d pixels", last, n)
+		}
+	})
+}
