@@ -396,27 +396,15 @@ func (b *Bucket) Open(ctx context.Context, sessionID string, format api.Recordin
 		}
 		return &snapBlob{f: f, stable: stable, tail: tail}, nil
 	}
-	obj, err := b.core.Client.GetObject(ctx, b.cfg.S3.Bucket, b.Key(sessionID), minio.GetObjectOptions{})
+	info, err := b.core.StatObject(ctx, b.cfg.S3.Bucket, b.Key(sessionID), minio.StatObjectOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("open recording %s in the bucket: %w", sessionID, err)
-	}
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
 		if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == http.StatusNotFound {
 			return nil, fmt.Errorf("%w: session %s (%s)", ErrNotFound, sessionID, format)
 		}
 		return nil, fmt.Errorf("open recording %s in the bucket: %w", sessionID, err)
 	}
-	return &objectBlob{Object: obj, size: info.Size}, nil
+	return &objectBlob{ctx: ctx, core: b.core, bucket: b.cfg.S3.Bucket, key: b.Key(sessionID), etag: info.ETag, size: info.Size}, nil
 }
-
-type objectBlob struct {
-	*minio.Object
-	size int64
-}
-
-func (o *objectBlob) Size() int64 { return o.size }
 
 // Delete implements Store: the object, an unfinished upload and the
 // staging files.

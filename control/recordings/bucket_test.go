@@ -303,3 +303,57 @@ func transition(ctx context.Context, db *sqlite.Store, id string, to api.Session
 	_, err := db.Transition(ctx, id, store.Transition{To: to, At: at})
 	return err
 }
+
+// TestBucketBlobReadAfterReadAt: a complete recording read the way
+// container readers do: ReadAt of the head and of the trailer (up to the
+// end), then the whole stream with Read, then Seek and Read again.
+func TestBucketBlobReadAfterReadAt(t *testing.T) {
+	ctx := context.Background()
+	b := newTestBucket(t, fakeS3(t))
+	data := make([]byte, 6<<20+12345)
+	rand.Read(data)
+	if _, err := b.WriteAt(ctx, sid, api.FormatAsciicast, 0, data, true); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Open(ctx, sid, api.FormatAsciicast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	blob, err := AsBlob(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		off  int64
+		n    int
+		eof  bool
+	}{
+		{"head", 0, 8, false},
+		{"tail to the end", int64(len(data) - 100), 100, false},
+		{"past the end", int64(len(data) - 10), 100, true},
+		{"middle", int64(len(data) / 2), 4096, false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			p := make([]byte, st.n)
+			n, err := blob.ReadAt(p, st.off)
+			want := data[st.off:min(st.off+int64(st.n), int64(len(data)))]
+			if !bytes.Equal(p[:n], want) || (err == io.EOF) != st.eof || (err != nil && err != io.EOF) {
+				t.Fatalf("ReadAt(%d, %d): %d bytes, %v", st.n, st.off, n, err)
+			}
+		})
+	}
+	got, err := io.ReadAll(blob)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Read after ReadAt: %d of %d bytes, equal %v, %v", len(got), len(data), bytes.Equal(got, data), err)
+	}
+	if _, err := blob.Seek(-1000, io.SeekEnd); err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(blob)
+	if err != nil || !bytes.Equal(got, data[len(data)-1000:]) {
+		t.Fatalf("Read after Seek: %d bytes, %v", len(got), err)
+	}
+}
