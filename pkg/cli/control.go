@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/onepam/onepam/control"
 	"github.com/onepam/onepam/pkg/api"
@@ -39,6 +40,8 @@ type ControlServeOptions struct {
 	// changed with onepam settings, win).
 	RecordingStorage api.RecordingStorage
 	Retention        api.RetentionSettings
+	// RetentionInterval is how often the retention job runs.
+	RetentionInterval time.Duration
 }
 
 // NewCmdControlServe returns `onepam control serve`.
@@ -183,8 +186,9 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 		Logger:      logger,
 		Version:     opts.Version,
 
-		RecordingStorage: opts.RecordingStorage,
-		Retention:        opts.Retention,
+		RecordingStorage:  opts.RecordingStorage,
+		Retention:         opts.Retention,
+		RetentionInterval: opts.RetentionInterval,
 	})
 	if err != nil {
 		return err

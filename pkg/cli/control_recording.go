@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -28,6 +29,7 @@ var recordingSettings = map[string]string{
 	"s3_ca_file":         "s3-ca-file",
 	"retention_plan":     "retention-plan",
 	"retention_days":     "retention-days",
+	"retention_interval": "retention-interval",
 }
 
 func addRecordingFlags(fl *pflag.FlagSet) {
@@ -44,6 +46,7 @@ func addRecordingFlags(fl *pflag.FlagSet) {
 	fl.String("s3-ca-file", "", "extra CA certificates (PEM) to trust for the S3 endpoint")
 	fl.String("retention-plan", "free", "recording retention plan until set with onepam settings retention: free (7 days), team (90), enterprise (unlimited)")
 	fl.Int("retention-days", 0, "recording retention in days, overriding the plan's (-1: unlimited)")
+	fl.Duration("retention-interval", time.Hour, "how often expired recordings are deleted")
 }
 
 // loadRecordingSettings reads the recording settings: flag, else
@@ -58,6 +61,9 @@ func loadRecordingSettings(v *viper.Viper, fl *pflag.FlagSet, getenv func(string
 		}
 	}
 	opts.Retention = api.RetentionSettings{Plan: v.GetString("retention_plan"), Days: v.GetInt("retention_days")}
+	if opts.RetentionInterval = v.GetDuration("retention_interval"); opts.RetentionInterval <= 0 {
+		return cmdutil.FlagErrorf("--retention-interval %q: want a positive duration such as 1h or 10m", v.GetString("retention_interval"))
+	}
 	switch kind := v.GetString("recording_storage"); kind {
 	case "", "dir":
 		opts.RecordingStorage = api.RecordingStorage{Kind: "dir"}

@@ -34,6 +34,17 @@ func TestServeRecordingSettings(t *testing.T) {
 				t.Fatalf("retention %+v", o.Retention)
 			}
 		}, ""},
+		{"retention interval from env", nil, map[string]string{"ONEPAM_RETENTION_INTERVAL": "250ms"}, func(t *testing.T, o *ControlServeOptions) {
+			if o.RetentionInterval != 250*time.Millisecond {
+				t.Fatalf("retention interval %s", o.RetentionInterval)
+			}
+		}, ""},
+		{"retention interval default", nil, nil, func(t *testing.T, o *ControlServeOptions) {
+			if o.RetentionInterval != time.Hour {
+				t.Fatalf("retention interval %s", o.RetentionInterval)
+			}
+		}, ""},
+		{"retention interval not positive", []string{"--retention-interval", "0s"}, nil, nil, "want a positive duration"},
 		{"s3 without bucket", []string{"--recording-storage", "s3", "--s3-endpoint", "x"}, nil, nil, "--s3-bucket"},
 		{"unknown storage", []string{"--recording-storage", "tape"}, nil, nil, "want dir or s3"},
 		{"unknown plan", []string{"--retention-plan", "gold"}, nil, nil, "want free, team or enterprise"},
