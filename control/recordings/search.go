@@ -124,21 +124,10 @@ func (ix *Indexer) claim(sessionID string) bool {
 	return true
 }
 
+// index indexes the output and the typed input lines, in one pass over
+// the recording. A recording damaged at its end is indexed up to the
+// damage.
 func (ix *Indexer) index(ctx context.Context, sessionID string, format api.RecordingFormat) (int, error) {
-	total := 0
-	for _, input := range []bool{false, true} {
-		n, err := ix.indexKind(ctx, sessionID, format, input)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-// indexKind indexes the output (input=false) or the typed input lines. A
-// recording damaged at its end is indexed up to the damage.
-func (ix *Indexer) indexKind(ctx context.Context, sessionID string, format api.RecordingFormat, input bool) (int, error) {
 	rc, err := ix.cfg.Recordings.Open(ctx, sessionID, format)
 	if err != nil {
 		return 0, fmt.Errorf("open recording: %w", err)
@@ -158,7 +147,7 @@ func (ix *Indexer) indexKind(ctx context.Context, sessionID string, format api.R
 		return nil
 	}
 	var readErr error
-	for l, err := range asciicast.Lines(Inner(rc), input) {
+	for l, err := range asciicast.AllLines(Inner(rc)) {
 		if err != nil {
 			readErr = err
 			break
@@ -166,7 +155,7 @@ func (ix *Indexer) indexKind(ctx context.Context, sessionID string, format api.R
 		if strings.TrimSpace(l.Text) == "" {
 			continue
 		}
-		batch = append(batch, store.TextLine{Input: input, At: l.Time, Text: l.Text})
+		batch = append(batch, store.TextLine{Input: l.Input, At: l.Time, Text: l.Text})
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
 				return total, err
@@ -180,7 +169,7 @@ func (ix *Indexer) indexKind(ctx context.Context, sessionID string, format api.R
 		return total, err
 	}
 	if readErr != nil && !errors.Is(readErr, asciicast.ErrTruncated) {
-		ix.cfg.Logger.Warn("recording text indexed up to a damaged part", "session_id", sessionID, "input", input, "err", readErr)
+		ix.cfg.Logger.Warn("recording text indexed up to a damaged part", "session_id", sessionID, "err", readErr)
 	}
 	return total, nil
 }

@@ -165,17 +165,50 @@ func BenchmarkSize(b *testing.B) {
 	}
 }
 
-// BenchmarkLines measures text extraction for search, per byte of output.
+// BenchmarkLines measures text extraction for search (output and input
+// in one pass, as the search indexer does), per byte of output: a
+// realistic terminal stream, NUL bytes (head -c N /dev/zero) and random
+// bytes (head -c N /dev/urandom).
 func BenchmarkLines(b *testing.B) {
-	w := textWorkload(b, 4<<20)
-	b.SetBytes(w.output)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, err := range Lines(bytes.NewReader(w.stored), false) {
-			if err != nil {
-				b.Fatal(err)
-			}
+	bulk := func(fill func([]byte)) []byte {
+		var buf bytes.Buffer
+		r, err := NewRecorder(&buf, Header{Width: 80, Height: 24})
+		if err != nil {
+			b.Fatal(err)
 		}
+		p := make([]byte, 32<<10)
+		for i := range 128 { // 4 MiB
+			fill(p)
+			r.Output(time.Duration(i)*time.Millisecond, p)
+		}
+		r.Close()
+		return buf.Bytes()
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct {
+		name   string
+		stored []byte
+		output int64
+	}{
+		{"text", textWorkload(b, 4<<20).stored, textWorkload(b, 4<<20).output},
+		{"zeros", bulk(func(p []byte) { clear(p) }), 4 << 20},
+		{"random", bulk(func(p []byte) {
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+		}), 4 << 20},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(c.output)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, err := range AllLines(bytes.NewReader(c.stored)) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -167,18 +168,43 @@ func checkErr(t *testing.T, err error) {
 	}
 }
 
-// drain runs Lines (output and input) and a Player over data.
+// drain runs Lines (output and input), AllLines (which must give the
+// same lines of each kind) and a Player over data.
 func drain(t *testing.T, data []byte) {
-	for _, input := range []bool{false, true} {
+	var each [2][]Line
+	var eachErr [2]bool
+	for k, input := range []bool{false, true} {
 		for l, err := range Lines(bytes.NewReader(data), input) {
 			if err != nil {
 				checkErr(t, err)
+				eachErr[k] = true
 				break
 			}
 			if l.Text == "" || len([]rune(l.Text)) > MaxLineRunes {
 				t.Fatalf("bad line %q", l.Text)
 			}
+			each[k] = append(each[k], l)
 		}
+	}
+	var all [2][]Line
+	allErr := false
+	for l, err := range AllLines(bytes.NewReader(data)) {
+		if err != nil {
+			checkErr(t, err)
+			allErr = true
+			break
+		}
+		k := 0
+		if l.Input {
+			k = 1
+		}
+		all[k] = append(all[k], l.Line)
+	}
+	if allErr != (eachErr[0] || eachErr[1]) {
+		t.Fatalf("AllLines error %v, Lines errors %v", allErr, eachErr)
+	}
+	if !allErr && !reflect.DeepEqual(all, each) {
+		t.Fatalf("AllLines gave %q, Lines %q", all, each)
 	}
 	p, err := NewPlayer(bytes.NewReader(data), PlayOptions{Speed: 3, IdleLimit: time.Second, From: time.Second})
 	if err != nil {
@@ -198,4 +224,38 @@ func drain(t *testing.T, data []byte) {
 			t.Fatalf("wait %v outside [0, idle limit / speed]", st.Wait)
 		}
 	}
+}
+
+// FuzzTextFeed checks the fast paths of the text extraction (runs of
+// ignored control bytes, whole UTF-8 characters, printable runs) against
+// the byte-at-a-time path: the same bytes fed whole and fed one byte at a
+// time give the same lines, in the output and in the input.
+func FuzzTextFeed(f *testing.F) {
+	for _, s := range []string{
+		"hello\x00\x00\x00world\n", "caf\xc3\xa9 \xf0\x9f\x98\x80\n", "a\xe2\x82b\xff\xc3\n", "\x1b[31mred\x1b[0m\r\nx\x7fy\n",
+		"ls -l\r", "abc\x08\x08d\x15e\x17f\r", "\xe2\x82", "\x1b]0;title\x07text\n", "\t\x01\x02\x05z\x04",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, input := range []bool{false, true} {
+			collect := func(split bool) []Line {
+				var got []Line
+				st := &textState{input: input, emit: func(l Line, _ error) bool { got = append(got, l); return true }}
+				if split {
+					for i := range data {
+						st.feed(data[i : i+1])
+					}
+				} else {
+					st.feed(data)
+				}
+				st.flushLine()
+				return got
+			}
+			whole, bytewise := collect(false), collect(true)
+			if !reflect.DeepEqual(whole, bytewise) {
+				t.Fatalf("input=%v: fed whole %q, fed byte by byte %q", input, whole, bytewise)
+			}
+		}
+	})
 }

@@ -43,34 +43,64 @@ type Line struct {
 // damage).
 func Lines(src io.Reader, input bool) iter.Seq2[Line, error] {
 	return func(yield func(Line, error) bool) {
-		rs, err := openRecords(src)
+		scanLines(src, !input, input, func(l TextLine, err error) bool { return yield(l.Line, err) })
+	}
+}
+
+// TextLine is a Line of the output or, with Input, of the typed input.
+type TextLine struct {
+	Line
+	Input bool
+}
+
+// AllLines returns the output lines and the typed input lines of a
+// recording (each exactly as Lines gives them) in one pass over it, in the
+// order they end. Like Lines, a malformed or cut recording ends it with
+// one final non-nil error.
+func AllLines(src io.Reader) iter.Seq2[TextLine, error] {
+	return func(yield func(TextLine, error) bool) { scanLines(src, true, true, yield) }
+}
+
+// scanLines yields the lines of the output (out) and of the input (in).
+func scanLines(src io.Reader, out, in bool, yield func(TextLine, error) bool) {
+	rs, err := openRecords(src)
+	if err != nil {
+		yield(TextLine{}, err)
+		return
+	}
+	var states [2]*textState // output, input
+	if out {
+		states[0] = &textState{emit: func(l Line, err error) bool { return yield(TextLine{Line: l}, err) }}
+	}
+	if in {
+		states[1] = &textState{input: true, emit: func(l Line, err error) bool { return yield(TextLine{Line: l, Input: true}, err) }}
+	}
+	for {
+		rec, err := rs.Next()
 		if err != nil {
-			yield(Line{}, err)
-			return
-		}
-		want := TypeOutput
-		if input {
-			want = TypeInput
-		}
-		t := &textState{input: input, emit: yield}
-		for {
-			rec, err := rs.Next()
-			if err != nil {
-				if !t.flushLine() {
+			for _, t := range states {
+				if t != nil && !t.flushLine() {
 					return
 				}
-				if err != io.EOF {
-					yield(Line{}, err)
-				}
-				return
 			}
-			if rec.Type != want {
-				continue
+			if err != io.EOF {
+				yield(TextLine{}, err)
 			}
-			t.now = rec.Time
-			if !t.feed(rec.Data) {
-				return
-			}
+			return
+		}
+		var t *textState
+		switch rec.Type {
+		case TypeOutput:
+			t = states[0]
+		case TypeInput:
+			t = states[1]
+		}
+		if t == nil {
+			continue
+		}
+		t.now = rec.Time
+		if !t.feed(rec.Data) {
+			return
 		}
 	}
 }
@@ -110,20 +140,46 @@ type textState struct {
 
 // feed processes a chunk; false when the consumer stopped.
 func (t *textState) feed(p []byte) bool {
+	skip := &ignoredOutput
+	if t.input {
+		skip = &ignoredInput
+	}
 	for i := 0; i < len(p); i++ {
 		b := p[i]
+		if t.np == 0 && t.state == stGround {
+			switch {
+			case skip[b]: // a run of control bytes that do nothing
+				for i+1 < len(p) && skip[p[i+1]] {
+					i++
+				}
+				continue
+			case b >= 0x80: // a whole character in p: decoded in place
+				n, st := scanSeq(p[i:])
+				if st == seqIncomplete {
+					break // cut by the end of p: collected byte by byte
+				}
+				r := utf8.RuneError
+				if st == seqValid {
+					r, _ = utf8.DecodeRune(p[i : i+n])
+				}
+				if !t.put(r) {
+					return false
+				}
+				i += n - 1
+				continue
+			case !t.input && b >= 0x20 && b < 0x7f && t.col == len(t.line):
+				n, ok := t.appendRun(p[i:])
+				if !ok {
+					return false
+				}
+				i += n - 1
+				continue
+			}
+		}
 		if t.np > 0 || (b >= 0x80 && t.state == stGround) {
 			if !t.utf8Byte(b) {
 				return false
 			}
-			continue
-		}
-		if t.state == stGround && !t.input && b >= 0x20 && b < 0x7f && t.col == len(t.line) {
-			n, ok := t.appendRun(p[i:])
-			if !ok {
-				return false
-			}
-			i += n - 1
 			continue
 		}
 		if !t.byte(b) {
@@ -132,6 +188,23 @@ func (t *textState) feed(p []byte) bool {
 	}
 	return true
 }
+
+// ignoredOutput and ignoredInput are the bytes that change nothing in the
+// ground state of the output and of the input: control characters ground
+// and key drop.
+var ignoredOutput, ignoredInput = func() (out, in [256]bool) {
+	for b := range 0x20 {
+		out[b], in[b] = true, true
+	}
+	for _, b := range []byte{0x1b, '\n', 0x0b, 0x0c, '\r', '\b', '\t'} {
+		out[b] = false
+	}
+	out[0x7f] = true
+	for _, b := range []byte{0x1b, '\r', '\n', 0x03, 0x04, '\b', 0x15, 0x17, 0x01, 0x05, '\t'} {
+		in[b] = false
+	}
+	return out, in
+}()
 
 // appendRun is put for a run of printable ASCII written at the end of the
 // line (the common case); it returns how many bytes it took (at least 1)
@@ -495,7 +568,15 @@ func (t *textState) put(r rune) bool {
 // flushLine emits the current line unless it is blank; false when the
 // consumer stopped.
 func (t *textState) flushLine() bool {
-	s := strings.TrimRight(string(t.line), " ")
+	if !t.hasText { // only spaces: nothing to convert
+		t.line, t.col = t.line[:0], 0
+		return true
+	}
+	end := len(t.line)
+	for end > 0 && t.line[end-1] == ' ' {
+		end--
+	}
+	s := string(t.line[:end])
 	t.line, t.col, t.hasText = t.line[:0], 0, false
 	if strings.TrimSpace(s) == "" {
 		return true
