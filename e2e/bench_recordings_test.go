@@ -27,9 +27,20 @@ import (
 // BenchmarkRecordingOverhead: throughput with recording on against off,
 // same run, interleaved: two agents serve the same targets, one recording
 // (fail-closed), one not. TCP (connection log) pulls ONEPAM_BENCH_BYTES
-// (default 256 MiB) through the whole stack; SSH streams 64 MiB of output
-// (every byte recorded in the terminal recording).
+// (default 256 MiB) through the whole stack; SSH streams
+// ONEPAM_BENCH_SSH_BYTES (default 64 MiB) of `head -c N /dev/zero` output
+// (ONEPAM_BENCH_SSH_SOURCE=urandom for incompressible output), every byte
+// of it in the terminal recording. ONEPAM_BENCH_PROTOS (default "tcp,ssh")
+// selects the protocols. Besides the ratios it reports the CPU seconds per
+// GiB of control and of the agent in each mode (the agent's own process,
+// not sshd's). With ONEPAM_PPROF=127.0.0.1:0 and ONEPAM_PPROF_ADDR_FILE set,
+// control and the agents serve pprof (pkg/debugpprof) for profiling a run.
 func BenchmarkRecordingOverhead(b *testing.B) {
+	protos := os.Getenv("ONEPAM_BENCH_PROTOS")
+	if protos == "" {
+		protos = "tcp,ssh"
+	}
+	doTCP, doSSH := strings.Contains(protos, "tcp"), strings.Contains(protos, "ssh")
 	src := startBulkSource(b)
 	sshd := e2etest.StartSSHD(b)
 	hostKey, err := os.ReadFile(filepath.Join(sshd.Dir, "host.pub"))
@@ -38,12 +49,13 @@ func BenchmarkRecordingOverhead(b *testing.B) {
 	}
 	ctl := e2etest.StartControl(b)
 	admin := ctl.Admin(b)
+	agents := map[string]*e2etest.Agent{}
 	for _, mode := range []string{"on", "off"} {
 		rec := "fail-closed"
 		if mode == "off" {
 			rec = "off"
 		}
-		ctl.StartAgent(b, admin, "agent-"+mode, fmt.Sprintf(`recording: %s
+		agents[mode] = ctl.StartAgent(b, admin, "agent-"+mode, fmt.Sprintf(`recording: %s
 resources:
   - name: bulk-%s
     url: tcp://%s
@@ -60,19 +72,54 @@ resources:
 	if s := os.Getenv("ONEPAM_BENCH_BYTES"); s != "" {
 		fmt.Sscan(s, &size)
 	}
-	tun := map[string]*tunnel{"on": tcpConnect(b, admin, "bulk-on"), "off": tcpConnect(b, admin, "bulk-off")}
+	sshSize := int64(64 << 20)
+	if s := os.Getenv("ONEPAM_BENCH_SSH_BYTES"); s != "" {
+		fmt.Sscan(s, &sshSize)
+	}
+	sshSource := "/dev/zero"
+	if os.Getenv("ONEPAM_BENCH_SSH_SOURCE") == "urandom" {
+		sshSource = "/dev/urandom"
+	}
+	tun := map[string]*tunnel{}
+	if doTCP {
+		tun["on"], tun["off"] = tcpConnect(b, admin, "bulk-on"), tcpConnect(b, admin, "bulk-off")
+	}
 	cli, _ := e2etest.Binaries(b)
+	cpu := map[string][]float64{} // CPU seconds per GiB, by "<process>-<mode>"
+	indexed := 0                  // recordings control has indexed
 	sshRate := func(mode string) float64 {
-		const n = 64 << 20
+		c0, a0 := e2etest.CPUTime(ctl.Pid()), e2etest.CPUTime(agents[mode].Pid())
 		start := time.Now()
-		cmd := exec.Command(cli, "ssh", "web-"+mode, "--", fmt.Sprintf("head -c %d /dev/zero", n))
+		cmd := exec.Command(cli, "ssh", "web-"+mode, "--", fmt.Sprintf("head -c %d %s", sshSize, sshSource))
 		cmd.Env = append(os.Environ(), admin.Env()...)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("ssh web-%s: %v %s", mode, err, stderr.String())
 		}
-		return n / time.Since(start).Seconds() / (1 << 20)
+		d := time.Since(start)
+		// The upload to control goes on after the command ends: count its
+		// CPU too (the spool is empty once control acknowledged the end).
+		// And control indexes the text of a terminal recording once it is
+		// complete: wait for that too, so its CPU is not counted against
+		// (and does not slow down) the next run.
+		spool := filepath.Join(agents[mode].DataDir, "spool")
+		e2etest.WaitFor(b, time.Minute, "the spool of agent-"+mode+" empty", func() bool {
+			ents, err := os.ReadDir(spool)
+			return err != nil || len(ents) == 0
+		})
+		if mode == "on" {
+			indexed++
+			e2etest.WaitFor(b, 5*time.Minute, "control to index the recording", func() bool {
+				out := ctl.Output()
+				done := strings.Count(out, "recording text indexed") - strings.Count(out, "indexed up to a damaged part")
+				return done+strings.Count(out, "index recording text") >= indexed
+			})
+		}
+		gib := float64(sshSize) / (1 << 30)
+		cpu["control-"+mode] = append(cpu["control-"+mode], (e2etest.CPUTime(ctl.Pid())-c0).Seconds()/gib)
+		cpu["agent-"+mode] = append(cpu["agent-"+mode], (e2etest.CPUTime(agents[mode].Pid())-a0).Seconds()/gib)
+		return float64(sshSize) / d.Seconds() / (1 << 20)
 	}
 	rounds := benchRounds()
 	var tcpRatios, sshRatios []float64
@@ -80,31 +127,53 @@ resources:
 	for r := -1; r < rounds; r++ {
 		got := map[string]float64{}
 		for _, mode := range []string{"on", "off"} {
-			d, err := pull(tun[mode].Addr, size, 1)
-			if err != nil {
-				b.Fatal(err)
+			if doTCP {
+				d, err := pull(tun[mode].Addr, size, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got["tcp-"+mode] = float64(size) / d.Seconds() / (1 << 20)
 			}
-			got["tcp-"+mode] = float64(size) / d.Seconds() / (1 << 20)
-			got["ssh-"+mode] = sshRate(mode)
+			if doSSH {
+				got["ssh-"+mode] = sshRate(mode)
+			}
 		}
 		if r < 0 {
+			cpu = map[string][]float64{}
 			continue
 		}
 		for k, v := range got {
 			rates[k] = append(rates[k], v)
 		}
-		tcpRatios = append(tcpRatios, got["tcp-on"]/got["tcp-off"])
-		sshRatios = append(sshRatios, got["ssh-on"]/got["ssh-off"])
+		if doTCP {
+			tcpRatios = append(tcpRatios, got["tcp-on"]/got["tcp-off"])
+		}
+		if doSSH {
+			sshRatios = append(sshRatios, got["ssh-on"]/got["ssh-off"])
+		}
 	}
-	fmt.Printf("recording overhead, %d interleaved rounds (tcp %d MiB a run, ssh 64 MiB of output):\n", rounds, size>>20)
+	fmt.Printf("recording overhead, %d interleaved rounds (tcp %d MiB a run, ssh %d MiB of %s output):\n", rounds, size>>20, sshSize>>20, sshSource)
 	for _, k := range []string{"tcp-on", "tcp-off", "ssh-on", "ssh-off"} {
+		if len(rates[k]) == 0 {
+			continue
+		}
 		s := e2etest.Summarize(rates[k])
 		fmt.Printf("  %-7s median %7.1f MiB/s (min %.1f, max %.1f)\n", k, s.Median, s.Min, s.Max)
 	}
-	ts, ss := e2etest.Summarize(tcpRatios), e2etest.Summarize(sshRatios)
-	fmt.Printf("  on/off ratio: tcp median %.2f (min %.2f), ssh median %.2f (min %.2f)\n", ts.Median, ts.Min, ss.Median, ss.Min)
-	b.ReportMetric(ts.Median, "tcp-on/off")
-	b.ReportMetric(ss.Median, "ssh-on/off")
+	if doTCP {
+		ts := e2etest.Summarize(tcpRatios)
+		fmt.Printf("  on/off ratio: tcp median %.2f (min %.2f, max %.2f)\n", ts.Median, ts.Min, ts.Max)
+		b.ReportMetric(ts.Median, "tcp-on/off")
+	}
+	if doSSH {
+		ss := e2etest.Summarize(sshRatios)
+		fmt.Printf("  on/off ratio: ssh median %.2f (min %.2f, max %.2f)\n", ss.Median, ss.Min, ss.Max)
+		for _, k := range []string{"control-on", "control-off", "agent-on", "agent-off"} {
+			c := e2etest.Summarize(cpu[k])
+			fmt.Printf("  ssh CPU-s/GiB %-11s median %5.2f (min %.2f, max %.2f)\n", k, c.Median, c.Min, c.Max)
+		}
+		b.ReportMetric(ss.Median, "ssh-on/off")
+	}
 }
 
 // BenchmarkRecordingSeekHour: GET /v1/sessions/{id}/recording?from=T on a
