@@ -2,10 +2,12 @@ package control
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/onepam/onepam/control/apps"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -46,6 +48,13 @@ type Config struct {
 	// RetentionInterval is how often expired recordings are deleted.
 	// Default 1 h.
 	RetentionInterval time.Duration
+	// AppsDomain publishes HTTP resource NAME at https://NAME.<AppsDomain>
+	// (control/apps); the server certificate names AppsDomain and
+	// *.AppsDomain. Default "localhost".
+	AppsDomain string
+	// AppIdleTimeout ends an app session without requests for this long.
+	// Default 15 minutes.
+	AppIdleTimeout time.Duration
 }
 
 // Defaults.
@@ -83,6 +92,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetentionInterval <= 0 {
 		c.RetentionInterval = time.Hour
+	}
+	if c.AppsDomain == "" {
+		c.AppsDomain = apps.DefaultDomain
+	}
+	d, err := apps.NormalizeDomain(c.AppsDomain)
+	if err != nil {
+		return c, fmt.Errorf("control: --apps-domain: %w", err)
+	}
+	c.AppsDomain = d
+	if c.AppIdleTimeout <= 0 {
+		c.AppIdleTimeout = apps.DefaultIdleTimeout
 	}
 	return c, nil
 }

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/onepam/onepam/control/agentgw"
 	controlapi "github.com/onepam/onepam/control/api"
+	"github.com/onepam/onepam/control/apps"
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/consoles"
 	"github.com/onepam/onepam/control/metrics"
@@ -41,6 +43,7 @@ type Server struct {
 	gw         *agentgw.Gateway
 	sessions   *sessions.Manager
 	consoles   *consoles.Consoles
+	apps       *apps.Apps
 	handler    http.Handler
 	apiLn      net.Listener
 	agentLn    net.Listener
@@ -67,7 +70,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	if s.ca, s.cert, err = pki.LoadOrCreate(cfg.DataDir, cfg.PublicNames, cfg.Clock()); err != nil {
+	if s.ca, s.cert, err = pki.LoadOrCreate(cfg.DataDir, append(slices.Clone(cfg.PublicNames), apps.CertNames(cfg.AppsDomain)...), cfg.Clock()); err != nil {
 		return nil, fmt.Errorf("load or create the CA: %w", err)
 	}
 	if s.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "onepam.db"), sqlite.WithClock(cfg.Clock), sqlite.WithLogger(cfg.Logger)); err != nil {
@@ -137,8 +140,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	// The console serves every path but /v1/, /healthz and /metrics, which
-	// it hands to the API.
-	s.handler = web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web"), Audit: s.store.AddAudit, Clock: cfg.Clock})
+	// it hands to the API; requests for an app host (NAME.<apps domain>)
+	// go to the published app instead.
+	s.apps, err = apps.New(apps.Config{Domain: cfg.AppsDomain, IdleTimeout: cfg.AppIdleTimeout, Sessions: s.sessions, Store: s.store, Auth: s.tokens,
+		Logger: cfg.Logger.With("component", "apps"), Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.apps.Wrap(web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web"), Audit: s.store.AddAudit, Clock: cfg.Clock}))
 
 	if s.apiLn == nil {
 		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -168,6 +177,10 @@ func (s *Server) AgentAddr() net.Addr { return s.agentLn.Addr() }
 
 // CAPin is the pin of control's CA ("sha256:<hex>").
 func (s *Server) CAPin() string { return s.ca.Pin() }
+
+// AppsDomain is the domain under which HTTP resources are published
+// (https://NAME.<domain>).
+func (s *Server) AppsDomain() string { return s.cfg.AppsDomain }
 
 // CACertPEM is control's CA certificate.
 func (s *Server) CACertPEM() []byte { return s.ca.CertPEM() }
@@ -271,6 +284,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.log.Info("control server shutting down", "grace", s.cfg.ShutdownGrace)
 	s.consoles.Close()
+	s.apps.Close()
 	s.sessions.Shutdown(s.cfg.ShutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(shutCtx); err != nil {
