@@ -26,13 +26,16 @@ type clientConn struct {
 	doneOnce sync.Once
 
 	mu       sync.Mutex
-	upstream map[net.Conn]struct{} // raw upstream conns of upgrades
+	upstream map[net.Conn]struct{} // raw upstream conns of upgrades and the pinned one
 	aborted  bool
+
+	pin pinnedConn // used by the handler goroutine only
 }
 
 func newClientConn(s *session, conn net.Conn, open api.ConnOpen, cancel context.CancelFunc) *clientConn {
 	cc := &clientConn{s: s, open: open, cancel: cancel, done: make(chan struct{}), upstream: map[net.Conn]struct{}{}}
 	cc.wc = &watchConn{Conn: conn}
+	cc.pin.cc = cc
 	return cc
 }
 
@@ -84,6 +87,7 @@ func (cc *clientConn) serve(ctx context.Context) error {
 	defer stop()
 	_ = srv.Serve(&oneConnListener{conn: cc.wc, done: cc.done})
 	<-cc.done
+	cc.pin.drop()
 	if reply := cc.wc.errorReply(); reply != "" {
 		err := cc.recordRefused(reply)
 		return err

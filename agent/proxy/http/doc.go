@@ -6,7 +6,11 @@
 // local client (the hops person → control → agent are already TLS).
 // ServeConn answers the ConnOpenResult, then serves the connection with
 // Go's http.Server (keep-alive, pipelining, 100-continue) and forwards
-// each request with one http.Transport shared by the whole session
+// each request upstream. Body-less GET/HEAD/OPTIONS/TRACE requests to a
+// plain-http upstream go over the person connection's own upstream
+// connection, written and read on the handler's goroutine (pinned.go:
+// the cheapest path for the small requests that make most of a page);
+// the others go through one http.Transport shared by the whole session
 // (upstream connection reuse; HTTP/2 to https upstreams that offer it):
 //
 //   - the path is mapped under the base path; Host is the upstream host

@@ -100,7 +100,7 @@ func (x *exchange) trace() *httptrace.ClientTrace {
 func (x *exchange) setOut(out *http.Request) {
 	x.mu.Lock()
 	x.out = out
-	x.outHeader = out.Header.Clone()
+	x.outHeader = out.Header // nothing changes it once rewritten
 	x.mu.Unlock()
 }
 
@@ -156,7 +156,10 @@ func (s *session) modifyResponse(resp *http.Response) error {
 	if x := exchangeOf(resp.Request.Context()); x != nil {
 		x.mu.Lock()
 		x.status, x.statusText, x.proto = resp.StatusCode, statusText(resp), resp.Proto
-		x.respHeader = resp.Header.Clone()
+		x.respHeader = resp.Header
+		if needsRewrite(resp.Header) {
+			x.respHeader = resp.Header.Clone() // the entry keeps them as they came
+		}
 		if x.firstByte.IsZero() {
 			x.firstByte = s.now()
 		}
@@ -165,6 +168,11 @@ func (s *session) modifyResponse(resp *http.Response) error {
 	}
 	s.rewriteResponseHeaders(resp.Header)
 	return nil
+}
+
+// needsRewrite reports whether rewriteResponseHeaders may change h.
+func needsRewrite(h http.Header) bool {
+	return len(h["Location"]) > 0 || len(h["Content-Location"]) > 0 || len(h["Set-Cookie"]) > 0
 }
 
 func statusText(resp *http.Response) string {
@@ -217,7 +225,11 @@ func (cc *clientConn) handle(w http.ResponseWriter, r *http.Request) {
 		r.Body = &reqBody{rc: r.Body, x: x}
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	ctx = httptrace.WithClientTrace(ctx, x.trace())
+	if !s.pinnable(r) {
+		// The shared transport: timings from a trace (the pinned
+		// connection stamps the exchange itself).
+		ctx = httptrace.WithClientTrace(ctx, x.trace())
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// ReverseProxy aborts the response when copying the body fails

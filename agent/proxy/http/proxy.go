@@ -128,7 +128,7 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 	}
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:   s.rewrite,
-		Transport: s.transport,
+		Transport: &roundTripper{s: s, std: s.transport},
 		// Bodies of unknown length (streams, chunked) are flushed on every
 		// write by ReverseProxy itself; others go out as the buffer fills.
 		FlushInterval:  0,
