@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -153,46 +150,6 @@ func BenchmarkDBMysqlslap(b *testing.B) {
 		}
 	}
 	interleave(b, "mysqlslap --concurrency=8 --number-of-queries=5000 read (queries/s)", "q/s", run(portOf(tun.Addr)), run("3306"))
-}
-
-var (
-	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-)
-
-// BenchmarkHTTPWrk: wrk -t2 -c16 -d10s through `onepam http connect`
-// (HAR recording on) and straight to the same upstream.
-func BenchmarkHTTPWrk(b *testing.B) {
-	requireBenchPeers(b, "wrk")
-	page := strings.Repeat("onepam ", 150) // ~1 KiB
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, page)
-	}))
-	b.Cleanup(up.Close)
-	w := newWorld(b, fmt.Sprintf("  - name: web\n    url: %s\n", up.URL))
-	tun := connectType(b, w.admin, "http", "web")
-	lat := map[string][]float64{}
-	run := func(name, base string) func() float64 {
-		return func() float64 {
-			out, err := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", base+"/").CombinedOutput()
-			m := wrkRate.FindSubmatch(out)
-			if err != nil || m == nil {
-				b.Fatalf("wrk: %v\n%s", err, out)
-			}
-			for _, l := range wrkLatency.FindAllStringSubmatch(string(out), -1) {
-				v, _ := strconv.ParseFloat(l[2], 64)
-				v *= map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[l[3]]
-				lat[name+" p"+l[1]] = append(lat[name+" p"+l[1]], v)
-			}
-			v, _ := strconv.ParseFloat(string(m[1]), 64)
-			return v
-		}
-	}
-	interleave(b, "wrk -t2 -c16 -d10s, 1 KiB page (requests/s)", "req/s", run("onepam", "http://"+tun.Addr), run("direct", up.URL))
-	for _, k := range []string{"onepam p50", "direct p50", "onepam p99", "direct p99"} {
-		fmt.Printf("  latency %s median %.2f ms\n", k, e2etest.Summarize(lat[k]).Median)
-	}
 }
 
 // BenchmarkVNCFullScreen: full-screen (non-incremental) framebuffer
