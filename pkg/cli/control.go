@@ -34,8 +34,12 @@ type ControlServeOptions struct {
 	Listen      string
 	AgentListen string
 	PublicNames []string
-	LogFormat   string // json or text
-	LogLevel    string // debug, info, warn, error
+	// AppsDomain publishes http resources at https://NAME.<AppsDomain>;
+	// AppIdleTimeout ends an app session without requests.
+	AppsDomain     string
+	AppIdleTimeout time.Duration
+	LogFormat      string // json or text
+	LogLevel       string // debug, info, warn, error
 	// Recording storage and retention defaults (the database's settings,
 	// changed with onepam settings, win).
 	RecordingStorage api.RecordingStorage
@@ -57,9 +61,15 @@ the CA pin and the onepam login line to use.
 
 Settings come from flags, else ONEPAM_* environment variables
 (ONEPAM_DATA_DIR, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN, ONEPAM_PUBLIC_NAME as a
-comma list, ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML file of
---config (keys data_dir, listen, agent_listen, public_names, log_format,
-log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.`,
+comma list, ONEPAM_APPS_DOMAIN, ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_LOG_FORMAT,
+ONEPAM_LOG_LEVEL), else the YAML file of --config (keys data_dir, listen,
+agent_listen, public_names, apps_domain, app_idle_timeout, log_format,
+log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.
+
+HTTP resources are published at https://NAME.<apps domain>:PORT on the API
+listener (default apps domain localhost: browsers resolve *.localhost to
+this machine); the console's login page is expected at
+https://<apps domain>:PORT, and the server certificate names both.`,
 		Example: `  onepam control serve
   onepam control serve --data-dir /var/lib/onepam --listen :7443 --agent-listen :7444 --public-name control.example.com
   ONEPAM_DATA_DIR=/srv/onepam onepam control serve --log-format text
@@ -80,6 +90,8 @@ log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.`,
 	fl.String("listen", ":7443", "API address (HTTPS)")
 	fl.String("agent-listen", ":7444", "agent address (TLS + yamux)")
 	fl.StringArray("public-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	fl.String("apps-domain", "localhost", "publish http resources at https://NAME.<apps domain>")
+	fl.Duration("app-idle-timeout", 15*time.Minute, "end an app session after this long without requests")
 	fl.String("log-format", "json", "log format: json or text")
 	fl.String("log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&configFile, "config", "", "YAML settings file")
@@ -89,12 +101,14 @@ log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.`,
 
 // serveSettings maps settings keys to their flags.
 var serveSettings = map[string]string{
-	"data_dir":     "data-dir",
-	"listen":       "listen",
-	"agent_listen": "agent-listen",
-	"public_names": "public-name",
-	"log_format":   "log-format",
-	"log_level":    "log-level",
+	"data_dir":         "data-dir",
+	"listen":           "listen",
+	"agent_listen":     "agent-listen",
+	"public_names":     "public-name",
+	"apps_domain":      "apps-domain",
+	"app_idle_timeout": "app-idle-timeout",
+	"log_format":       "log-format",
+	"log_level":        "log-level",
 }
 
 // loadServeSettings resolves each setting: flag, else environment, else
@@ -109,17 +123,19 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := serveSettings[k]; !ok && recordingSettings[k] == "" {
-				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, listen, agent_listen, public_names, log_format, log_level)", configFile, k)
+				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, listen, agent_listen, public_names, apps_domain, app_idle_timeout, log_format, log_level)", configFile, k)
 			}
 		}
 	}
 	env := map[string]string{
-		"data_dir":     "ONEPAM_DATA_DIR",
-		"listen":       "ONEPAM_LISTEN",
-		"agent_listen": "ONEPAM_AGENT_LISTEN",
-		"public_names": "ONEPAM_PUBLIC_NAME",
-		"log_format":   "ONEPAM_LOG_FORMAT",
-		"log_level":    "ONEPAM_LOG_LEVEL",
+		"data_dir":         "ONEPAM_DATA_DIR",
+		"listen":           "ONEPAM_LISTEN",
+		"agent_listen":     "ONEPAM_AGENT_LISTEN",
+		"public_names":     "ONEPAM_PUBLIC_NAME",
+		"apps_domain":      "ONEPAM_APPS_DOMAIN",
+		"app_idle_timeout": "ONEPAM_APP_IDLE_TIMEOUT",
+		"log_format":       "ONEPAM_LOG_FORMAT",
+		"log_level":        "ONEPAM_LOG_LEVEL",
 	}
 	for key, flag := range serveSettings {
 		if err := v.BindPFlag(key, fl.Lookup(flag)); err != nil {
@@ -142,6 +158,10 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 	opts.Listen = v.GetString("listen")
 	opts.AgentListen = v.GetString("agent_listen")
 	opts.PublicNames = v.GetStringSlice("public_names")
+	opts.AppsDomain = v.GetString("apps_domain")
+	if opts.AppIdleTimeout = v.GetDuration("app_idle_timeout"); opts.AppIdleTimeout <= 0 {
+		return cmdutil.FlagErrorf("app idle timeout %q: want a positive duration like 15m", v.GetString("app_idle_timeout"))
+	}
 	opts.LogFormat = v.GetString("log_format")
 	opts.LogLevel = v.GetString("log_level")
 	if opts.LogFormat != "json" && opts.LogFormat != "text" {
@@ -179,12 +199,14 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 	}
 	logger := newLogger(opts.IO.ErrOut, opts.LogFormat, level)
 	srv, err := control.New(ctx, control.Config{
-		DataDir:     opts.DataDir,
-		Listen:      opts.Listen,
-		AgentListen: opts.AgentListen,
-		PublicNames: opts.PublicNames,
-		Logger:      logger,
-		Version:     opts.Version,
+		DataDir:        opts.DataDir,
+		Listen:         opts.Listen,
+		AgentListen:    opts.AgentListen,
+		PublicNames:    opts.PublicNames,
+		AppsDomain:     opts.AppsDomain,
+		AppIdleTimeout: opts.AppIdleTimeout,
+		Logger:         logger,
+		Version:        opts.Version,
 
 		RecordingStorage:  opts.RecordingStorage,
 		Retention:         opts.Retention,

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -47,12 +48,16 @@ type DevInfo struct {
 	EchoAddr   string
 	ConfigPath string
 	AdminToken string
+	// DemoAppURL is the published URL of the demo web app
+	// (https://demo-web.<apps domain>:PORT/).
+	DemoAppURL string
 }
 
 // Names used by onepam dev.
 const (
 	devAgentName    = "dev-agent"
 	devEchoResource = "echo"
+	devWebResource  = "demo-web"
 	devTokenFile    = "admin.token"
 )
 
@@ -64,7 +69,8 @@ func NewCmdDev(f *cmdutil.Factory, runF func(context.Context, *DevOptions) error
 		Short: "Run control, an agent and a demo echo service locally, and log the CLI in",
 		Long: `Run everything on this machine: a control server (data in DIR/control), an
 agent in the same process (DIR/agent) serving a TCP echo service it runs
-itself as resource "echo" (label env=dev), this machine's PostgreSQL as
+itself as resource "echo" (label env=dev), a small demo web app published
+at https://demo-web.localhost:PORT (resource "demo-web"), this machine's PostgreSQL as
 resource "pg" when one answers on 127.0.0.1:5432, plus the resources of --resource,
 and log the CLI in (the config file of --config or ONEPAM_CONFIG, else the
 default). The admin token is kept in DIR/admin.token. Running it again
@@ -109,9 +115,17 @@ func runDev(ctx context.Context, opts *DevOptions) error {
 		return err
 	}
 	defer echo.Close()
+	webApp, err := startDemoWeb()
+	if err != nil {
+		return err
+	}
+	defer webApp.Close()
 	resources, err := devResources(echo.Addr().String(), opts.Resources)
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
+	}
+	if web, ok := devWebApp(webApp.Addr().String(), opts.Resources); ok {
+		resources = append(resources, web)
 	}
 	if pg, ok := devDemoDB(resources); ok {
 		resources = append(resources, pg)
@@ -178,6 +192,10 @@ func runDev(ctx context.Context, opts *DevOptions) error {
 	}
 
 	info := DevInfo{ControlURL: controlURL, AgentAddr: srv.AgentAddr().String(), EchoAddr: echo.Addr().String(), ConfigPath: cfgPath, AdminToken: token}
+	if slices.ContainsFunc(resources, func(r agent.ResourceConfig) bool { return r.Name == devWebResource }) {
+		_, port, _ := net.SplitHostPort(srv.APIAddr().String())
+		info.DemoAppURL = "https://" + net.JoinHostPort(devWebResource+"."+srv.AppsDomain(), port) + "/"
+	}
 	printDevBanner(opts.IO.Out, info, resources)
 	if opts.Ready != nil {
 		opts.Ready(info)
@@ -298,6 +316,9 @@ func printDevBanner(w io.Writer, info DevInfo, resources []agent.ResourceConfig)
 	fmt.Fprintf(w, "  control     %s (agents connect to %s)\n", info.ControlURL, info.AgentAddr)
 	fmt.Fprintf(w, "  CLI config  %s (logged in as admin)\n", info.ConfigPath)
 	fmt.Fprintf(w, "  console     %s/ (sign in with the admin token: onepam tokens create)\n", info.ControlURL)
+	if info.DemoAppURL != "" {
+		fmt.Fprintf(w, "  demo app    %s (a published web app: sign in like the console)\n", info.DemoAppURL)
+	}
 	fmt.Fprintf(w, "  resources  ")
 	for i, r := range resources {
 		if i > 0 {

@@ -70,6 +70,10 @@ func TestDev(t *testing.T) {
 	cfgPath := filepath.Join(dir, "cli", "config.yaml")
 	info, stop, done, out := startDev(t, filepath.Join(dir, "dev"), cfgPath)
 	mustContain(t, out.String(), "onepam tcp connect echo", "onepam sessions replay")
+	if !regexp.MustCompile(`^https://demo-web\.localhost:\d+/$`).MatchString(info.DemoAppURL) {
+		t.Fatalf("demo app URL %q", info.DemoAppURL)
+	}
+	mustContain(t, out.String(), "demo app    "+info.DemoAppURL)
 	st, err := os.Stat(filepath.Join(dir, "dev", devTokenFile))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("admin token file: %v %v", st, err)
@@ -78,7 +82,7 @@ func TestDev(t *testing.T) {
 	ctx := context.Background()
 
 	code, stdout, stderr := cli.run(ctx, "resources", "ls", "--label", "env=dev", "-o", "json")
-	if code != 0 || !strings.Contains(stdout, `"name": "echo"`) || !strings.Contains(stdout, info.EchoAddr) {
+	if code != 0 || !strings.Contains(stdout, `"name": "echo"`) || !strings.Contains(stdout, info.EchoAddr) || !strings.Contains(stdout, `"name": "demo-web"`) {
 		t.Fatalf("resources ls: %d %s %s", code, stdout, stderr)
 	}
 
@@ -221,6 +225,8 @@ func TestServeSettings(t *testing.T) {
 				t.Fatalf("recording defaults %+v %+v", g.RecordingStorage, g.Retention)
 			}
 			g.RecordingStorage, g.Retention = tc.want.RecordingStorage, tc.want.Retention
+			// App settings (control_apps_test.go tests them).
+			g.AppsDomain, g.AppIdleTimeout = tc.want.AppsDomain, tc.want.AppIdleTimeout
 			if strings.Join(g.PublicNames, ",") != strings.Join(tc.want.PublicNames, ",") {
 				t.Fatalf("public names %v, want %v", g.PublicNames, tc.want.PublicNames)
 			}
