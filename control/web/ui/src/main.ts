@@ -12,6 +12,7 @@ import { resourcesPage } from './resources';
 import { settingsPage } from './settings';
 import { detailPage } from './detail';
 import { errorBox } from './widgets';
+import { launch, pendingLaunch } from './applaunch';
 
 export interface Page {
   el: HTMLElement;
@@ -111,6 +112,7 @@ function loginView(message = '') {
   if (message) status.append(errorBox(message));
   const form = h('form', { class: 'login card', 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, 'Log in to OnePAM'),
+    pendingLaunch() ? h('p', { class: 'hint app-launch' }, `to open ${pendingLaunch()!.app}`) : '',
     h('label', { for: 'token' }, 'API token'),
     input,
     h('p', { class: 'hint' }, 'Create one with ', h('code', {}, 'onepam tokens create'), ' (or use the admin token printed at the first start).'),
@@ -166,6 +168,19 @@ async function start() {
     }
     clear(app);
     app.append(errorBox(`cannot reach control: ${err instanceof Error ? err.message : err}`));
+    return;
+  }
+  const pl = pendingLaunch();
+  if (pl) {
+    // Opened by a published app's login redirect: go back to it.
+    clear(app);
+    const box = h('main', { class: 'login-page' }, h('p', { class: 'muted' }, `Opening ${pl.app}…`));
+    app.append(box);
+    try {
+      await launch(pl);
+    } catch (err) {
+      box.append(errorBox(`cannot open ${pl.app}: ${err instanceof Error ? err.message : err}`), h('p', {}, h('a', { href: '/sessions' }, 'Go to the console')));
+    }
     return;
   }
   shell(me);
