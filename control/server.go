@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		OnAgentChange: s.agentChanged,
 		OnRecording: func(sessionID string, r api.Recording) {
 			s.metrics.RecordingAcked(sessionID)
-			if r.State == api.RecordingComplete {
+			if r.State == api.RecordingComplete || r.State == api.RecordingPartial {
 				indexer.Start(sessionID, r.Format)
 			}
 		},

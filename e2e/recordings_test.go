@@ -106,7 +106,8 @@ func verifyJSON(t *testing.T, u *e2etest.User, id string) (api.RecordingVerifica
 // TestRecordingSurvivesAgentKill: kill -9 of the agent while a session
 // prints a counter every 10 ms. The session ends failed ("agent lost");
 // once the agent is back, the stored recording holds every line printed
-// up to one second before the kill, and verify reports it intact but cut.
+// up to one second before the kill, its state is partial, and verify
+// reports it intact but cut.
 func TestRecordingSurvivesAgentKill(t *testing.T) {
 	w := newSSHWorld(t)
 	p := w.admin.Start("ssh-counter", "ssh", "web", "--", counterScript)
@@ -125,7 +126,9 @@ func TestRecordingSurvivesAgentKill(t *testing.T) {
 	p.Wait(20 * time.Second)
 
 	w.ctl.RestartAgent(t, "ssh-agent", w.agent)
-	waitRecordingFinal(t, w.admin, id, 60*time.Second)
+	if s := waitRecordingFinal(t, w.admin, id, 60*time.Second); s.Recording.State != api.RecordingPartial {
+		t.Fatalf("recording of the killed agent's session is %q, want partial (cut short, unsigned)", s.Recording.State)
+	}
 	last, at := checkCounter(t, counterLines(t, w, id))
 	lost := killedAt.Sub(at)
 	t.Logf("recorded lines 0..%d; the last was printed %s before the kill", last, lost.Round(time.Millisecond))

@@ -33,6 +33,10 @@ type Config struct {
 	// SeenInterval: heartbeats update the agent's last-seen time in the
 	// store at most this often (default 30 s).
 	SeenInterval time.Duration
+	// RecordingStateInterval: while a recording uploads, the session's
+	// recording size is written to the store at most this often (its
+	// state changes and the final chunk at once; default 1 s).
+	RecordingStateInterval time.Duration
 	// Version is control's version, logged with agent versions.
 	Version string
 
@@ -75,6 +79,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.RecordingStateInterval <= 0 {
+		c.RecordingStateInterval = time.Second
 	}
 	if c.SeenInterval <= 0 {
 		c.SeenInterval = 30 * time.Second

@@ -61,6 +61,28 @@ func (c *agentConn) receiveRecording(ctx context.Context, st net.Conn, open api.
 	if err := tunnel.WriteFrame(st, api.RecordingAck{Offset: size}); err != nil {
 		return
 	}
+	// The session's recording state (its size) goes to the database when
+	// the state changes and at most every RecordingStateInterval between:
+	// a bulk session sends hundreds of chunks a second.
+	var saved api.Recording
+	var savedAt time.Time
+	unsaved := false
+	save := func(ctx context.Context, rec api.Recording) error {
+		if err := c.g.cfg.Store.SetRecording(ctx, open.SessionID, rec); err != nil {
+			return err
+		}
+		saved, savedAt, unsaved = rec, c.g.now(), false
+		return nil
+	}
+	defer func() {
+		if unsaved { // the stream broke between two saves
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.g.cfg.HandshakeTimeout)
+			defer cancel()
+			if err := save(ctx, saved); err != nil {
+				log.Error("store recording state", "err", err)
+			}
+		}
+	}()
 	for {
 		ch, err := tunnel.ReadChunk(st)
 		if err != nil {
@@ -81,13 +103,21 @@ func (c *agentConn) receiveRecording(ctx context.Context, st net.Conn, open api.
 		}
 		state := api.RecordingRecording
 		if ch.Final {
-			state = api.RecordingComplete
+			if state, err = recordings.FinalState(ctx, recs, open.SessionID, open.Format); err != nil {
+				log.Error("check the end of the recording", "err", err)
+				tunnel.WriteFrame(st, api.RecordingAck{Offset: size, Error: "control could not read the stored recording; retry later"})
+				return
+			}
 		}
 		rec := api.Recording{Format: open.Format, State: state, Size: size, Available: true}
-		if err := c.g.cfg.Store.SetRecording(ctx, open.SessionID, rec); err != nil {
-			log.Error("store recording state", "err", err)
-			tunnel.WriteFrame(st, api.RecordingAck{Offset: size, Error: "control could not record the upload; retry later"})
-			return
+		if ch.Final || state != saved.State || c.g.now().Sub(savedAt) >= c.g.cfg.RecordingStateInterval {
+			if err := save(ctx, rec); err != nil {
+				log.Error("store recording state", "err", err)
+				tunnel.WriteFrame(st, api.RecordingAck{Offset: size, Error: "control could not record the upload; retry later"})
+				return
+			}
+		} else {
+			saved, unsaved = rec, true
 		}
 		c.g.noteAck(up, size, int64(len(ch.Data)))
 		if c.g.cfg.Live != nil {
@@ -98,7 +128,11 @@ func (c *agentConn) receiveRecording(ctx context.Context, st net.Conn, open api.
 			return
 		}
 		if ch.Final {
-			log.Info("recording complete", "size", size)
+			if state == api.RecordingPartial {
+				log.Warn("recording complete up to where the agent stopped: it ends without the agent's signature (partial)", "size", size)
+			} else {
+				log.Info("recording complete", "size", size)
+			}
 		}
 	}
 }

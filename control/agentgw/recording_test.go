@@ -2,6 +2,7 @@ package agentgw_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/onepam/onepam/control/agentgw/agentgwtest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
+	"github.com/onepam/onepam/recordfmt/container"
 )
 
 // recordingData returns n bytes of plausible recording data.
@@ -263,4 +265,94 @@ func TestMalformedStreamIsolated(t *testing.T) {
 		t.Fatalf("ack %+v, %v", ack, err)
 	}
 	bad.Close()
+}
+
+// TestRecordingFinalState: a container that ends with the agent's signed
+// trailer is stored complete; one cut short (the agent was killed and its
+// spool recovered what was durable: no trailer, maybe a torn last frame
+// cut) is stored partial, so `sessions show` and verify say it was cut.
+func TestRecordingFinalState(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(t *testing.T, sid string, finish bool) []byte {
+		var buf bytes.Buffer
+		w, err := container.NewWriter(&buf, container.Header{SessionID: sid, Format: api.FormatConnlog}, container.Config{FrameSize: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(0, recordingData(20_000))
+		if finish {
+			err = w.Finish(key)
+		} else {
+			err = w.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	tests := []struct {
+		name   string
+		finish bool
+		want   api.RecordingState
+	}{
+		{"signed by the agent", true, api.RecordingComplete},
+		{"cut short", false, api.RecordingPartial},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			ctx := ctxTimeout(t)
+			a := e.connect(e.enroll("rec"))
+			sid := e.session("rec")
+			data := build(t, sid, tt.finish)
+			end, err := a.UploadAll(ctx, sid, api.FormatConnlog, data, 4096, true)
+			if err != nil || end != int64(len(data)) {
+				t.Fatalf("UploadAll = %d, %v", end, err)
+			}
+			s, err := e.store.GetSession(ctx, sid)
+			want := api.Recording{Format: api.FormatConnlog, State: tt.want, Size: int64(len(data)), Available: true}
+			if err != nil || s.Recording != want {
+				t.Fatalf("recording %+v, %v; want %+v", s.Recording, err, want)
+			}
+			e.mu.Lock()
+			last := e.recEvents[sid]
+			e.mu.Unlock()
+			if last != want {
+				t.Fatalf("OnRecording last saw %+v, want %+v", last, want)
+			}
+		})
+	}
+}
+
+// TestRecordingStateSavedWhenStreamBreaks: sizes between two saves of the
+// recording state are written when the stream ends, so the database holds
+// the last acknowledged size.
+func TestRecordingStateSavedWhenStreamBreaks(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxTimeout(t)
+	a := e.connect(e.enroll("rec"))
+	sid := e.session("rec")
+	data := recordingData(100_000)
+	u, err := a.OpenRecording(ctx, sid, api.FormatConnlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(data); off += 10_000 { // many chunks within a second
+		if err := u.Send(tunnel.Chunk{Offset: int64(off), Data: data[off : off+10_000]}); err != nil {
+			t.Fatal(err)
+		}
+		if ack, err := u.Ack(); err != nil || ack.Offset != int64(off+10_000) {
+			t.Fatalf("ack %+v, %v", ack, err)
+		}
+	}
+	u.Close()
+	waitFor(t, "the receiver to finish", func() bool { return len(e.gw.Stats().Uploads) == 0 })
+	s, err := e.store.GetSession(ctx, sid)
+	want := api.Recording{Format: api.FormatConnlog, State: api.RecordingRecording, Size: int64(len(data)), Available: true}
+	if err != nil || s.Recording != want {
+		t.Fatalf("recording %+v, %v; want %+v", s.Recording, err, want)
+	}
 }

@@ -94,6 +94,25 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	return rd, nil
 }
 
+// Ended reports whether the container of size bytes ends with a trailer
+// (the agent finished it; Verify checks its signature) rather than being
+// cut short. It reads only the file header, the footer and the trailer.
+// A malformed file header is an error wrapping ErrMalformed.
+func Ended(r io.ReaderAt, size int64) (bool, error) {
+	hdr, err := readFileHeader(r, size)
+	if err != nil {
+		return false, err
+	}
+	_, err = readTrailer(r, size, int64(hdr.size))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrMalformed) || errors.Is(err, io.ErrUnexpectedEOF):
+		return false, nil
+	}
+	return false, err
+}
+
 // readTrailer finds the trailer through the footer and decodes it.
 func readTrailer(r io.ReaderAt, size, hdrEnd int64) (*Trailer, error) {
 	if size < hdrEnd+FrameHeaderSize+1+trailerTail {
