@@ -74,6 +74,7 @@ type Recording struct {
 	Data    []byte
 	Final   bool
 	Uploads int // recording streams opened for it
+	Chunks  int // chunks stored
 }
 
 // NewServer starts a server on a free loopback port.
@@ -445,6 +446,7 @@ func (s *Server) stream(st net.Conn) {
 			return
 		}
 		r.Data = append(r.Data[:ch.Offset:ch.Offset], ch.Data...)
+		r.Chunks++
 		if ch.Final {
 			r.Final = true
 		}

@@ -56,11 +56,13 @@
 // Uploader streams every spooled recording to control over StreamRecording
 // streams (see pkg/tunnel and docs/ARCHITECTURE.md §6). Chunks hold whole
 // pieces (file header, frames, trailer; a closed piece larger than
-// MaxUploadChunk is split): closed pieces once, then the open frame's
-// latest snapshot at the end of the closed pieces, re-sent at that same
-// offset when it grew (at most every UploaderConfig.TailInterval, 2 s:
-// each re-send costs the whole open frame) or was closed. Control stores a chunk at its
-// offset, replacing what it held from there on, so it always holds a valid
+// MaxUploadChunk is split): closed pieces once (gathered for up to
+// UploaderConfig.ChunkInterval, 250 ms, unless MaxUploadChunk bytes are
+// waiting, so a bulk session sends a few large chunks a second rather than
+// one per frame), then the open frame's latest snapshot at the end of the
+// closed pieces, re-sent at that same offset when it grew (at most every
+// UploaderConfig.TailInterval, 2 s: each re-send costs the whole open
+// frame) or was closed. Control stores a chunk at its offset, replacing what it held from there on, so it always holds a valid
 // container, at most FlushInterval behind the agent. An upload resumes at
 // the start of the piece holding the last byte control acknowledged (it
 // may hold a partial chunk or an older version of the open frame), marks

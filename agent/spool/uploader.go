@@ -38,6 +38,11 @@ type UploaderConfig struct {
 	// traffic of slow sessions. Control, and live watchers, are at most
 	// this much (plus the spool's FlushInterval) behind. Default 2 s.
 	TailInterval time.Duration
+	// ChunkInterval is the least time between two chunks of closed frames
+	// unless MaxUploadChunk bytes are waiting or the recording is final:
+	// a bulk session closes hundreds of small frames a second, and each
+	// chunk costs control a durable write. Default 250 ms.
+	ChunkInterval time.Duration
 }
 
 func (c UploaderConfig) withDefaults() UploaderConfig {
@@ -52,6 +57,9 @@ func (c UploaderConfig) withDefaults() UploaderConfig {
 	}
 	if c.TailInterval <= 0 {
 		c.TailInterval = 2 * time.Second
+	}
+	if c.ChunkInterval <= 0 {
+		c.ChunkInterval = 250 * time.Millisecond
 	}
 	return c
 }
@@ -172,6 +180,7 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 	var sentTail []byte
 	var lastTail time.Time // when a tail version was last sent
 	buf := make([]byte, MaxUploadChunk)
+	var lastChunk time.Time // when closed pieces were last sent
 	for {
 		v := rec.View()
 		if sent >= 0 && (len(v.Tail) == 0 || &v.Tail[0] != &sentTail[0] || v.Stable != sent) {
@@ -183,6 +192,17 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 		if rec.Legacy() && off > size && v.Final {
 			log.Warn("control holds more of this recording than the spool; finishing at control's size", "control", off, "spool", size)
 			size = off
+		}
+		var chunkTimer <-chan time.Time
+		if off < size && !v.Final && size-off < MaxUploadChunk {
+			// A little closed data: wait for more, up to ChunkInterval.
+			if wait := time.Until(lastChunk.Add(u.cfg.ChunkInterval)); wait > 0 {
+				chunkTimer = time.After(wait)
+				size = off
+			}
+		}
+		if off < size {
+			lastChunk = time.Now()
 		}
 		for off < size {
 			end := rec.chunkEnd(off, size, MaxUploadChunk)
@@ -218,6 +238,7 @@ func (u *Uploader) Upload(ctx context.Context, open StreamOpener, rec *Recording
 		}
 		select {
 		case <-tailTimer:
+		case <-chunkTimer:
 		case <-v.Changed:
 		case <-time.After(u.cfg.Poll):
 		case err := <-acks:

@@ -248,3 +248,46 @@ func TestUploadSurvivesControlGoingAway(t *testing.T) {
 		t.Fatalf("control holds %d bytes, want %d", len(got), len(data))
 	}
 }
+
+// TestUploadGathersSmallFrames: a bulk session closes many small frames
+// (64 KiB of NUL bytes compresses to a few bytes) in quick succession; the
+// uploader gathers them into chunks at most every ChunkInterval instead of
+// sending one chunk per frame, and control still gets every byte.
+func TestUploadGathersSmallFrames(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	srv := newTestServer(t)
+	u := NewUploader(s, UploaderConfig{ChunkInterval: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { u.Run(ctx, link(t, srv)); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	w, err := s.Create("bulk", api.FormatConnlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 16<<10)
+	const frames = 400 // 64 KiB each
+	start := time.Now()
+	for range frames * 4 {
+		if _, err := w.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writing := time.Since(start)
+	if _, err := w.Finalize(false); err != nil {
+		t.Fatal(err)
+	}
+	r, err := srv.WaitRecording(ctxFor(t, 10*time.Second), "bulk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := innerOf(t, r); len(got) != frames*64<<10 || !bytes.Equal(got, make([]byte, len(got))) {
+		t.Fatalf("control holds %d inner bytes, want %d NUL bytes", len(got), frames*64<<10)
+	}
+	// At most one chunk per interval while writing, plus the ones at the
+	// end (remaining frames, the trailer, the final mark).
+	if most := int(writing/(200*time.Millisecond)) + 4; r.Chunks > most {
+		t.Fatalf("%d frames went up in %d chunks over %s of writing, want at most %d", frames, r.Chunks, writing, most)
+	}
+}
