@@ -65,9 +65,8 @@ type pinnedConn struct {
 	ip   string // the upstream's address, for the entries
 }
 
-// errPinnedBusy is a round trip on a pinned connection still carrying the
-// previous response (never expected: requests of a connection are serial).
-var errPinnedBusy = errors.New("upstream connection still busy with the previous response")
+// errEnded cuts a response whose request was cancelled.
+var errEnded = errors.New("cut: the person's connection or the session ended")
 
 func (p *pinnedConn) roundTrip(req *http.Request, x *exchange) (*http.Response, error) {
 	ctx := req.Context()
@@ -168,7 +167,7 @@ func (p *pinnedConn) exchange(ctx context.Context, req *http.Request, x *exchang
 			}
 		}
 	}
-	pb := &pinnedBody{p: p, rc: resp.Body, stop: stop, keep: !resp.Close && !req.Close}
+	pb := &pinnedBody{p: p, ctx: ctx, rc: resp.Body, stop: stop, keep: !resp.Close && !req.Close}
 	if resp.Body == http.NoBody {
 		pb.finish(true)
 		return resp, true, nil
@@ -193,6 +192,7 @@ func (p *pinnedConn) drop() {
 // connection instead of reading the rest.
 type pinnedBody struct {
 	p    *pinnedConn
+	ctx  context.Context // the request's
 	rc   io.ReadCloser
 	stop func() bool
 	keep bool // the upstream keeps the connection open after this response
@@ -203,8 +203,12 @@ type pinnedBody struct {
 
 func (b *pinnedBody) Read(buf []byte) (int, error) {
 	n, err := b.rc.Read(buf)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof = true
+	case err != nil && b.ctx.Err() != nil:
+		// The deadline set on cancel, or abort's close: say why.
+		err = errEnded
 	}
 	return n, err
 }
