@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,6 +92,19 @@ func (p *prng) Read(b []byte) (int, error) {
 		b[i] = byte(p.r.Uint32())
 	}
 	return len(b), nil
+}
+
+// jsonEqual reports whether two JSON documents hold the same values.
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 // writeServerCA writes the TLS test server's certificate (self-signed, so
@@ -198,8 +212,20 @@ func TestHTTPSessions(t *testing.T) {
 			t.Errorf("--grep POST:\n%s", got)
 		}
 
+		// The export a person opens in browser developer tools, and the
+		// same document from replay -o json.
+		harFile := filepath.Join(t.TempDir(), "session.har")
+		w.admin.MustRun("sessions", "export", tun.ID, "-o", harFile)
+		exported, err := os.ReadFile(harFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hartest.Validate(t, exported)
 		doc := w.admin.MustRun("sessions", "replay", tun.ID, "-o", "json")
 		hartest.Validate(t, []byte(doc))
+		if !jsonEqual(t, exported, []byte(doc)) {
+			t.Errorf("sessions export -o FILE and sessions replay -o json give different documents")
+		}
 		for _, secret := range []string{httpPassword, "e2e-bearer-s3cret", "cookie-s3cret"} {
 			if strings.Contains(doc, secret) {
 				t.Errorf("the HAR holds the secret %q", secret)
@@ -248,15 +274,28 @@ func TestHTTPSessions(t *testing.T) {
 		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
 			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
 		})
+		if st := session(t, w.admin, tun.ID).Status; st != api.StatusTerminated {
+			t.Errorf("killed session is %s, want %s", st, api.StatusTerminated)
+		}
+		doc := w.admin.MustRun("sessions", "replay", tun.ID, "-o", "json")
+		hartest.Validate(t, []byte(doc))
 		var d har.Document
-		if err := json.Unmarshal([]byte(w.admin.MustRun("sessions", "replay", tun.ID, "-o", "json")), &d); err != nil {
+		if err := json.Unmarshal([]byte(doc), &d); err != nil {
 			t.Fatal(err)
 		}
-		if len(d.Log.Entries) != 1 || !strings.Contains(d.Log.Entries[0].Request.URL, "/download") ||
-			d.Log.Entries[0].Response.BodySize >= size || d.Log.Entries[0].Comment == "" {
-			t.Fatalf("HAR of the killed download: %+v", d.Log.Entries)
+		if len(d.Log.Entries) != 1 {
+			t.Fatalf("HAR of the killed download has %d entries, want 1: %+v", len(d.Log.Entries), d.Log.Entries)
 		}
-		t.Logf("cut entry: bodySize %d, comment %q", d.Log.Entries[0].Response.BodySize, d.Log.Entries[0].Comment)
+		e := d.Log.Entries[0]
+		// The entry is the download as far as it went: the upstream's 200,
+		// fewer bytes than announced, and a comment saying it was cut.
+		if !strings.Contains(e.Request.URL, "/download?n=") || e.Response.Status != 200 ||
+			e.Response.BodySize < 1<<20 || e.Response.BodySize >= size || e.Response.Content.Size != e.Response.BodySize ||
+			!strings.Contains(e.Comment, "error") {
+			t.Fatalf("cut entry: url %q status %d bodySize %d content size %d comment %q",
+				e.Request.URL, e.Response.Status, e.Response.BodySize, e.Response.Content.Size, e.Comment)
+		}
+		t.Logf("cut entry: bodySize %d, comment %q", e.Response.BodySize, e.Comment)
 	})
 
 	t.Run("TLS upstream verified with its CA", func(t *testing.T) {
