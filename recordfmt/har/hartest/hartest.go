@@ -2,8 +2,9 @@
 // npm package, run by node) for the tests of recordfmt/har and the HTTP
 // proxy. The validator is installed once with `npm install --no-save` into
 // a tools directory outside the repository: $ONEPAM_TOOLS_DIR, or
-// <user cache dir>/onepam-tools. Without node or npm a test skips, and
-// fails when CI is set (CI=true).
+// <user cache dir>/onepam-tools (scripts/test installs it there before the
+// tests run). Without node or npm a test skips, and fails when CI is set
+// (CI=true).
 package hartest
 
 import (
@@ -29,6 +30,10 @@ func RequirePeer(t testing.TB, program string) string {
 	t.Skipf("%s not installed: %v", program, err)
 	return ""
 }
+
+// ValidatorVersion is the har-validator release the tests run; scripts/test
+// installs the same one into the same directory.
+const ValidatorVersion = "5.1.5"
 
 // toolsDir is where har-validator is installed.
 func toolsDir() (string, error) {
@@ -68,7 +73,7 @@ func install(t testing.TB, dir string) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "har-validator")
+	cmd := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "har-validator@"+ValidatorVersion)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("npm install har-validator: %v\n%s", err, out)
