@@ -224,7 +224,7 @@ func TestServeSettings(t *testing.T) {
 			if g.RecordingStorage.Kind != "dir" || g.Retention.Plan != "free" {
 				t.Fatalf("recording defaults %+v %+v", g.RecordingStorage, g.Retention)
 			}
-			g.RecordingStorage, g.Retention = tc.want.RecordingStorage, tc.want.Retention
+			g.RecordingStorage, g.Retention, g.RetentionInterval = tc.want.RecordingStorage, tc.want.Retention, tc.want.RetentionInterval
 			// App settings (control_apps_test.go tests them).
 			g.AppsDomain, g.AppIdleTimeout = tc.want.AppsDomain, tc.want.AppIdleTimeout
 			if strings.Join(g.PublicNames, ",") != strings.Join(tc.want.PublicNames, ",") {
