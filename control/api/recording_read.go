@@ -28,7 +28,7 @@ type RecordingAdmin interface {
 	SettingsAdmin
 }
 
-// GET /v1/sessions/{id}/recording
+// GET /v1/sessions/{id}/recording (who may: recordingSession)
 //
 //	format=stored (default) or inner: the inner-format stream (recording
 //	    containers decoded; what players and `sessions replay` read)
@@ -45,10 +45,6 @@ type RecordingAdmin interface {
 // X-Onepam-Raw-Size gives the inner stream's size when the container
 // knows it (exports show progress with it).
 func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s, ok := h.loadSession(w, r, p, auth.SessionsReplay)
-	if !ok {
-		return
-	}
 	q := r.URL.Query()
 	want := q.Get("format")
 	action := "recording.read"
@@ -59,6 +55,10 @@ func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.P
 		action = "recording.export"
 	default:
 		h.writeError(w, r, api.Errorf(api.CodeInvalid, "format=%q: want inner, native or container", want))
+		return
+	}
+	s, ok := h.recordingSession(w, r, p, action)
+	if !ok {
 		return
 	}
 	fields := map[string]string{"format": want}
@@ -170,10 +170,10 @@ func (h *handler) openBlob(ctx context.Context, s api.Session, format api.Record
 	return blob, nil
 }
 
-// GET /v1/sessions/{id}/verify: api.RecordingVerification. Audited as
-// recording.verify.
+// GET /v1/sessions/{id}/verify: api.RecordingVerification (who may:
+// recordingSession). Audited as recording.verify.
 func (h *handler) verifyRecording(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s, ok := h.loadSession(w, r, p, auth.SessionsReplay)
+	s, ok := h.recordingSession(w, r, p, "recording.verify")
 	if !ok {
 		return
 	}

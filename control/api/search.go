@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,16 +15,20 @@ import (
 // search answers GET /v1/search?q=TEXT&type=&since=&user=&input=1&limit=:
 // lines of recorded terminal output (or typed input with input=1) holding
 // the words of q as a phrase, newest sessions first. A user role only ever
-// searches its own sessions.
+// searches its own sessions, and only when the recording-access setting
+// lets users read their own recordings. Audited as session.search, with
+// the sessions found.
 func (h *handler) search(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if err := auth.CheckAny(p, auth.SessionsReplay); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	sq := store.SearchQuery{Text: strings.TrimSpace(q.Get("q"))}
 	if sq.Text == "" {
 		h.writeError(w, r, api.Errorf(api.CodeInvalid, "q is required: the text to search for"))
+		return
+	}
+	// Users search only their own sessions' recordings, when allowed.
+	if err := auth.CheckRecording(p, p.User, h.usersOwn(r.Context())); err != nil {
+		h.audit(r.Context(), r, p, "session.search", sq.Text, api.OutcomeDenied, err.Error(), nil)
+		h.writeError(w, r, err)
 		return
 	}
 	var err error
@@ -79,12 +84,21 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request, p auth.Principa
 			User: s.User, Resource: s.Resource, Type: s.Type, CreatedAt: s.CreatedAt,
 		})
 	}
-	h.audit(r.Context(), r, p, "session.search", sq.Text, api.OutcomeSuccess, "", map[string]string{"hits": strconv.Itoa(len(hits))})
+	ids := make([]string, 0, len(sessions))
+	for _, hit := range hits {
+		if !slices.Contains(ids, hit.SessionID) {
+			ids = append(ids, hit.SessionID)
+		}
+	}
+	h.audit(r.Context(), r, p, "session.search", sq.Text, api.OutcomeSuccess, "",
+		map[string]string{"hits": strconv.Itoa(len(hits)), "sessions": strings.Join(ids, ",")})
 	writeJSON(w, http.StatusOK, hits)
 }
 
 // files answers GET /v1/sessions/{id}/files?op=upload,download: the
-// session's file activity (SFTP, scp), oldest first.
+// session's file activity (SFTP, scp), oldest first. Part of the
+// recording: who may is recordingSession's rule; audited as
+// recording.files.
 func (h *handler) files(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ops := listParam(r.URL.Query(), "op")
 	for _, op := range ops {
@@ -93,18 +107,20 @@ func (h *handler) files(w http.ResponseWriter, r *http.Request, p auth.Principal
 			return
 		}
 	}
-	s, ok := h.loadSession(w, r, p, auth.SessionsShow)
+	s, ok := h.recordingSession(w, r, p, "recording.files")
 	if !ok {
 		return
 	}
 	evs, err := h.cfg.Store.ListFileEvents(r.Context(), s.ID, ops)
 	if err != nil {
+		h.audit(r.Context(), r, p, "recording.files", s.ID, api.OutcomeError, err.Error(), nil)
 		h.writeError(w, r, err)
 		return
 	}
 	if evs == nil {
 		evs = []api.FileEvent{}
 	}
+	h.audit(r.Context(), r, p, "recording.files", s.ID, api.OutcomeSuccess, "", map[string]string{"events": strconv.Itoa(len(evs))})
 	writeJSON(w, http.StatusOK, evs)
 }
 

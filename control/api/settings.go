@@ -19,6 +19,10 @@ type SettingsAdmin interface {
 	TestRecordingStorage(ctx context.Context, s *api.RecordingStorage) api.StorageTestResult
 	Retention(ctx context.Context) (api.RetentionSettings, error)
 	SetRetention(ctx context.Context, r api.RetentionSettings, by string) (api.RetentionSettings, error)
+	// RecordingAccess says whether users may read the recordings of
+	// their own sessions (admins and auditors always may).
+	RecordingAccess(ctx context.Context) (api.RecordingAccess, error)
+	SetRecordingAccess(ctx context.Context, a api.RecordingAccess, by string) (api.RecordingAccess, error)
 }
 
 // settingsRoutes registers the settings API (admins change, admins and
@@ -29,6 +33,8 @@ func (h *handler) settingsRoutes(authed func(string, func(http.ResponseWriter, *
 	authed("POST /v1/settings/recording-storage/test", h.testRecordingStorage)
 	authed("GET /v1/settings/retention", h.getRetention)
 	authed("PUT /v1/settings/retention", h.putRetention)
+	authed("GET /v1/settings/recording-access", h.getRecordingAccess)
+	authed("PUT /v1/settings/recording-access", h.putRecordingAccess)
 }
 
 func (h *handler) settingsAdmin(w http.ResponseWriter, r *http.Request, p auth.Principal, action auth.Action) (SettingsAdmin, bool) {
@@ -127,6 +133,40 @@ func (h *handler) putRetention(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	h.audit(r.Context(), r, p, "settings.retention", s.Plan, api.OutcomeSuccess, "", map[string]string{"effective_days": strconv.Itoa(s.EffectiveDays)})
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (h *handler) getRecordingAccess(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	a, ok := h.settingsAdmin(w, r, p, auth.SettingsShow)
+	if !ok {
+		return
+	}
+	s, err := a.RecordingAccess(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (h *handler) putRecordingAccess(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	a, ok := h.settingsAdmin(w, r, p, auth.SettingsChange)
+	if !ok {
+		return
+	}
+	var req api.RecordingAccess
+	if err := decodeJSON(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	fields := map[string]string{"users_own": strconv.FormatBool(req.UsersOwn)}
+	s, err := a.SetRecordingAccess(r.Context(), req, p.User)
+	if err != nil {
+		h.audit(r.Context(), r, p, "settings.recording_access", "", api.OutcomeError, err.Error(), fields)
+		h.writeError(w, r, err)
+		return
+	}
+	h.audit(r.Context(), r, p, "settings.recording_access", "", api.OutcomeSuccess, "", fields)
 	writeJSON(w, http.StatusOK, s)
 }
 

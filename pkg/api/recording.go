@@ -87,3 +87,14 @@ type RetentionSettings struct {
 	// EffectiveDays is the period applied (-1: unlimited); read-only.
 	EffectiveDays int `json:"effective_days"`
 }
+
+// RecordingAccess says who besides admins and auditors may read
+// recordings (GET/PUT /v1/settings/recording-access). Reading covers the
+// recording routes (replay, export, frames and snapshots, verify, watch),
+// file activity and text search; admins and auditors read every
+// session's, a user at most its own sessions'.
+type RecordingAccess struct {
+	// UsersOwn lets a user read the recordings of its own sessions
+	// (default true).
+	UsersOwn bool `json:"users_own"`
+}

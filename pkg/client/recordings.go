@@ -81,3 +81,17 @@ func (c *Client) SetRetention(ctx context.Context, r api.RetentionSettings) (api
 	err := c.do(ctx, http.MethodPut, "/v1/settings/retention", nil, r, &out)
 	return out, err
 }
+
+// RecordingAccess calls GET /v1/settings/recording-access.
+func (c *Client) RecordingAccess(ctx context.Context) (api.RecordingAccess, error) {
+	var out api.RecordingAccess
+	err := c.do(ctx, http.MethodGet, "/v1/settings/recording-access", nil, nil, &out)
+	return out, err
+}
+
+// SetRecordingAccess calls PUT /v1/settings/recording-access.
+func (c *Client) SetRecordingAccess(ctx context.Context, a api.RecordingAccess) (api.RecordingAccess, error) {
+	var out api.RecordingAccess
+	err := c.do(ctx, http.MethodPut, "/v1/settings/recording-access", nil, a, &out)
+	return out, err
+}
