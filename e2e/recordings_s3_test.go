@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -366,5 +367,86 @@ func ageSession(t *testing.T, dataDir, id string, d time.Duration) {
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("age session %s: %d rows changed", id, n)
+	}
+}
+
+// TestRecordingAccessCLI: who may read recordings, through the CLI. A
+// user replays its own session while the recording-access setting allows
+// it (the default) and never another's; with --users-own off every read
+// of its own (replay, export, verify, watch, search) exits 4 with a
+// one-line reason, while sessions show still works and auditors still
+// read it; each refusal is in the audit log naming the user, the session
+// and the action.
+func TestRecordingAccessCLI(t *testing.T) {
+	w := newSSHWorld(t)
+	bob := w.ctl.AddUser(t, w.admin, "bob", "user")
+	carol := w.ctl.AddUser(t, w.admin, "carol", "auditor")
+	w.admin.MustRun("policy", "add", "--subject", "user:bob", "--resource", "web")
+	if code, errOut := w.run(t, bob, nil, nil, "ssh", "web", "--", "echo bob-was-here"); code != 0 {
+		t.Fatalf("bob's ssh: exit %d %s", code, errOut)
+	}
+	own := w.newestSSH(t).ID
+	if code, errOut := w.run(t, w.admin, nil, nil, "ssh", "web", "--", "echo admin-was-here"); code != 0 {
+		t.Fatalf("admin's ssh: exit %d %s", code, errOut)
+	}
+	other := w.newestSSH(t).ID
+	w.waitRecorded(t, own)
+	w.waitRecorded(t, other)
+
+	if out := w.admin.MustRun("settings", "recording-access", "show"); !strings.Contains(out, "users own on") {
+		t.Fatalf("default recording access:\n%s", out)
+	}
+	if out := bob.MustRun("sessions", "replay", own); !strings.Contains(out, "bob-was-here") {
+		t.Fatalf("bob's replay of his own session:\n%s", out)
+	}
+	denied := func(t *testing.T, u *e2etest.User, want string, args ...string) {
+		t.Helper()
+		r := u.Run(args...)
+		msg := strings.TrimSpace(r.Stderr)
+		if r.Code != 4 || !strings.HasPrefix(msg, "denied: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, want) {
+			t.Fatalf("onepam %s: exit %d, want 4 with one line holding %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, want, r.Stdout, r.Stderr)
+		}
+	}
+	denied(t, bob, `"admin"`, "sessions", "replay", other)
+
+	out := w.admin.MustRun("settings", "recording-access", "set", "--users-own", "off")
+	if !strings.Contains(out, "users own off") {
+		t.Fatalf("recording-access set printed:\n%s", out)
+	}
+	const why = "onepam settings recording-access set --users-own on"
+	for _, args := range [][]string{
+		{"sessions", "replay", own},
+		{"sessions", "export", own, "-o", filepath.Join(t.TempDir(), "own.cast")},
+		{"sessions", "verify", own},
+		{"sessions", "watch", own},
+		{"sessions", "search", "bob-was-here"},
+	} {
+		denied(t, bob, why, args...)
+	}
+	if out := bob.MustRun("sessions", "show", own); !strings.Contains(out, own) {
+		t.Fatalf("bob's sessions show of his own session:\n%s", out)
+	}
+	if out := carol.MustRun("sessions", "replay", own); !strings.Contains(out, "bob-was-here") {
+		t.Fatalf("the auditor's replay of bob's session:\n%s", out)
+	}
+	audit := w.admin.MustRun("audit", "ls", "--actor", "bob", "-o", "json")
+	var events []api.AuditEvent
+	if err := json.Unmarshal([]byte(audit), &events); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Target == own && e.Outcome == api.OutcomeDenied {
+			seen[e.Action] = true
+		}
+	}
+	for _, action := range []string{"recording.read", "recording.export", "recording.verify", "session.watch"} {
+		if !seen[action] {
+			t.Fatalf("no denied %s of %s by bob in the audit log:\n%s", action, own, audit)
+		}
+	}
+	w.admin.MustRun("settings", "recording-access", "set", "--users-own", "on")
+	if out := bob.MustRun("sessions", "replay", own); !strings.Contains(out, "bob-was-here") {
+		t.Fatalf("bob's replay after switching back on:\n%s", out)
 	}
 }

@@ -31,10 +31,15 @@ func NewCmdSessionsFiles(f *cmdutil.Factory, runF func(context.Context, *Session
 	var ops []string
 	cmd := &cobra.Command{
 		Use:   "files ID [--op upload,download,...]",
-		Short: "List a session's file activity (SFTP, scp)",
+		Short: "List a session's file activity (SFTP, scp, RDP clipboard and drives)",
 		Long: `List the file operations of a session, oldest first: uploads and downloads
 (with the bytes moved), deletes, renames, mkdir, rmdir, setstat, symlink and
-directory listings made with SFTP or scp. --op keeps only some operations
+directory listings made with SFTP or scp; in RDP sessions, clipboard
+transfers (protocol rdp-clipboard: upload is the person's clipboard sent to
+the desktop, download the desktop's sent to the person; the path is the
+format, with the start of text in quotes, or a copied file's name) and
+operations on the person's redirected drives (protocol rdp-drive: upload is
+a file read by the desktop, download one written). --op keeps only some operations
 (repeatable, or a comma list: ` + strings.Join(api.FileOps, ", ") + `).
 -o json prints a JSON array (fields session_id, time, protocol, op, path,
 path2, bytes, result, error).`,
@@ -106,22 +111,27 @@ func writeFileEvents(w io.Writer, evs []api.FileEvent, loc *time.Location, inden
 	return t.Render()
 }
 
-// sessionWithFiles is `sessions show -o json` of an ssh session: the
+// sessionWithFiles is `sessions show -o json` of an ssh or rdp session: the
 // session's fields plus "files", its file activity.
 type sessionWithFiles struct {
 	api.Session
 	Files []api.FileEvent `json:"files"`
 }
 
-// sessionFiles returns the file activity of an ssh session (an empty,
-// non-nil list when there is none), nil for other types.
+// sessionFiles returns the file activity of an ssh or rdp session (an empty,
+// non-nil list when there is none), nil for other types and when the
+// caller may not read the session's recording (the recording-access
+// setting), of which file activity is part.
 func sessionFiles(ctx context.Context, c interface {
 	Files(ctx context.Context, id string, ops []string) ([]api.FileEvent, error)
 }, s *api.Session) ([]api.FileEvent, error) {
-	if s.Type != api.TypeSSH {
+	if s.Type != api.TypeSSH && s.Type != api.TypeRDP {
 		return nil, nil
 	}
 	evs, err := c.Files(ctx, s.ID, nil)
+	if api.CodeOf(err) == api.CodeForbidden {
+		return nil, nil // part of the recording, which this user may not read
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file activity of session %s: %w", s.ID, err)
 	}

@@ -29,13 +29,14 @@ func NewCmdSessionsWatch(f *cmdutil.Factory, runF func(context.Context, *Session
 	opts := &SessionsWatchOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "watch ID [--live]",
-		Short: "Watch an active terminal or desktop session as it happens (admins and auditors)",
+		Short: "Watch an active terminal or desktop session as it happens",
 		Long: `Show an SSH session's terminal as the person sees it, as it happens:
 read-only, from the session's start (so the screen is complete), or with
 --live from now on. The watch ends with a line saying how the session ended
 ("session ended: completed", "session terminated by an administrator
 (alice): reason"). Ctrl-C stops watching; the session goes on. Admins and
-auditors only; every watch is audited.
+auditors watch every session, a user its own sessions when onepam settings
+recording-access allows it; every watch is audited.
 
 A desktop session (vnc, rdp) shows as a scaled live preview in true-colour
 half blocks, rebuilt from its start (--live does not apply); q stops

@@ -13,17 +13,20 @@ import (
 	"github.com/onepam/onepam/pkg/cli/output"
 )
 
-// newCmdSettings returns `onepam settings`: recording storage and
-// retention (admins change them, admins and auditors read them).
+// newCmdSettings returns `onepam settings`: recording storage, retention
+// and access (admins change them, admins and auditors read them).
 func newCmdSettings(f *cmdutil.Factory) *cobra.Command {
-	cmd := newGroup("settings", "Show and change control's recording storage and retention", `  onepam settings recording-storage show
+	cmd := newGroup("settings", "Show and change control's recording storage, retention and access", `  onepam settings recording-storage show
   onepam settings retention set --plan team`)
 	storage := newGroup("recording-storage", "Where new recordings are stored: the local directory or an S3-compatible bucket", `  onepam settings recording-storage set --kind s3 --endpoint minio:9000 --bucket rec --access-key AK --secret-key-file ./secret`)
 	storage.AddCommand(newCmdStorageShow(f), newCmdStorageSet(f), newCmdStorageTest(f))
 	retention := newGroup("retention", "How long recordings are kept", `  onepam settings retention show
   onepam settings retention set --plan enterprise`)
 	retention.AddCommand(newCmdRetentionShow(f), newCmdRetentionSet(f))
-	cmd.AddCommand(storage, retention)
+	access := newGroup("recording-access", "Whether users may read the recordings of their own sessions", `  onepam settings recording-access show
+  onepam settings recording-access set --users-own off`)
+	access.AddCommand(newCmdRecordingAccessShow(f), newCmdRecordingAccessSet(f))
+	cmd.AddCommand(storage, retention, access)
 	return cmd
 }
 
