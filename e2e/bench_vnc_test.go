@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"image/color"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,8 +25,15 @@ import (
 type vncViewer struct {
 	cl      *vnctest.Client
 	updates atomic.Int64
+	centre  atomic.Uint32 // 0xRRGGBB at the screen's centre after the last update
 	done    chan error
 	closed  atomic.Bool
+}
+
+// Centre is the colour at the centre of the viewer's screen.
+func (v *vncViewer) Centre() color.RGBA {
+	c := v.centre.Load()
+	return color.RGBA{R: uint8(c >> 16), G: uint8(c >> 8), B: uint8(c), A: 255}
 }
 
 // viewerEncodings is what viewers ask for, less the lossy ones (Tight
@@ -57,6 +65,9 @@ func startVNCViewer(tb testing.TB, addr string, encs []int32) *vncViewer {
 				return
 			}
 			v.updates.Add(1)
+			fb := cl.Frame()
+			c := fb.RGBAAt(fb.Bounds().Dx()/2, fb.Bounds().Dy()/2)
+			v.centre.Store(uint32(c.R)<<16 | uint32(c.G)<<8 | uint32(c.B))
 			if err := cl.Request(true); err != nil {
 				v.done <- err
 				return

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
 	"github.com/onepam/onepam/agent/proxy/vnc/vnctest"
 	"github.com/onepam/onepam/e2e/e2etest"
 	"github.com/onepam/onepam/pkg/api"
@@ -39,59 +38,19 @@ func TestSessionsExportMP4(t *testing.T) {
 
 	// A viewer asking for incremental updates all along, as real viewers
 	// do, so the recording follows the screen.
-	cl, err := vnctest.Dial(tun.Addr, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.SetEncodings(rfb.EncZRLE, rfb.EncHextile, rfb.EncCopyRect, rfb.EncRaw); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Request(false); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ReadUpdate(20 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			default:
-			}
-			if err := cl.Request(true); err != nil {
-				done <- err
-				return
-			}
-			if err := cl.ReadUpdate(20 * time.Second); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
+	v := startVNCViewer(t, tun.Addr, nil)
 	// Four screens, each shown for about a second; the viewer must see
 	// each before the next.
 	colours := []string{"#d03020", "#20a040", "#2040d0", "#e0e0e0"}
 	for _, c := range colours {
 		srv.Run(t, "xsetroot", "-solid", c)
 		want := parseHex(c)
-		e2etest.WaitFor(t, 20*time.Second, "the viewer to show "+c, func() bool {
-			return cl.Frame().RGBAAt(320, 240) == want
-		})
-		until := time.Now().Add(time.Second)
-		e2etest.WaitFor(t, 10*time.Second, "a second of "+c, func() bool { return time.Now().After(until) })
+		e2etest.WaitFor(t, 20*time.Second, "the viewer to show "+c, func() bool { return v.Centre() == want })
+		hold(t, time.Second)
 	}
-	// An update request is outstanding: the last change makes the server
-	// answer it, so the reader sees stop.
-	close(stop)
-	srv.Run(t, "xsetroot", "-solid", "#202020")
-	if err := <-done; err != nil {
-		t.Fatalf("viewer: %v", err)
+	if _, err := v.Stop(); err != nil {
+		t.Fatal(err)
 	}
-	cl.Close()
 	tun.Signal(syscall.SIGINT)
 	if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
 		t.Fatalf("vnc connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
