@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +358,72 @@ func TestBucketBlobReadAfterReadAt(t *testing.T) {
 	got, err = io.ReadAll(blob)
 	if err != nil || !bytes.Equal(got, data[len(data)-1000:]) {
 		t.Fatalf("Read after Seek: %d bytes, %v", len(got), err)
+	}
+}
+
+// countingTransport counts the GET requests of a Bucket.
+type countingTransport struct {
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet {
+		c.mu.Lock()
+		c.gets++
+		c.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets
+}
+
+// TestBucketBlobReadAhead: reading a complete recording through in small
+// pieces (as verify reads frames) takes a few GETs, not one per piece;
+// random reads return the right bytes.
+func TestBucketBlobReadAhead(t *testing.T) {
+	ctx := context.Background()
+	tr := &countingTransport{}
+	b, err := NewBucket(BucketConfig{S3: fakeS3(t), Staging: t.TempDir(), Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 6<<20+777)
+	rand.Read(data)
+	if _, err := b.WriteAt(ctx, sid, api.FormatAsciicast, 0, data, true); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Open(ctx, sid, api.FormatAsciicast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	blob, _ := AsBlob(rc)
+	before := tr.count()
+	p := make([]byte, 50_000)
+	for off := int64(0); off < int64(len(data)); off += int64(len(p)) {
+		n, err := blob.ReadAt(p, off)
+		if (err != nil && err != io.EOF) || !bytes.Equal(p[:n], data[off:min(off+int64(len(p)), int64(len(data)))]) {
+			t.Fatalf("sequential ReadAt at %d: %d bytes, %v", off, n, err)
+		}
+	}
+	gets := tr.count() - before
+	t.Logf("%d ReadAt calls of %d bytes over %d bytes: %d GETs", (len(data)+len(p)-1)/len(p), len(p), len(data), gets)
+	if gets > 10 {
+		t.Fatalf("sequential reads took %d GETs", gets)
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for i := range 50 {
+		off := rng.Int64N(int64(len(data)))
+		q := make([]byte, 1+rng.IntN(200_000))
+		n, err := blob.ReadAt(q, off)
+		end := min(off+int64(len(q)), int64(len(data)))
+		if !bytes.Equal(q[:n], data[off:end]) || (end-off < int64(len(q))) != (err == io.EOF) || (err != nil && err != io.EOF) {
+			t.Fatalf("random ReadAt %d (%d bytes at %d): %d bytes, %v", i, len(q), off, n, err)
+		}
 	}
 }
