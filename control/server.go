@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -229,7 +230,11 @@ func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{s.cert},
-		NextProtos:   []string{"http/1.1"},
+		// App hosts under a one-label apps domain get their own certificate.
+		GetCertificate: s.apps.GetCertificate(func(host string) (tls.Certificate, error) {
+			return s.ca.SignServerName(host, s.cert.PrivateKey.(crypto.Signer), s.cfg.Clock())
+		}),
+		NextProtos: []string{"http/1.1"},
 	}
 }
 

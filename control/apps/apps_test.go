@@ -2,8 +2,10 @@ package apps_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,23 @@ func TestPublishedApp(t *testing.T) {
 		}
 	})
 
+	t.Run("an app host gets a certificate naming it (clients refuse *.localhost)", func(t *testing.T) {
+		for host, want := range map[string]string{"web.localhost": "web.localhost", "localhost": "localhost"} {
+			c, err := tls.Dial("tcp", e.srv.APIAddr().String(), &tls.Config{ServerName: host, RootCAs: e.pool})
+			if err != nil {
+				t.Fatalf("TLS to %s: %v", host, err)
+			}
+			names := c.ConnectionState().PeerCertificates[0].DNSNames
+			c.Close()
+			if !slices.Contains(names, want) || (host != "localhost" && len(names) != 1) {
+				t.Fatalf("certificate for %s names %v", host, names)
+			}
+			if host == "localhost" && !slices.Contains(names, "*.localhost") {
+				t.Fatalf("control's certificate lacks *.localhost: %v", names)
+			}
+		}
+	})
+
 	var first api.Session
 	t.Run("login and the app's page", func(t *testing.T) {
 		r := b.open("web", "/")
@@ -100,7 +119,14 @@ func TestPublishedApp(t *testing.T) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		ws, _, err := websocket.Dial(wctx, strings.Replace(e.app("web"), "https", "wss", 1)+"/ws", &websocket.DialOptions{HTTPClient: b.hc})
+		// A browser's WebSocket carries its Origin; the upstream (coder/websocket)
+		// checks it against the Host it sees.
+		wsURL := strings.Replace(e.app("web"), "https", "wss", 1) + "/ws"
+		_, resp, err := websocket.Dial(wctx, wsURL, &websocket.DialOptions{HTTPClient: b.hc, HTTPHeader: http.Header{"Origin": {"https://evil.localhost:" + e.port}}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-origin WebSocket: %v %+v", err, resp)
+		}
+		ws, _, err := websocket.Dial(wctx, wsURL, &websocket.DialOptions{HTTPClient: b.hc, HTTPHeader: http.Header{"Origin": {e.app("web")}}})
 		if err != nil {
 			t.Fatalf("WebSocket: %v", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,15 @@ func (a *Apps) newProxy(s *appSession) *httputil.ReverseProxy {
 			pr.Out.URL.Host = s.login.app
 			pr.Out.Host = pr.In.Host
 			dropCookies(pr.Out.Header, ours)
+			// The agent sends the upstream's own Host: an Origin naming the
+			// app host would look cross-site to the upstream (WebSocket
+			// origin checks, Origin-based CSRF checks). A same-origin
+			// request is the app's own: its Origin is dropped (control
+			// refuses cross-origin upgrades itself, in serveApp); any other
+			// Origin goes on unchanged.
+			if sameOrigin(pr.In.Header.Get("Origin"), pr.In.Host) {
+				pr.Out.Header.Del("Origin")
+			}
 		},
 		Transport: s.transport,
 		ModifyResponse: func(resp *http.Response) error {
@@ -101,4 +111,40 @@ func dropSetCookies(h http.Header, names []string) {
 	for _, v := range kept {
 		h.Add("Set-Cookie", v)
 	}
+}
+
+// sameOrigin reports whether origin (an Origin header) is https://host,
+// host being the request's Host header.
+func sameOrigin(origin, host string) bool {
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "https" || u.Path != "" {
+		return false
+	}
+	oh, op := splitHost(u.Host)
+	hh, hp := splitHost(host)
+	if op == "" {
+		op = "443"
+	}
+	if hp == "" {
+		hp = "443"
+	}
+	return oh == hh && op == hp
+}
+
+// isUpgrade reports whether r asks to switch protocols (WebSocket).
+func isUpgrade(r *http.Request) bool {
+	if r.Header.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }

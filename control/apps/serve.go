@@ -44,6 +44,12 @@ func (a *Apps) serveApp(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	p := ws.Principal
+	if o := r.Header.Get("Origin"); isUpgrade(r) && o != "" && !sameOrigin(o, r.Host) {
+		// Cross-site WebSocket hijacking: the cookie would go along.
+		a.cfg.Logger.Info("cross-origin upgrade refused", "app", name, "origin", o)
+		a.page(w, http.StatusForbidden, pageData{Title: "Access denied", Message: "A WebSocket from another origin (" + o + ") may not use this app."})
+		return
+	}
 	if err := a.authorize(r, p, name); err != nil {
 		a.errorPage(w, name, err)
 		return

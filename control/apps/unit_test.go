@@ -70,7 +70,7 @@ func TestState(t *testing.T) {
 		{"path", nonce + ".L3g_eT0x", "/x?y=1", true},
 		{"root", nonce + ".Lw", "/", true},
 		{"scheme-relative path refused", nonce + ".Ly9ldmlsLmV4YW1wbGU", "", false}, // "//evil.example"
-		{"absolute URL refused", nonce + ".aHR0cHM6Ly9ldmls", "", false},           // "https://evil"
+		{"absolute URL refused", nonce + ".aHR0cHM6Ly9ldmls", "", false},            // "https://evil"
 		{"short nonce", "abc.Lw", "", false},
 		{"no path", nonce, "", false},
 		{"bad base64", nonce + ".!!", "", false},
@@ -138,6 +138,27 @@ func TestIsNavigation(t *testing.T) {
 		}
 		if got := isNavigation(r); got != tc.want {
 			t.Errorf("%s with Sec-Fetch-Mode %q: isNavigation = %v, want %v", tc.method, tc.mode, got, tc.want)
+		}
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"https://web.localhost:7443", "web.localhost:7443", true},
+		{"https://WEB.localhost:7443", "web.localhost:7443", true},
+		{"https://web.example.com", "web.example.com:443", true},
+		{"https://web.example.com:443", "web.example.com", true},
+		{"http://web.localhost:7443", "web.localhost:7443", false},
+		{"https://evil.localhost:7443", "web.localhost:7443", false},
+		{"https://web.localhost:7444", "web.localhost:7443", false},
+		{"null", "web.localhost:7443", false},
+		{"", "web.localhost:7443", false},
+	} {
+		if got := sameOrigin(tc.origin, tc.host); got != tc.want {
+			t.Errorf("sameOrigin(%q, %q) = %v, want %v", tc.origin, tc.host, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -104,6 +105,34 @@ func (ca *CA) issueServer(dir string, names hostNames, now time.Time) (tls.Certi
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("create server key: %w", err)
 	}
+	cert, err := ca.signServer(names, key, now)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverKeyFile), keyPEM, 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverCertFile), certPEM(cert.Certificate[0], ca.Cert.Raw), 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	return cert, nil
+}
+
+// SignServerName issues a server certificate naming only host, for the
+// key of an existing server certificate (kept in memory, never written).
+// Control uses it for app hosts under a one-label apps domain: clients
+// (curl, browsers) do not honour a wildcard like *.localhost.
+func (ca *CA) SignServerName(host string, key crypto.Signer, now time.Time) (tls.Certificate, error) {
+	return ca.signServer(hostNames{dns: []string{strings.ToLower(host)}}, key, now)
+}
+
+// signServer signs a server certificate for names and key, valid
+// ServerLifetime (capped at the CA's expiry), chained with the CA.
+func (ca *CA) signServer(names hostNames, key crypto.Signer, now time.Time) (tls.Certificate, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return tls.Certificate{}, err
@@ -129,16 +158,6 @@ func (ca *CA) issueServer(dir string, names hostNames, now time.Time) (tls.Certi
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("create server certificate: %w", err)
-	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverKeyFile), keyPEM, 0o600); err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, serverCertFile), certPEM(der, ca.Cert.Raw), 0o600); err != nil {
-		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
