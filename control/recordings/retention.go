@@ -119,7 +119,9 @@ func (j *RetentionJob) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce expires every recording due now and returns how many.
+// RunOnce expires every recording due now and returns how many. A
+// recording that cannot be deleted (its store unreachable, say) is
+// skipped for this run and named in the error; the others still expire.
 func (j *RetentionJob) RunOnce(ctx context.Context) (int, error) {
 	r, err := j.cfg.Settings(ctx)
 	if err != nil {
@@ -133,19 +135,29 @@ func (j *RetentionJob) RunOnce(ctx context.Context) (int, error) {
 	}
 	before := j.cfg.Clock().Add(-time.Duration(r.EffectiveDays) * 24 * time.Hour)
 	n := 0
+	failed := map[string]bool{}
+	var errs []error
 	for {
-		ss, err := j.cfg.Store.ExpirableRecordings(ctx, before, j.cfg.Batch)
+		limit := j.cfg.Batch + len(failed)
+		ss, err := j.cfg.Store.ExpirableRecordings(ctx, before, limit)
 		if err != nil {
-			return n, err
+			return n, errors.Join(append(errs, err)...)
 		}
+		progress := false
 		for _, s := range ss {
+			if failed[s.ID] {
+				continue
+			}
+			progress = true
 			if err := j.cfg.Blobs.Delete(ctx, s.ID); err != nil {
-				return n, fmt.Errorf("delete the recording of session %s: %w", s.ID, err)
+				failed[s.ID] = true
+				errs = append(errs, fmt.Errorf("delete the recording of session %s: %w", s.ID, err))
+				continue
 			}
 			rec := s.Recording
 			rec.State, rec.Available = api.RecordingExpired, false
 			if err := j.cfg.Store.SetRecording(ctx, s.ID, rec); err != nil {
-				return n, err
+				return n, errors.Join(append(errs, err)...)
 			}
 			e := api.AuditEvent{ID: j.cfg.NewID(), Time: j.cfg.Clock().UTC(), Actor: "system", Action: "recording.expire",
 				Target: s.ID, Outcome: api.OutcomeSuccess, Detail: ExpiredNotice(r)}
@@ -154,8 +166,8 @@ func (j *RetentionJob) RunOnce(ctx context.Context) (int, error) {
 			}
 			n++
 		}
-		if len(ss) < j.cfg.Batch {
-			return n, nil
+		if len(ss) < limit || !progress {
+			return n, errors.Join(errs...)
 		}
 	}
 }
