@@ -127,8 +127,8 @@ try {
     await bob.page.getByRole('heading', { name: 'Access denied' }).waitFor();
     const text = await bob.page.textContent('body');
     if (!text.includes('policy denies user "bob"')) fail(text);
-    const status = await bob.page.evaluate(async () => (await fetch('/')).status);
-    if (status !== 403) fail(`status ${status}`);
+    const resp = await bob.page.reload();
+    if (resp.status() !== 403) fail(`status ${resp.status()}`);
   });
 
   await check('no page errors', async () => {
