@@ -284,3 +284,34 @@ func TestRecordingAccessSetting(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiredRecordingReads: every read of a recording deleted by
+// retention answers 404 with the retention notice, audited.
+func TestExpiredRecordingReads(t *testing.T) {
+	ta := newRecordingAPI(t)
+	id := recordedSession(t, ta, "bob", time.Now().UTC().Add(-time.Hour))
+	if err := ta.store.SetRecording(context.Background(), id, api.Recording{Format: api.FormatConnlog, State: api.RecordingExpired}); err != nil {
+		t.Fatal(err)
+	}
+	const notice = "recording expired under the 7-day retention of plan free"
+	for _, rt := range []struct{ path, action string }{
+		{"/recording", "recording.read"},
+		{"/recording?format=native", "recording.export"},
+		{"/verify", "recording.verify"},
+		{"/watch", "session.watch"},
+	} {
+		t.Run(rt.path, func(t *testing.T) {
+			since := time.Now().UTC().Add(-time.Second)
+			status, body := ta.call("carol", "GET", "/v1/sessions/"+id+rt.path, nil)
+			if status != 404 || !strings.Contains(errorOf(t, body).Message, notice) {
+				t.Fatalf("%d %s, want 404 with %q", status, body, notice)
+			}
+			checkAudit(t, ta, "carol", rt.action, id, api.OutcomeError, since)
+		})
+	}
+	status, body := ta.call("bob", "GET", "/v1/sessions/"+id, nil)
+	var s api.Session
+	if status != 200 || json.Unmarshal(body, &s) != nil || !strings.Contains(s.Recording.Notice, notice) {
+		t.Fatalf("show: %d %s", status, body)
+	}
+}

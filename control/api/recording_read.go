@@ -149,11 +149,7 @@ func recordingFormat(s api.Session) api.RecordingFormat {
 // retention notice for an expired one.
 func (h *handler) openBlob(ctx context.Context, s api.Session, format api.RecordingFormat) (recordings.Blob, error) {
 	if s.Recording.State == api.RecordingExpired {
-		notice := "the recording was deleted by retention"
-		if h.cfg.RecordingAdmin != nil {
-			notice = h.cfg.RecordingAdmin.ExpiredNotice(ctx)
-		}
-		return nil, api.Errorf(api.CodeNotFound, "session %s: %s", s.ID, notice)
+		return nil, h.expiredError(ctx, s)
 	}
 	rc, err := h.cfg.Recordings.Open(ctx, s.ID, format)
 	if err != nil {
@@ -168,6 +164,16 @@ func (h *handler) openBlob(ctx context.Context, s api.Session, format api.Record
 		return nil, err
 	}
 	return blob, nil
+}
+
+// expiredError is the answer to a read of a recording deleted by
+// retention: not found, with the retention notice.
+func (h *handler) expiredError(ctx context.Context, s api.Session) error {
+	notice := "the recording was deleted by retention"
+	if h.cfg.RecordingAdmin != nil {
+		notice = h.cfg.RecordingAdmin.ExpiredNotice(ctx)
+	}
+	return api.Errorf(api.CodeNotFound, "session %s: %s", s.ID, notice)
 }
 
 // GET /v1/sessions/{id}/verify: api.RecordingVerification (who may:

@@ -50,16 +50,18 @@ func (h *handler) watchSession(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if !ok {
 		return
 	}
-	format := s.Recording.Format
-	if format == "" {
-		format = api.RecordingFormatFor(s.Type)
+	fields := map[string]string{"live": strconv.FormatBool(live)}
+	fail := func(err error) {
+		h.audit(r.Context(), r, p, "session.watch", s.ID, api.OutcomeError, err.Error(), fields)
+		h.writeError(w, r, err)
 	}
+	format := recordingFormat(s)
 	if live && format != api.FormatAsciicast {
 		h.writeError(w, r, api.Errorf(api.CodeInvalid, "live=1 is available for terminal (asciicast) recordings; watch this %s recording from its start", format))
 		return
 	}
 	if s.Recording.State == api.RecordingExpired {
-		h.writeError(w, r, api.Errorf(api.CodeNotFound, "the recording of session %s was deleted by retention", s.ID))
+		fail(h.expiredError(r.Context(), s))
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -69,7 +71,7 @@ func (h *handler) watchSession(w http.ResponseWriter, r *http.Request, p auth.Pr
 		Complete: s.Recording.State == api.RecordingComplete,
 	})
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	defer fo.Close()
@@ -82,11 +84,11 @@ func (h *handler) watchSession(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var skip int
 	if live {
 		if skip, err = h.storedRecords(ctx, s.ID, format); err != nil {
-			h.writeError(w, r, fmt.Errorf("session %s: %w", s.ID, err))
+			fail(fmt.Errorf("session %s: %w", s.ID, err))
 			return
 		}
 	}
-	h.audit(r.Context(), r, p, "session.watch", s.ID, api.OutcomeSuccess, "", map[string]string{"live": strconv.FormatBool(live)})
+	h.audit(r.Context(), r, p, "session.watch", s.ID, api.OutcomeSuccess, "", fields)
 	h.cfg.Logger.Info("session watch started", "request_id", requestID(ctx), "session_id", s.ID, "watcher", p.User, "live", live)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set(HeaderRecordingFormat, string(format))
