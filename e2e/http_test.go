@@ -298,6 +298,44 @@ func TestHTTPSessions(t *testing.T) {
 		t.Logf("cut entry: bodySize %d, comment %q", e.Response.BodySize, e.Comment)
 	})
 
+	t.Run("--open starts the BROWSER on the local address", func(t *testing.T) {
+		dir := t.TempDir()
+		got := filepath.Join(dir, "url")
+		stub := filepath.Join(dir, "browser")
+		script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > '" + got + ".tmp' && mv '" + got + ".tmp' '" + got + "'\n"
+		if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cli, _ := e2etest.Binaries(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", e2etest.FreePort(t))
+		p := e2etest.Start(t, "http-connect-open", append(w.admin.Env(), "BROWSER="+stub), cli, "http", "connect", "web", "--listen", addr, "--open")
+		e2etest.WaitFor(t, 20*time.Second, "the browser stub to be started", func() bool {
+			_, err := os.Stat(got)
+			return err == nil || p.Exited()
+		})
+		b, err := os.ReadFile(got)
+		if err != nil {
+			t.Fatalf("the browser was not started: %v\n%s", err, p.Output())
+		}
+		url := strings.TrimSpace(string(b))
+		if url != "http://"+addr+"/" {
+			t.Fatalf("the browser got %q, want http://%s/", b, addr)
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(page), "Hello from the upstream") {
+			t.Fatalf("the opened address answers %d %q", resp.StatusCode, page)
+		}
+		p.Signal(syscall.SIGINT)
+		if code, err := p.Wait(20 * time.Second); err != nil || code != 0 {
+			t.Fatalf("http connect --open after Ctrl-C: exit %d %v\n%s", code, err, p.Output())
+		}
+	})
+
 	t.Run("TLS upstream verified with its CA", func(t *testing.T) {
 		tun := connectType(t, w.admin, "http", "webtls")
 		defer tun.Signal(syscall.SIGINT)

@@ -43,6 +43,7 @@ var connectSpecs = []connectSpec{
   onepam db connect mariadb-dev -- mariadb -e 'show databases'
   onepam db connect pg-prod --listen 127.0.0.1:15432   # then any driver: host 127.0.0.1 port 15432, no password`},
 	{typ: api.TypeHTTP, short: "Connect to web applications", target: "a web application", example: `  onepam http connect grafana --listen 127.0.0.1:8080   # then browse http://127.0.0.1:8080
+  onepam http connect grafana --open                    # and open it in the browser
   onepam http connect api -- curl -s http://{addr}/health`},
 	{typ: api.TypeVNC, short: "Connect to VNC desktops", target: "a VNC desktop", example: `  onepam vnc connect build-desktop --listen 127.0.0.1:5901   # then point a VNC viewer at 127.0.0.1::5901
   onepam vnc connect build-desktop -- vncviewer {host}::{port}`},
@@ -74,6 +75,8 @@ type ConnectOptions struct {
 	// (and in {host}, {port} and {addr} placeholders); the session ends
 	// when it exits and onepam exits with its status.
 	Command []string
+	// Open opens the local address in the browser (http; connect_open.go).
+	Open bool
 }
 
 // NewCmdConnect returns `onepam TYPE connect` for spec.
@@ -117,6 +120,9 @@ administrator terminates it (exit 7) or it fails (exit 6).`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "local address to listen on (port 0 picks a free one)")
+	if spec.typ == api.TypeHTTP {
+		cmd.Flags().BoolVar(&opts.Open, "open", false, "open the local address in the web browser ($BROWSER, else xdg-open or open)")
+	}
 	if spec.db {
 		cmd.Flags().StringVar(&opts.Login, "db-user", "", "database user to log in as (the agent holds its credentials; default: the resource's)")
 		cmd.Flags().StringVar(&opts.Database, "db-name", "", "database to connect to (default: the resource's)")
@@ -161,6 +167,9 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 		}
 	} else {
 		fmt.Fprintf(opts.IO.ErrOut, "%s → %s (session %s)\n", addr, opts.Resource, sess.ID)
+	}
+	if opts.Open {
+		openBrowser(opts.IO, localURL(addr))
 	}
 
 	// With a command, the session lasts until the command exits: Ctrl-C
