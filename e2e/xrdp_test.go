@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -42,8 +43,8 @@ func xrdpPeers(t testing.TB) {
 		}
 		t.Skipf("%s; ./scripts/test installs it (skipping outside CI)", what)
 	}
-	for _, p := range []string{"xrdp", "xrdp-sesman", "Xorg", "useradd", "userdel", "chpasswd", "xev", "xclip",
-		"xfreerdp", "Xvfb", "xdotool", "import", "display", "xsetroot"} {
+	for _, p := range []string{"xrdp", "xrdp-sesman", "Xorg", "useradd", "userdel", "chpasswd", "runuser", "xev", "xclip",
+		"xfreerdp", "rdesktop", "fusermount", "Xvfb", "xdotool", "import", "display", "xsetroot"} {
 		if _, err := exec.LookPath(p); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + p); err != nil {
 				missing(p + " is not installed")
@@ -126,6 +127,8 @@ func startXrdp(t testing.TB) *xrdpDesk {
 	}
 	t.Cleanup(func() {
 		d.killUserProcs()
+		// xrdp-chansrv's FUSE mount of the person's drives outlives it.
+		exec.Command("umount", "-l", filepath.Join(d.home, "thinclient_drives")).Run()
 		if out, err := exec.Command("userdel", "-f", d.user).CombinedOutput(); err != nil {
 			t.Logf("userdel %s: %v\n%s", d.user, err, out)
 		}
@@ -250,6 +253,10 @@ EnableSyslog=false
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("--- xrdp.log ---\n%s\n--- sesman.log ---\n%s", readFile(filepath.Join(dir, "xrdp.log")), readFile(filepath.Join(dir, "sesman.log")))
+			logs, _ := filepath.Glob(filepath.Join(d.home, ".local", "share", "xrdp", "*.log"))
+			for _, l := range logs {
+				t.Logf("--- %s ---\n%s", filepath.Base(l), readFile(l))
+			}
 		}
 	})
 	return d
@@ -314,10 +321,13 @@ func (d *xrdpDesk) display(t testing.TB) string {
 	return disp
 }
 
-// env is the environment of an X client on the user's session.
-func (d *xrdpDesk) env(disp string) []string {
-	return append(os.Environ(), "DISPLAY="+disp, "XAUTHORITY="+filepath.Join(d.home, ".Xauthority"))
+// xenv is what an X client needs to reach the user's session.
+func (d *xrdpDesk) xenv(disp string) []string {
+	return []string{"DISPLAY=" + disp, "XAUTHORITY=" + filepath.Join(d.home, ".Xauthority")}
 }
+
+// env is the environment of an X client on the user's session.
+func (d *xrdpDesk) env(disp string) []string { return append(os.Environ(), d.xenv(disp)...) }
 
 // screenshot is the session display's own picture of its screen.
 func (d *xrdpDesk) screenshot(t testing.TB, disp string) (*image.RGBA, error) {
@@ -360,6 +370,77 @@ func (d *xrdpDesk) waitDrawn(t testing.TB, disp string) *image.RGBA {
 			t.Fatalf("the xrdp session on %s does not show its content after 30s: screenshot error %v, background %v, image %v", disp, err, bg, in)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// run runs an X client on the user's session (as root, with the
+// session's X authority) and returns its output.
+func (d *xrdpDesk) run(disp, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = d.env(disp)
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+// runAsUser runs a command as the test user (whose FUSE mounts root
+// cannot read) and returns its output.
+func (d *xrdpDesk) runAsUser(name string, args ...string) (string, error) {
+	out, err := exec.Command("runuser", append([]string{"-u", d.user, "--", name}, args...)...).Output()
+	return string(out), err
+}
+
+// startRdesktop runs rdesktop as the person's client (with any
+// credentials: the agent logs in), accepting the agent's certificate.
+func startRdesktop(t testing.TB, display, addr string, extra ...string) *e2etest.Proc {
+	t.Helper()
+	home := t.TempDir()
+	args := append([]string{"-u", "nobody", "-p", "any-password", "-g", "640x480", "-a", "24"}, extra...)
+	q := make([]string, 0, len(args)+1)
+	for _, a := range append(args, addr) {
+		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	return e2etest.Start(t, "rdesktop", []string{"DISPLAY=" + display, "HOME=" + home}, "sh", "-c", "echo yes | exec rdesktop "+strings.Join(q, " "))
+}
+
+// endSession closes the client and rdp connect and waits until the
+// session's recording is complete.
+func endSession(t testing.TB, w *world, tun *tunnel, client *e2etest.Proc) {
+	t.Helper()
+	client.Signal(syscall.SIGTERM)
+	client.Wait(20 * time.Second)
+	tun.Signal(syscall.SIGINT)
+	tun.Wait(20 * time.Second)
+	waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
+	e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+		return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
+	})
+}
+
+// wantFile is a file event a session must have (bytes -1: any).
+type wantFile struct {
+	proto, op, path string
+	bytes           int64
+}
+
+// checkFileEvents checks sessions files -o json and sessions show.
+func checkFileEvents(t testing.TB, w *world, id string, want []wantFile) {
+	t.Helper()
+	var evs []api.FileEvent
+	if err := json.Unmarshal([]byte(w.admin.MustRun("sessions", "files", id, "-o", "json")), &evs); err != nil {
+		t.Fatal(err)
+	}
+	show := w.admin.MustRun("sessions", "show", id)
+	for _, c := range want {
+		found := false
+		for _, e := range evs {
+			found = found || e.Protocol == c.proto && e.Op == c.op && e.Path == c.path && (c.bytes < 0 || e.Bytes == c.bytes)
+		}
+		if !found {
+			t.Errorf("sessions files has no %s %s of %s (%d bytes): %+v", c.proto, c.op, c.path, c.bytes, evs)
+		}
+		if !strings.Contains(show, c.path) {
+			t.Errorf("sessions show does not list %s %s:\n%s", c.op, c.path, show)
+		}
 	}
 }
 
@@ -413,7 +494,9 @@ func TestXrdpSessions(t *testing.T) {
 	desk := startXrdp(t)
 	clientDisplay := startClientDisplay(t)
 	w := newWorld(t, fmt.Sprintf(`  - name: xrdp
-    url: rdp://%s:%s@%s?security=tls&ignore_cert=true
+    url: rdp://%[1]s:%[2]s@%[3]s?security=tls&ignore_cert=true
+  - name: xrdplocked
+    url: rdp://%[1]s:%[2]s@%[3]s?security=tls&ignore_cert=true&clipboard=off&drives=off
 `, desk.user, desk.password, desk.addr))
 
 	t.Run("xfreerdp through rdp connect reaches the user's session; recording equals the screen; keys arrive", func(t *testing.T) {
@@ -467,6 +550,122 @@ func TestXrdpSessions(t *testing.T) {
 		frame := strings.TrimSpace(w.admin.MustRun("sessions", "frames", tun.ID, t.TempDir(), "--at", last.String()))
 		if n := vnctest.Diff(vnctest.ReadPNG(t, frame), end); n != 0 {
 			t.Fatalf("the frame rebuilt from the recording at %s differs from the xrdp session's screenshot in %d pixels", last, n)
+		}
+	})
+
+	t.Run("clipboard both ways is file activity and in the recording", func(t *testing.T) {
+		tun := rdpConnect(t, w.admin, "xrdp")
+		client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:32", "+clipboard")
+		disp := desk.display(t)
+		waitClientShows(t, clientDisplay, client, desk.waitDrawn(t, disp))
+
+		// The person copies text; the desktop pastes it.
+		up := "pasted into the desktop " + randHex(4)
+		src := filepath.Join(t.TempDir(), "up.txt")
+		if err := os.WriteFile(src, []byte(up), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e2etest.Start(t, "xclip-client", []string{"DISPLAY=" + clientDisplay}, "xclip", "-quiet", "-selection", "clipboard", "-i", src)
+		e2etest.WaitFor(t, 30*time.Second, "the person's clipboard text on the desktop", func() bool {
+			out, _ := desk.run(disp, "xclip", "-o", "-selection", "clipboard")
+			return out == up
+		})
+		// The desktop copies text; the person pastes it.
+		down := "copied on the desktop " + randHex(4)
+		dsrc := filepath.Join(t.TempDir(), "down.txt")
+		if err := os.WriteFile(dsrc, []byte(down), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e2etest.Start(t, "xclip-desktop", desk.xenv(disp), "xclip", "-quiet", "-selection", "clipboard", "-i", dsrc)
+		e2etest.WaitFor(t, 30*time.Second, "the desktop's clipboard text at the person", func() bool {
+			cmd := exec.Command("xclip", "-o", "-selection", "clipboard")
+			cmd.Env = append(os.Environ(), "DISPLAY="+clientDisplay)
+			out, _ := cmd.Output()
+			return string(out) == down
+		})
+		endSession(t, w, tun, client)
+
+		checkFileEvents(t, w, tun.ID, []wantFile{
+			{"rdp-clipboard", "upload", `CF_UNICODETEXT ` + strconv.Quote(up), -1},
+			{"rdp-clipboard", "download", `CF_UNICODETEXT ` + strconv.Quote(down), -1},
+		})
+		_, rec, _ := exportEvents(t, w.admin, tun.ID)
+		clips := map[deskproto.ClipDir]bool{}
+		for _, e := range rec {
+			if e.Type == deskproto.EventClipboard && (e.Text == up && e.Dir == deskproto.ClipToDesktop || e.Text == down && e.Dir == deskproto.ClipToPerson) {
+				clips[e.Dir] = true
+			}
+		}
+		if !clips[deskproto.ClipToDesktop] || !clips[deskproto.ClipToPerson] {
+			t.Errorf("the recording's clipboard events: to the desktop %v, to the person %v", clips[deskproto.ClipToDesktop], clips[deskproto.ClipToPerson])
+		}
+	})
+
+	t.Run("a redirected drive's files read, written and deleted by the desktop are file activity", func(t *testing.T) {
+		// rdesktop announces its drives at once; xfreerdp 2 waits for a
+		// user-logged-on message that xrdp 0.9 does not send.
+		// rdesktop separates disks with commas, which test names hold.
+		shared, err := os.MkdirTemp("", "onepam-drive-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(shared) })
+		secret := "drive file content " + randHex(8)
+		if err := os.WriteFile(filepath.Join(shared, "hello.txt"), []byte(secret), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shared, "old.txt"), []byte("old"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		tun := rdpConnect(t, w.admin, "xrdp")
+		client := startRdesktop(t, clientDisplay, tun.Addr, "-r", "disk:share="+shared)
+		desk.waitDrawn(t, desk.display(t))
+		drive := filepath.Join(desk.home, "thinclient_drives", "share")
+		var got string
+		e2etest.WaitFor(t, 30*time.Second, "hello.txt of the redirected drive on the desktop", func() bool {
+			got, _ = desk.runAsUser("cat", filepath.Join(drive, "hello.txt"))
+			return got == secret || client.Exited()
+		})
+		if got != secret {
+			t.Fatalf("rdesktop exited:\n%s", client.Output())
+		}
+		written := "written by the desktop " + randHex(4)
+		if out, err := desk.runAsUser("sh", "-c", "printf %s \"$1\" > \"$2\"/new.txt && rm \"$2\"/old.txt", "sh", written, drive); err != nil {
+			t.Fatalf("write and delete on the redirected drive: %v %s", err, out)
+		}
+		if b, err := os.ReadFile(filepath.Join(shared, "new.txt")); err != nil || string(b) != written {
+			t.Fatalf("new.txt on the person's side: %q %v", b, err)
+		}
+		endSession(t, w, tun, client)
+		checkFileEvents(t, w, tun.ID, []wantFile{
+			{"rdp-drive", "upload", `\\tsclient\share\hello.txt`, int64(len(secret))},
+			{"rdp-drive", "download", `\\tsclient\share\new.txt`, int64(len(written))},
+			{"rdp-drive", "delete", `\\tsclient\share\old.txt`, 0},
+		})
+	})
+
+	t.Run("clipboard=off and drives=off withhold both channels from xrdp", func(t *testing.T) {
+		tun := rdpConnect(t, w.admin, "xrdplocked")
+		client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:32", "+clipboard", "/drive:share,"+t.TempDir())
+		disp := desk.display(t)
+		waitClientShows(t, clientDisplay, client, desk.waitDrawn(t, disp))
+		client.Signal(syscall.SIGTERM)
+		client.Wait(20 * time.Second)
+		tun.Signal(syscall.SIGINT)
+		tun.Wait(20 * time.Second)
+		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
+		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
+		})
+		_, rec, _ := exportEvents(t, w.admin, tun.ID)
+		var chans string
+		for _, e := range rec {
+			if e.Type == deskproto.EventMeta && e.Key == "channels" {
+				chans = e.Text
+			}
+		}
+		if !strings.Contains(chans, "cliprdr (withheld)") || !strings.Contains(chans, "rdpdr (withheld)") {
+			t.Fatalf("the recording's channel list %q does not show cliprdr and rdpdr withheld", chans)
 		}
 	})
 }

@@ -7,7 +7,11 @@ import "time"
 type FileEvent struct {
 	SessionID string    `json:"session_id"`
 	Time      time.Time `json:"time"`
-	// Protocol is sftp, scp or web.
+	// Protocol is sftp, scp or web; rdp-clipboard (Path: the clipboard
+	// format, followed by the start of its text in quotes, or a copied
+	// file's name; upload: to the desktop, download: to the person) or
+	// rdp-drive (Path: \\tsclient\DRIVE\..., a file on the person's
+	// redirected drive; upload: read by the desktop, download: written).
 	Protocol string `json:"protocol"`
 	// Op is one of the FileOp* constants.
 	Op string `json:"op"`

@@ -35,6 +35,9 @@ type Config struct {
 	// shows the person's RDP client; empty: a self-signed ECDSA
 	// certificate made in memory once per Proxy.
 	CertFile, KeyFile string
+	// ClipboardCap is the most clipboard text recorded per transfer, in
+	// bytes of UTF-8. Default 4096.
+	ClipboardCap int
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyframeBytes <= 0 {
 		c.KeyframeBytes = 8 << 20
+	}
+	if c.ClipboardCap <= 0 {
+		c.ClipboardCap = 4096
 	}
 	return c
 }
@@ -72,6 +78,9 @@ const (
 //     ignore_cert: false        # true: accept any server certificate
 //     ca_file: /etc/onepam/rdp-ca.pem
 //     cert_fingerprint: 3f:a2:...  # SHA-256 of the server certificate (DER)
+//     clipboard: true           # false: no clipboard (cliprdr withheld)
+//     drives: true              # false: no device redirection (rdpdr withheld)
+//     debug_dump: /var/lib/onepam/rdp-dump  # write each connection's PDUs there (see dump.go)
 //
 // With neither ignore_cert, ca_file nor cert_fingerprint the server's
 // certificate must chain to the system roots and name the host.
@@ -83,11 +92,21 @@ type TargetConfig struct {
 	IgnoreCert      bool   `yaml:"ignore_cert"`
 	CAFile          string `yaml:"ca_file"`
 	CertFingerprint string `yaml:"cert_fingerprint"`
+	// DisableClipboard withholds the clipboard channel (cliprdr) from
+	// the server, DisableDrives the device redirection channel (rdpdr:
+	// drives, and with them printers, smart cards and ports): options
+	// clipboard and drives set to false/off.
+	DisableClipboard bool `yaml:"-"`
+	DisableDrives    bool `yaml:"-"`
+	// DebugDump is a directory where the agent writes the decrypted PDUs
+	// of every connection of the resource, credentials masked, to
+	// collect test data from real servers; empty: none.
+	DebugDump string `yaml:"debug_dump"`
 }
 
 // String redacts the password.
 func (c TargetConfig) String() string {
-	return fmt.Sprintf("rdp user=%s domain=%s security=%s password_set=%t", c.Username, c.Domain, c.Security, c.Password != "")
+	return fmt.Sprintf("rdp user=%s domain=%s security=%s password_set=%t clipboard=%t drives=%t", c.Username, c.Domain, c.Security, c.Password != "", !c.DisableClipboard, !c.DisableDrives)
 }
 
 // GoString redacts the password in %#v.
@@ -184,11 +203,24 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 				dst = &cfg.CAFile
 			case "cert_fingerprint":
 				dst = &cfg.CertFingerprint
+			case "debug_dump":
+				dst = &cfg.DebugDump
+			case "clipboard", "drives":
+				var on bool
+				if err := v.Decode(&on); err != nil {
+					return nil, fmt.Errorf("rdp: line %d: %s: want true or false", v.Line, k.Value)
+				}
+				if k.Value == "clipboard" {
+					cfg.DisableClipboard = !on
+				} else {
+					cfg.DisableDrives = !on
+				}
+				continue
 			default:
 				if proxy.IsCommonField(k.Value) {
 					continue
 				}
-				return nil, fmt.Errorf("rdp: line %d: unknown field %q (rdp resources take username, password, domain, security, ignore_cert, ca_file, cert_fingerprint)", k.Line, k.Value)
+				return nil, fmt.Errorf("rdp: line %d: unknown field %q (rdp resources take %s)", k.Line, k.Value, optionNames)
 			}
 			if err := v.Decode(dst); err != nil {
 				return nil, fmt.Errorf("rdp: line %d: %s: %w", v.Line, k.Value, err)
@@ -201,8 +233,22 @@ func ParseTargetConfig(node *yaml.Node) (*TargetConfig, error) {
 	return cfg, nil
 }
 
+// optionNames lists the RDP options of a resource.
+const optionNames = "username, password, domain, security, ignore_cert, ca_file, cert_fingerprint, clipboard, drives, debug_dump"
+
+// parseSwitch reads an on/off URL option.
+func parseSwitch(k, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("rdp: URL option %s=%q: want on or off", k, v)
+}
+
 // ParseURL reads a resource URL:
-// rdp://[DOMAIN%5C]USER:PASSWORD@HOST[:PORT][?security=tls|nla&ignore_cert=true&ca_file=PATH&cert_fingerprint=HEX&domain=D]
+// rdp://[DOMAIN%5C]USER:PASSWORD@HOST[:PORT][?security=tls|nla&ignore_cert=true&ca_file=PATH&cert_fingerprint=HEX&domain=D&clipboard=off&drives=off&debug_dump=DIR]
 // (port 3389 by default; user info percent-encoded, %5C being the
 // backslash).
 func ParseURL(u *url.URL) (string, *TargetConfig, error) {
@@ -237,8 +283,20 @@ func ParseURL(u *url.URL) (string, *TargetConfig, error) {
 			cfg.CAFile = v
 		case "cert_fingerprint":
 			cfg.CertFingerprint = v
+		case "debug_dump":
+			cfg.DebugDump = v
+		case "clipboard", "drives":
+			on, err := parseSwitch(k, v)
+			if err != nil {
+				return "", nil, err
+			}
+			if k == "clipboard" {
+				cfg.DisableClipboard = !on
+			} else {
+				cfg.DisableDrives = !on
+			}
 		default:
-			return "", nil, fmt.Errorf("rdp: unknown URL option %q (known: security, domain, ignore_cert, ca_file, cert_fingerprint)", k)
+			return "", nil, fmt.Errorf("rdp: unknown URL option %q (known: security, domain, ignore_cert, ca_file, cert_fingerprint, clipboard, drives, debug_dump)", k)
 		}
 	}
 	port := u.Port()

@@ -25,6 +25,10 @@ func TestParseURL(t *testing.T) {
 		{in: `vnc://a:b@h`, err: "want rdp"},
 		{in: `rdp://a:b@h?ignore_cert=maybe`, err: "ignore_cert"},
 		{in: `rdp://a:b@h?cert_fingerprint=zz`, err: "cert_fingerprint"},
+		{in: `rdp://a:b@h?security=tls&clipboard=off&drives=false&debug_dump=/var/tmp/d`, addr: "h:3389",
+			want: TargetConfig{Username: "a", Password: "b", Security: "tls", DisableClipboard: true, DisableDrives: true, DebugDump: "/var/tmp/d"}},
+		{in: `rdp://a:b@h?clipboard=on&drives=yes`, addr: "h:3389", want: TargetConfig{Username: "a", Password: "b", Security: "nla"}},
+		{in: `rdp://a:b@h?clipboard=sometimes`, err: "clipboard="},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			u, err := url.Parse(tc.in)
@@ -58,6 +62,10 @@ func TestParseTargetConfig(t *testing.T) {
 		{name: "domain conflict", in: "username: 'A\\u'\ndomain: B\npassword: p\n", err: "names domain"},
 		{name: "missing ca file", in: "username: a\nca_file: /nonexistent/ca.pem\n", err: "ca_file"},
 		{name: "not a mapping", in: "- a\n", err: "mapping"},
+		{name: "channels off, debug dump", in: "username: a\npassword: b\nclipboard: off\ndrives: false\ndebug_dump: /var/tmp/d\n",
+			want: TargetConfig{Username: "a", Password: "b", Security: "nla", DisableClipboard: true, DisableDrives: true, DebugDump: "/var/tmp/d"}},
+		{name: "channels on", in: "username: a\npassword: b\nclipboard: true\ndrives: on\n", want: TargetConfig{Username: "a", Password: "b", Security: "nla"}},
+		{name: "bad switch", in: "username: a\ndrives: sometimes\n", err: "drives: want true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var n yaml.Node

@@ -29,10 +29,13 @@
 //   - MCS Connect-Initial (GCC client data): serverSelectedProtocol set
 //     to the server leg's protocol; the GFX pipeline, network
 //     auto-detect and skip-channel-join early capability flags cleared;
-//     the drdynvc channel withheld from the server (the client is given
-//     a local id for it and its joins are confirmed by the agent, its
-//     data dropped: no dynamic channels, hence no GFX/H.264); the
-//     multitransport block removed (no UDP).
+//     the multitransport block removed (no UDP). Every static channel
+//     the client asks for is passed on, so both legs keep the same
+//     channel ids (some clients, like rdesktop, number the channels
+//     themselves), but the data of withheld channels is dropped both
+//     ways: always drdynvc (no dynamic channels, hence no GFX/H.264),
+//     and cliprdr and rdpdr when the resource sets clipboard or drives
+//     off.
 //   - MCS Connect-Response (GCC server data): clientRequestedProtocols
 //     set to what the client asked for, channel ids mapped back,
 //     multitransport removed. Standard RDP encryption is refused.
@@ -57,9 +60,20 @@
 // Client-to-server input (fast-path and slow-path) is recorded: scan
 // codes as deskproto Key events (PC set 1, +0x100 for E0), Unicode
 // input as keysym 0x01000000+code, pointer moves, buttons and wheels as
-// Pointer events with the deskproto button mask. Static virtual
-// channels (clipboard, drive redirection) are relayed unchanged and not
-// yet audited.
+// Pointer events with the deskproto button mask.
+//
+// Static virtual channels are relayed unchanged; their names, and which
+// were withheld, are logged and recorded (Meta "channels"). The
+// clipboard and drive redirection channels are audited off the byte
+// path (package vchan; a decoding error stops that channel's audit,
+// never the relay): each clipboard transfer is a deskproto Clipboard
+// event (direction, size, the start of its text) and a file event
+// reported to control (protocol rdp-clipboard: upload to the desktop,
+// download to the person; path: the format and quoted text, or a copied
+// file's name), and each file the desktop opened on the person's
+// redirected drives a file event once closed (protocol rdp-drive: read
+// is upload, written is download, plus mkdir, delete, rmdir, rename and
+// directory listings), listed by sessions files and sessions show.
 //
 // Malformed bytes from either side end that connection with a clear
 // error, recorded as a deskproto Error event; other sessions are not

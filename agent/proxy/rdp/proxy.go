@@ -78,6 +78,7 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 	s.enc, err = deskproto.NewEncoder(info.Recorder, hdr, deskproto.EncoderConfig{
 		KeyframeInterval: p.cfg.KeyframeInterval,
 		KeyframeBytes:    p.cfg.KeyframeBytes,
+		ClipboardCap:     p.cfg.ClipboardCap,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start recording: %w", err)
@@ -136,6 +137,19 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 // rec is the session's recording, for deskrec's shared helpers.
 func (s *session) rec() deskrec.Session {
 	return deskrec.Session{Proto: "rdp", SessionID: s.info.Open.SessionID, Enc: s.enc, Fail: s.info.Fail, Log: s.log}
+}
+
+// report sends a file event (clipboard or drive activity) to control.
+func (s *session) report(ev api.FileEvent) {
+	ev.SessionID = s.info.Open.SessionID
+	ev.Time = s.info.Clock().UTC()
+	if ev.Result == "" {
+		ev.Result = "ok"
+	}
+	s.log.Info("file activity", "protocol", ev.Protocol, "op", ev.Op, "path", ev.Path, "path2", ev.Path2, "bytes", ev.Bytes)
+	if s.info.Report != nil {
+		s.info.Report(api.SessionReport{Type: api.ReportFile, File: &ev})
+	}
 }
 
 // record reports a recording failure to the agent.

@@ -11,14 +11,10 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy/rdp/bitmap"
+	"github.com/onepam/onepam/agent/proxy/rdp/vchan"
 	"github.com/onepam/onepam/agent/proxy/rdp/wire"
 	"github.com/onepam/onepam/pkg/relay"
 )
-
-// fakeChannelBase numbers the client-side ids of channels the agent
-// does not open on the server (drdynvc): counting down from here, far
-// from the ids servers assign (1002 upwards).
-const fakeChannelBase = 0xFFF0
 
 // rdpRelay carries one RDP client connection: the client leg's security
 // layer and MCS connection, then a client-to-server and a
@@ -27,7 +23,7 @@ const fakeChannelBase = 0xFFF0
 // Both legs use the same MCS ids: the client is given the server's
 // user id, I/O channel, channel ids and share id, so PDUs pass through
 // unchanged except those the agent rewrites (Client Info, Demand and
-// Confirm Active) or answers itself (joins of channels it withholds).
+// Confirm Active) or drops (the data of channels it withholds).
 type rdpRelay struct {
 	s      *session
 	id     int64
@@ -41,8 +37,9 @@ type rdpRelay struct {
 	ioChannel       uint16
 	msgChannel      uint16
 	userID          uint16
-	fake            map[uint16]bool
+	blocked         map[uint16]bool // withheld channels: their data is dropped both ways
 	infoDone        bool
+	audit           *vchan.Audit // clipboard and drive activity
 
 	// server → client
 	width, height int
@@ -61,7 +58,9 @@ type rdpRelay struct {
 }
 
 func newRelay(s *session, id int64, client net.Conn, t *targetConn) *rdpRelay {
-	return &rdpRelay{s: s, id: id, client: client, t: t, fake: map[uint16]bool{}, fragCode: -1}
+	r := &rdpRelay{s: s, id: id, client: client, t: t, blocked: map[uint16]bool{}, fragCode: -1}
+	r.audit = vchan.NewAudit(vchan.Config{TextMax: s.p.cfg.ClipboardCap}, r.audited)
+	return r
 }
 
 // protocolError is malformed or refused protocol content.
@@ -99,6 +98,7 @@ func (r *rdpRelay) run() error {
 	relay.Abort(r.client)
 	relay.Abort(r.t.raw)
 	err2 := <-errc
+	r.audit.Flush()
 	if err == nil || isClosed(err) {
 		if err2 != nil && !isClosed(err2) {
 			err = err2
@@ -197,17 +197,13 @@ func (r *rdpRelay) connectMCS(crd, trd *wire.Reader) error {
 		if clientChans, err = wire.ParseClientNet(nb.Data); err != nil {
 			return fmt.Errorf("client network data: %w", err)
 		}
-		var fwd []wire.Channel
 		for _, c := range clientChans {
-			k := !strings.EqualFold(c.Name, "drdynvc")
-			keep = append(keep, k)
-			if k {
-				fwd = append(fwd, c)
-			} else {
-				r.s.log.Info("rdp: withholding the dynamic virtual channel (graphics pipeline) from the server", "conn", r.id)
+			why := r.withhold(c.Name)
+			keep = append(keep, why == "")
+			if why != "" {
+				r.s.log.Info("rdp: withholding a virtual channel's data from the server", "conn", r.id, "channel", c.Name, "why", why)
 			}
 		}
-		nb.Data = wire.AppendClientNet(nil, fwd)
 	}
 	blocks = blocks.Remove(wire.CSMultitransport)
 	ci.UserData = wire.AppendGCC(nil, false, blocks)
@@ -254,22 +250,17 @@ func (r *rdpRelay) connectMCS(crd, trd *wire.Reader) error {
 		return fmt.Errorf("server network data: %w", err)
 	}
 	r.ioChannel = sn.IOChannel
-	out := &wire.ServerNet{IOChannel: sn.IOChannel}
-	next := 0
-	for i, k := range keep {
-		if !k {
-			id := uint16(fakeChannelBase - i)
-			r.fake[id] = true
-			out.IDs = append(out.IDs, id)
-			continue
-		}
-		if next >= len(sn.IDs) {
-			return protocolError("the server assigned %d channel ids for %d channels", len(sn.IDs), next+1)
-		}
-		out.IDs = append(out.IDs, sn.IDs[next])
-		next++
+	if len(sn.IDs) != len(keep) {
+		r.s.log.Warn("rdp: the server assigned channel ids to some of the client's channels only", "conn", r.id, "ids", len(sn.IDs), "channels", len(keep))
 	}
-	nb.Data = out.Append(nil)
+	for i, id := range sn.IDs[:min(len(sn.IDs), len(keep))] {
+		if !keep[i] {
+			r.blocked[id] = true
+		} else {
+			r.audit.Join(id, clientChans[i].Name)
+		}
+	}
+	r.recordChannels(clientChans, keep)
 	if mc := sblocks.Find(wire.SCMCSMsgChannel); mc != nil && len(mc.Data) >= 2 {
 		r.msgChannel = getU16(mc.Data)
 	}
@@ -335,14 +326,11 @@ func (r *rdpRelay) clientTPKT(pdu []byte, out *[]byte) ([]byte, error) {
 		return nil, fmt.Errorf("from the client: %w", err)
 	}
 	switch d.Type {
-	case wire.MCSChannelJoinRequest:
-		if r.fake[d.Channel] {
-			return nil, r.writeClient(wire.AppendChannelJoinConfirm(nil, 0, d.Initiator, d.Channel))
-		}
 	case wire.MCSSendDataRequest:
-		if r.fake[d.Channel] {
-			return nil, nil // the withheld dynamic channel
+		if r.blocked[d.Channel] {
+			return nil, nil // a withheld channel
 		}
+		r.auditChannel(d.Channel, vchan.ToServer, d.Data)
 		if d.Channel == r.ioChannel {
 			data, err := r.clientIO(d.Data)
 			if err != nil {
@@ -465,6 +453,10 @@ func (r *rdpRelay) serverTPKT(pdu []byte, out *[]byte) ([]byte, error) {
 	case wire.MCSAttachUserConfirm:
 		r.userID = d.Initiator
 	case wire.MCSSendDataIndication:
+		if r.blocked[d.Channel] {
+			return nil, nil // a withheld channel
+		}
+		r.auditChannel(d.Channel, vchan.ToClient, d.Data)
 		if d.Channel == r.ioChannel || d.Channel == r.msgChannel && r.msgChannel != 0 {
 			data, err := r.serverIO(d.Data)
 			if err != nil {

@@ -308,8 +308,10 @@ func (d *drives) completion(b []byte, total int, emit func(Event)) error {
 	return nil
 }
 
-// path names a file on a redirected drive as Windows shows it.
+// path names a file on a redirected drive as Windows shows it
+// (servers other than Windows may separate with slashes).
 func (d *drives) path(dev uint32, p string) string {
+	p = strings.ReplaceAll(p, "/", `\`)
 	if p != "" && !strings.HasPrefix(p, `\`) {
 		p = `\` + p
 	}

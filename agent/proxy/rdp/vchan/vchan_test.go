@@ -263,7 +263,7 @@ func TestDrives(t *testing.T) {
 				{ToClient, createRequest(dev, 5, `\newdir`, fileCreate, fileDirectoryFile)},
 				{ToServer, createCompletion(dev, 5, 8, fileCreated)},
 				{ToClient, closeRequest(dev, 8, 6)},
-				{ToClient, createRequest(dev, 7, `old.txt`, 1, 0)},
+				{ToClient, createRequest(dev, 7, `/sub/old.txt`, 1, 0)}, // xrdp separates with slashes
 				{ToServer, createCompletion(dev, 7, 9, 1)},
 				{ToClient, setInfoRequest(dev, 9, 8, fileDispositionInfo, []byte{1})},
 				{ToServer, completion(dev, 8, 0, le32(nil, 0))},
@@ -273,7 +273,7 @@ func TestDrives(t *testing.T) {
 				{Channel: Drives, Dir: ToClient, Op: "rename", Path: `\\tsclient\HOME\out.bin`, Path2: `\\tsclient\HOME\final.bin`},
 				{Channel: Drives, Dir: ToClient, Op: "download", Path: `\\tsclient\HOME\final.bin`, Bytes: 5},
 				{Channel: Drives, Dir: ToClient, Op: "mkdir", Path: `\\tsclient\HOME\newdir`},
-				{Channel: Drives, Dir: ToClient, Op: "delete", Path: `\\tsclient\HOME\old.txt`},
+				{Channel: Drives, Dir: ToClient, Op: "delete", Path: `\\tsclient\HOME\sub\old.txt`},
 			},
 		},
 		{
