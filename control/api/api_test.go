@@ -33,7 +33,12 @@ type testAPI struct {
 	recs   *recordings.Dir
 }
 
-func newTestAPI(t *testing.T) *testAPI {
+func newTestAPI(t *testing.T) *testAPI { return newTestAPIWith(t, false) }
+
+// newTestAPIWith is newTestAPI, with recording=true also with the
+// recording routes' whole setup: the storage router, the recording Admin
+// (settings) and the live hub.
+func newTestAPIWith(t *testing.T, recording bool) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -50,7 +55,22 @@ func newTestAPI(t *testing.T) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := agentgw.New(agentgw.Config{Store: st, CA: ca, ServerCert: cert, Recordings: recs})
+	var blobs recordings.Store = recs
+	var live *recordings.Hub
+	cfg := controlapi.Config{}
+	if recording {
+		router, err := recordings.NewRouter(ctx, recs, st, api.RecordingStorage{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := recordings.NewAdmin(recordings.AdminConfig{Store: st, Router: router})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live = recordings.NewHub(0)
+		blobs, cfg = router, controlapi.Config{RecordingAdmin: admin, Live: live}
+	}
+	gw, err := agentgw.New(agentgw.Config{Store: st, CA: ca, ServerCert: cert, Recordings: blobs, Live: live})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +79,9 @@ func newTestAPI(t *testing.T) *testAPI {
 		t.Fatal(err)
 	}
 	tokens := auth.NewTokens(st, nil, nil)
-	h, err := controlapi.New(controlapi.Config{
-		Store: st, Tokens: tokens, Sessions: m, Gateway: gw, Recordings: recs,
-		Metrics: metrics.New(nil), CAPin: ca.Pin(),
-	})
+	cfg.Store, cfg.Tokens, cfg.Sessions, cfg.Gateway, cfg.Recordings = st, tokens, m, gw, blobs
+	cfg.Metrics, cfg.CAPin = metrics.New(nil), ca.Pin()
+	h, err := controlapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/recordings"
-	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -18,14 +16,8 @@ import (
 // audited as action with outcome denied; a missing session is a 404. It
 // reports whether to go on; the caller audits the access itself.
 func (h *handler) recordingSession(w http.ResponseWriter, r *http.Request, p auth.Principal, action string) (api.Session, bool) {
-	id := r.PathValue("id")
-	s, err := h.cfg.Store.GetSession(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		h.writeError(w, r, api.Errorf(api.CodeNotFound, "session %s not found", id))
-		return s, false
-	}
-	if err != nil {
-		h.writeError(w, r, err)
+	s, ok := h.findSession(w, r)
+	if !ok {
 		return s, false
 	}
 	if err := auth.CheckRecording(p, s.User, h.usersOwn(r.Context())); err != nil {

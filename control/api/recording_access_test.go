@@ -5,84 +5,26 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/onepam/onepam/control/agentgw"
-	controlapi "github.com/onepam/onepam/control/api"
-	"github.com/onepam/onepam/control/auth"
-	"github.com/onepam/onepam/control/metrics"
-	"github.com/onepam/onepam/control/pki"
-	"github.com/onepam/onepam/control/recordings"
-	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
-	"github.com/onepam/onepam/control/store/sqlite"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/recordfmt/container"
 )
 
-// newRecordingAPI is newTestAPI with the recording routes' whole setup:
-// the storage router, the recording Admin (settings) and the live hub;
-// alice is an admin, carol an auditor, bob and dave users.
+// newRecordingAPI is newTestAPIWith the recording setup, and dave, a
+// second user.
 func newRecordingAPI(t *testing.T) *testAPI {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "onepam.db"))
-	if err != nil {
-		t.Fatal(err)
+	ta := newTestAPIWith(t, true)
+	status, body := ta.call("alice", "POST", "/v1/users", `{"name":"dave","role":"user","token_ttl_seconds":3600}`)
+	var cu api.CreateUserResponse
+	if status != 201 || json.Unmarshal(body, &cu) != nil || cu.Token == nil {
+		t.Fatalf("create dave: %d %s", status, body)
 	}
-	t.Cleanup(func() { st.Close() })
-	ca, cert, err := pki.LoadOrCreate(filepath.Join(dir, "pki"), nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recDir, err := recordings.NewDir(filepath.Join(dir, "recordings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := recordings.NewRouter(ctx, recDir, st, api.RecordingStorage{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := recordings.NewAdmin(recordings.AdminConfig{Store: st, Router: router})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := recordings.NewHub(0)
-	gw, err := agentgw.New(agentgw.Config{Store: st, CA: ca, ServerCert: cert, Recordings: router, Live: live})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := sessions.New(sessions.Config{Store: st, Gateway: gw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := auth.NewTokens(st, nil, nil)
-	h, err := controlapi.New(controlapi.Config{
-		Store: st, Tokens: tokens, Sessions: m, Gateway: gw, Recordings: router,
-		Metrics: metrics.New(nil), CAPin: ca.Pin(), RecordingAdmin: admin, Live: live,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ta := &testAPI{t: t, srv: httptest.NewServer(h), store: st, tokens: map[string]string{}, pin: ca.Pin(), recs: recDir}
-	t.Cleanup(ta.srv.Close)
-	for _, u := range []api.User{{Name: "alice", Role: api.RoleAdmin}, {Name: "bob", Role: api.RoleUser},
-		{Name: "carol", Role: api.RoleAuditor}, {Name: "dave", Role: api.RoleUser}} {
-		u.CreatedAt = time.Now().UTC()
-		if err := st.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		tok, err := tokens.Create(ctx, u.Name, time.Hour, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ta.tokens[u.Name] = tok.Secret
-	}
+	ta.tokens["dave"] = cu.Token.Secret
 	return ta
 }
 

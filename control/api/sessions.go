@@ -84,9 +84,9 @@ func (h *handler) listSessions(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, api.SessionList{Sessions: page, NextCursor: next})
 }
 
-// loadSession returns a session p may act on with action, or answers the
-// error and returns false.
-func (h *handler) loadSession(w http.ResponseWriter, r *http.Request, p auth.Principal, action auth.Action) (api.Session, bool) {
+// findSession returns session {id}, or answers the error (404 for an
+// unknown or malformed id) and returns false.
+func (h *handler) findSession(w http.ResponseWriter, r *http.Request) (api.Session, bool) {
 	id := r.PathValue("id")
 	s, err := h.cfg.Store.GetSession(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
@@ -97,7 +97,14 @@ func (h *handler) loadSession(w http.ResponseWriter, r *http.Request, p auth.Pri
 		h.writeError(w, r, err)
 		return s, false
 	}
-	if !h.check(w, r, p, action, s.User) {
+	return s, true
+}
+
+// loadSession returns a session p may act on with action, or answers the
+// error and returns false.
+func (h *handler) loadSession(w http.ResponseWriter, r *http.Request, p auth.Principal, action auth.Action) (api.Session, bool) {
+	s, ok := h.findSession(w, r)
+	if !ok || !h.check(w, r, p, action, s.User) {
 		return s, false
 	}
 	h.cfg.Sessions.Overlay(&s)

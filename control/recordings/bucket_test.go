@@ -307,13 +307,12 @@ func transition(ctx context.Context, db *sqlite.Store, id string, to api.Session
 	return err
 }
 
-// TestBucketBlobReadAfterReadAt: a complete recording read the way
-// container readers do: ReadAt of the head and of the trailer (up to the
-// end), then the whole stream with Read, then Seek and Read again.
-func TestBucketBlobReadAfterReadAt(t *testing.T) {
+// completeBlob stores size random bytes as a complete recording in b and
+// opens it; the blob is closed when the test ends.
+func completeBlob(t *testing.T, b *Bucket, size int) (Blob, []byte) {
+	t.Helper()
 	ctx := context.Background()
-	b := newTestBucket(t, fakeS3(t))
-	data := make([]byte, 6<<20+12345)
+	data := make([]byte, size)
 	rand.Read(data)
 	if _, err := b.WriteAt(ctx, sid, api.FormatAsciicast, 0, data, true); err != nil {
 		t.Fatal(err)
@@ -322,11 +321,19 @@ func TestBucketBlobReadAfterReadAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
+	t.Cleanup(func() { rc.Close() })
 	blob, err := AsBlob(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return blob, data
+}
+
+// TestBucketBlobReadAfterReadAt: a complete recording read the way
+// container readers do: ReadAt of the head and of the trailer (up to the
+// end), then the whole stream with Read, then Seek and Read again.
+func TestBucketBlobReadAfterReadAt(t *testing.T) {
+	blob, data := completeBlob(t, newTestBucket(t, fakeS3(t)), 6<<20+12345)
 	steps := []struct {
 		name string
 		off  int64
@@ -386,23 +393,12 @@ func (c *countingTransport) count() int {
 // pieces (as verify reads frames) takes a few GETs, not one per piece;
 // random reads return the right bytes.
 func TestBucketBlobReadAhead(t *testing.T) {
-	ctx := context.Background()
 	tr := &countingTransport{}
 	b, err := NewBucket(BucketConfig{S3: fakeS3(t), Staging: t.TempDir(), Transport: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := make([]byte, 6<<20+777)
-	rand.Read(data)
-	if _, err := b.WriteAt(ctx, sid, api.FormatAsciicast, 0, data, true); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := b.Open(ctx, sid, api.FormatAsciicast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	blob, _ := AsBlob(rc)
+	blob, data := completeBlob(t, b, 6<<20+777)
 	before := tr.count()
 	p := make([]byte, 50_000)
 	for off := int64(0); off < int64(len(data)); off += int64(len(p)) {
