@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
@@ -124,6 +125,22 @@ func (ix *Indexer) claim(sessionID string) bool {
 	return true
 }
 
+// textLike reports whether a line is text worth indexing: binary output
+// (a program writing compressed or random bytes to the terminal) becomes
+// lines mostly of U+FFFD, which no one searches for and which cost the
+// full-text index far more than text (random bytes: 20 CPU-seconds per
+// GiB). A line with more than one U+FFFD in eight characters is skipped.
+func textLike(s string) bool {
+	n, bad := 0, 0
+	for _, r := range s {
+		n++
+		if r == utf8.RuneError {
+			bad++
+		}
+	}
+	return bad*8 <= n
+}
+
 // index indexes the output and the typed input lines, in one pass over
 // the recording. A recording damaged at its end is indexed up to the
 // damage.
@@ -152,7 +169,7 @@ func (ix *Indexer) index(ctx context.Context, sessionID string, format api.Recor
 			readErr = err
 			break
 		}
-		if strings.TrimSpace(l.Text) == "" {
+		if strings.TrimSpace(l.Text) == "" || !textLike(l.Text) {
 			continue
 		}
 		batch = append(batch, store.TextLine{Input: l.Input, At: l.Time, Text: l.Text})

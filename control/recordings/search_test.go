@@ -38,6 +38,10 @@ func TestIndexer(t *testing.T) {
 	r.Input(1500*time.Millisecond, []byte("echo zebra\r"))
 	r.Output(1600*time.Millisecond, []byte("echo zebra\r\nzebra\r\n"))
 	r.Output(4*time.Second, []byte("\x1b[31mgiraffe\x1b[0m spotted\r\n"))
+	// Latin-1 text with one byte that is not UTF-8 is indexed; binary
+	// output (mostly bytes that are not UTF-8) is not.
+	r.Output(5*time.Second, []byte("caf\xe9 quokka on the menu today\r\n"))
+	r.Output(6*time.Second, []byte("\xff\xfe\xfd\xfc wombat \xfb\xfa\xf9\x8a\r\n"))
 	r.Close()
 	// A truncated tail: the text before it is still indexed.
 	stored := append(rec.Bytes(), 'o', 0x05, 0x40)
@@ -63,6 +67,8 @@ func TestIndexer(t *testing.T) {
 		{"printed word", store.SearchQuery{Text: "giraffe"}, 4 * time.Second, "giraffe spotted", 1},
 		{"typed word", store.SearchQuery{Text: "echo zebra", Input: true}, 1500 * time.Millisecond, "echo zebra", 1},
 		{"output of the typed command", store.SearchQuery{Text: "zebra"}, 100 * time.Millisecond, "$ echo zebra", 2},
+		{"text with a byte that is not UTF-8", store.SearchQuery{Text: "quokka"}, 5 * time.Second, "caf\uFFFD quokka on the menu today", 1},
+		{"binary output is not indexed", store.SearchQuery{Text: "wombat"}, 0, "", 0},
 		{"other user sees nothing", store.SearchQuery{Text: "giraffe", Users: []string{"bob"}}, 0, "", 0},
 	}
 	for _, tt := range tests {
