@@ -388,6 +388,42 @@ func TestRDPSessions(t *testing.T) {
 		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
 	})
 
+	t.Run("rdp connect --launch starts xfreerdp on the desktop and ends with it", func(t *testing.T) {
+		cli, _ := e2etest.Binaries(t)
+		home := t.TempDir()
+		env := append(w.admin.Env(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+home)
+		p := e2etest.Start(t, "rdp-connect-launch", env, cli, "rdp", "connect", "desk", "--launch")
+		waitClientShows(t, display, p, truth)
+		id := sessionFromOutput(t, p.Output())
+		if s := session(t, w.admin, id); s.Status != api.StatusActive {
+			t.Fatalf("session %s is %s while the launched xfreerdp shows the desktop", id, s.Status)
+		}
+		// The person closes the client: onepam ends the session with it.
+		var client int
+		for _, pid := range e2etest.Descendants(p.Pid())[1:] {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(b)) == "xfreerdp" {
+				client = pid
+			}
+		}
+		if client == 0 {
+			t.Fatalf("no xfreerdp process under rdp connect --launch:\n%s", p.Output())
+		}
+		if err := syscall.Kill(client, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(20 * time.Second); err != nil {
+			t.Fatalf("rdp connect --launch still runs after xfreerdp exited: %v\n%s", err, p.Output())
+		}
+		waitStatus(t, w.admin, id, api.StatusCompleted, 20*time.Second)
+		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+			return session(t, w.admin, id).Recording.State == api.RecordingComplete
+		})
+		frame := strings.TrimSpace(w.admin.MustRun("sessions", "frames", id, t.TempDir(), "--at", "1h"))
+		if d := vnctest.Diff(vnctest.ReadPNG(t, frame), truth); d != 0 {
+			t.Fatalf("the last frame of the launched session differs from the server's screenshot in %d pixels", d)
+		}
+	})
+
 	t.Run("kill closes xfreerdp and rdp connect (exit 7)", func(t *testing.T) {
 		tun := rdpConnect(t, w.admin, "desk")
 		client := startXfreerdp(t, display, tun.Addr)

@@ -48,6 +48,7 @@ var connectSpecs = []connectSpec{
 	{typ: api.TypeVNC, short: "Connect to VNC desktops", target: "a VNC desktop", example: `  onepam vnc connect build-desktop --listen 127.0.0.1:5901   # then point a VNC viewer at 127.0.0.1::5901
   onepam vnc connect build-desktop -- vncviewer {host}::{port}`},
 	{typ: api.TypeRDP, short: "Connect to RDP desktops", target: "an RDP desktop", example: `  onepam rdp connect win-jump --listen 127.0.0.1:13389   # then xfreerdp /v:127.0.0.1:13389
+  onepam rdp connect win-jump --launch                      # starts xfreerdp (mstsc on Windows) on it
   onepam rdp connect win-jump -- xfreerdp /v:{addr}`},
 }
 
@@ -77,6 +78,8 @@ type ConnectOptions struct {
 	Command []string
 	// Open opens the local address in the browser (http; connect_open.go).
 	Open bool
+	// Launch starts the RDP client as the command (rdp; connect_launch.go).
+	Launch bool
 }
 
 // NewCmdConnect returns `onepam TYPE connect` for spec.
@@ -110,6 +113,9 @@ administrator terminates it (exit 7) or it fails (exit 6).`,
 				return cmdutil.FlagErrorf("want one RESOURCE name (see onepam resources ls), got %d arguments before --", len(args))
 			}
 			opts.Resource = args[0]
+			if opts.Launch && len(opts.Command) > 0 {
+				return cmdutil.FlagErrorf("--launch starts the RDP client itself: give either --launch or -- COMMAND")
+			}
 			if _, _, err := net.SplitHostPort(opts.Listen); err != nil {
 				return cmdutil.FlagErrorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:0", opts.Listen)
 			}
@@ -122,6 +128,9 @@ administrator terminates it (exit 7) or it fails (exit 6).`,
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "local address to listen on (port 0 picks a free one)")
 	if spec.typ == api.TypeHTTP {
 		cmd.Flags().BoolVar(&opts.Open, "open", false, "open the local address in the web browser ($BROWSER, else xdg-open or open)")
+	}
+	if spec.typ == api.TypeRDP {
+		cmd.Flags().BoolVar(&opts.Launch, "launch", false, "start the RDP client on the local address (xfreerdp; mstsc or the Remote Desktop app with an .rdp file on Windows and macOS) and end the session when it exits")
 	}
 	if spec.db {
 		cmd.Flags().StringVar(&opts.Login, "db-user", "", "database user to log in as (the agent holds its credentials; default: the resource's)")
@@ -159,6 +168,13 @@ func runConnect(ctx context.Context, opts *ConnectOptions) error {
 	defer events.Close()
 
 	addr := ln.Addr().String()
+	if opts.Launch {
+		cleanup, err := launchClient(opts, addr)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	if len(opts.Command) == 0 {
 		fmt.Fprintln(opts.IO.Out, addr)
 		fmt.Fprintf(opts.IO.ErrOut, "listening on %s → %s (session %s); press Ctrl-C to end\n", addr, opts.Resource, sess.ID)
