@@ -75,6 +75,10 @@
 // is upload, written is download, plus mkdir, delete, rmdir, rename and
 // directory listings), listed by sessions files and sessions show.
 //
+// With the resource option debug_dump the agent writes each
+// connection's decrypted PDUs, the Client Info password zeroed, to a
+// file for collecting test data from real servers (format in dump.go).
+//
 // Malformed bytes from either side end that connection with a clear
 // error, recorded as a deskproto Error event; other sessions are not
 // affected. A session carries one client connection at a time.

@@ -7,6 +7,7 @@ import (
 	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -126,6 +127,16 @@ func (s *session) ServeConn(ctx context.Context, conn net.Conn, c api.ConnOpen) 
 	defer stop()
 
 	r := newRelay(s, c.ConnID, conn, t)
+	if dir := s.tc.DebugDump; dir != "" {
+		name := fmt.Sprintf("%s-%d.rdpdump", s.info.Open.SessionID, c.ConnID)
+		fail := func(err error) { s.log.Warn("rdp: debug dump stopped", "conn", c.ConnID, "err", err) }
+		if r.dump, err = openDump(dir, name, fail); err != nil {
+			s.log.Warn("rdp: no debug dump", "conn", c.ConnID, "err", err)
+		} else {
+			s.log.Info("rdp: writing a debug dump of the connection's PDUs", "conn", c.ConnID, "file", filepath.Join(dir, name))
+			defer r.dump.close()
+		}
+	}
 	err = r.run()
 	if s.conns.Closing() {
 		err = nil // torn down on purpose

@@ -40,6 +40,7 @@ type rdpRelay struct {
 	blocked         map[uint16]bool // withheld channels: their data is dropped both ways
 	infoDone        bool
 	audit           *vchan.Audit // clipboard and drive activity
+	dump            *dumper      // debug dump of the PDUs read (nil: none)
 
 	// server → client
 	width, height int
@@ -63,6 +64,12 @@ func newRelay(s *session, id int64, client net.Conn, t *targetConn) *rdpRelay {
 	return r
 }
 
+// pduReader reads the PDUs of one leg (wire.Reader, or dumpReader).
+type pduReader interface {
+	Next() (wire.Kind, []byte, error)
+	Buffered() int
+}
+
 // protocolError is malformed or refused protocol content.
 func protocolError(format string, args ...any) error {
 	return fmt.Errorf("rdp: "+format, args...)
@@ -83,8 +90,11 @@ func (r *rdpRelay) run() error {
 	if err := r.clientSecurity(); err != nil {
 		return err
 	}
-	crd := wire.NewReader(r.ctls)
-	trd := wire.NewReader(r.t.tls)
+	var crd, trd pduReader = wire.NewReader(r.ctls), wire.NewReader(r.t.tls)
+	if r.dump != nil {
+		crd = dumpReader{crd.(*wire.Reader), r.dump, dumpFromClient}
+		trd = dumpReader{trd.(*wire.Reader), r.dump, dumpFromServer}
+	}
 	if err := r.connectMCS(crd, trd); err != nil {
 		return err
 	}
@@ -162,7 +172,7 @@ func (r *rdpRelay) clientSecurity() error {
 
 // connectMCS carries the MCS Connect-Initial to the server and the
 // Connect-Response back, rewriting the GCC data of both.
-func (r *rdpRelay) connectMCS(crd, trd *wire.Reader) error {
+func (r *rdpRelay) connectMCS(crd, trd pduReader) error {
 	_, pdu, err := crd.Next()
 	if err != nil {
 		return fmt.Errorf("read the client's MCS connect initial: %w", err)
@@ -274,7 +284,7 @@ func (r *rdpRelay) connectMCS(crd, trd *wire.Reader) error {
 }
 
 // clientToServer relays the client's PDUs to the server.
-func (r *rdpRelay) clientToServer(rd *wire.Reader) error {
+func (r *rdpRelay) clientToServer(rd pduReader) error {
 	var out []byte
 	for {
 		kind, pdu, err := rd.Next()
@@ -403,7 +413,7 @@ func (r *rdpRelay) clientIO(data []byte) ([]byte, error) {
 }
 
 // serverToClient relays the server's PDUs to the client.
-func (r *rdpRelay) serverToClient(rd *wire.Reader) error {
+func (r *rdpRelay) serverToClient(rd pduReader) error {
 	var out []byte
 	for {
 		kind, pdu, err := rd.Next()
@@ -651,7 +661,7 @@ func (r *rdpRelay) bitmaps(t time.Duration, data []byte) error {
 // flushIfIdle hands the recording's buffered events to the recorder
 // when nothing more is waiting on rd, so that a live view lags by one
 // burst of updates at most.
-func (r *rdpRelay) flushIfIdle(rd *wire.Reader) error {
+func (r *rdpRelay) flushIfIdle(rd pduReader) error {
 	if rd.Buffered() == 0 {
 		return rec(r.s.enc.Flush())
 	}
