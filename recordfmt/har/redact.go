@@ -192,6 +192,14 @@ func (r *Redactor) Body(mimeType, text string) string {
 
 // JSON redacts secret keys of a JSON text.
 func (r *Redactor) JSON(text string) string {
+	if !r.mayNameSecret(text) {
+		return text // no key can be secret: no need to parse
+	}
+	return r.redactJSON(text)
+}
+
+// redactJSON is JSON without the check that spares parsing.
+func (r *Redactor) redactJSON(text string) string {
 	var v any
 	d := json.NewDecoder(strings.NewReader(text))
 	d.UseNumber()
@@ -217,6 +225,24 @@ func (r *Redactor) JSON(text string) string {
 		}
 		return `"` + sub[1] + `":"` + Redacted + `"`
 	})
+}
+
+// mayNameSecret reports whether some name in text could be secret: a
+// name written in text folds (lowercase, no "-" or "_") to a substring of
+// the folded text, so when no secret fragment is in the folded text no
+// name is secret; a \u escape could spell a name differently, so text
+// with one may always name a secret.
+func (r *Redactor) mayNameSecret(text string) bool {
+	if strings.Contains(text, `\u`) {
+		return true
+	}
+	f := fold(text)
+	for _, s := range r.fields {
+		if strings.Contains(f, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // walk redacts v in place and reports whether anything changed.

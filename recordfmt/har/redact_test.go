@@ -43,6 +43,10 @@ func TestRedactValues(t *testing.T) {
 		{"json cut", r.Body("application/json", `{"user":"a","password":"hun`), `{"user":"a","password":"[REDACTED]"`},
 		{"json cut number", r.JSON(`[{"secret": 12345, "x": "y"`), `[{"secret":"[REDACTED]", "x": "y"`},
 		{"text", r.Body("text/plain", "password=x"), "password=x"},
+		{"json key with an escape", r.JSON(`{"\u0070assword":"p"}`), `{"password":"[REDACTED]"}`},
+		{"json key folded", r.JSON(`{"Pass-Word":"p","x":1}`), `{"Pass-Word":"[REDACTED]","x":1}`},
+		{"json secret word in a value only", r.JSON(`{"note": "my token"}`), `{"note": "my token"}`},
+		{"json without a secret word", r.JSON(`{"a": [1, 2, {"b": "c"}]}`), `{"a": [1, 2, {"b": "c"}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {

@@ -44,8 +44,7 @@ type Encoder struct {
 	w   io.Writer
 	red *Redactor
 
-	mu  sync.Mutex
-	buf []byte
+	mu sync.Mutex // one line per Write, in order
 }
 
 // NewEncoder writes h as the first line and returns an encoder for the
@@ -73,18 +72,15 @@ func (enc *Encoder) Encode(e *Entry) error {
 }
 
 func (enc *Encoder) writeLine(v any) error {
-	b, err := marshal(v)
-	if err != nil {
+	return appendLine(v, func(line []byte) error {
+		if len(line)-1 > MaxLineSize {
+			return fmt.Errorf("line of %d bytes is over the %d byte limit", len(line)-1, MaxLineSize)
+		}
+		enc.mu.Lock()
+		defer enc.mu.Unlock()
+		_, err := enc.w.Write(line)
 		return err
-	}
-	if len(b) > MaxLineSize {
-		return fmt.Errorf("line of %d bytes is over the %d byte limit", len(b), MaxLineSize)
-	}
-	enc.mu.Lock()
-	defer enc.mu.Unlock()
-	enc.buf = append(append(enc.buf[:0], b...), '\n')
-	_, err = enc.w.Write(enc.buf)
-	return err
+	})
 }
 
 // normalize makes the required arrays non-nil so they encode as [].
