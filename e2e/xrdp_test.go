@@ -358,19 +358,19 @@ func (d *xrdpDesk) waitDrawn(t testing.TB, disp string) *image.RGBA {
 	var img *image.RGBA
 	var err error
 	var bg, in color.RGBA
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if img, err = d.screenshot(t, disp); err == nil {
-			bg, in = img.RGBAAt(5, 5), img.RGBAAt(100+120, 60+80)
-			if bg == (color.RGBA{0x33, 0x66, 0xcc, 0xff}) && in.R > 100 && in.R < 140 && in.G > 155 && in.G < 195 { // inside the gradient
-				return img
-			}
+	defer func() {
+		if t.Failed() {
+			t.Logf("the session on %s: screenshot error %v, background %v, inside the image %v", disp, err, bg, in)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the xrdp session on %s does not show its content after 30s: screenshot error %v, background %v, image %v", disp, err, bg, in)
+	}()
+	e2etest.WaitFor(t, 30*time.Second, "the xrdp session to draw its content", func() bool {
+		if img, err = d.screenshot(t, disp); err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		bg, in = img.RGBAAt(5, 5), img.RGBAAt(100+120, 60+80)
+		return bg == (color.RGBA{0x33, 0x66, 0xcc, 0xff}) && in.R > 100 && in.R < 140 && in.G > 155 && in.G < 195 // inside the gradient
+	})
+	return img
 }
 
 // run runs an X client on the user's session (as root, with the
