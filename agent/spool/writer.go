@@ -24,10 +24,15 @@ type Writer struct {
 	rec   *Recording
 	start time.Time // session time 0
 
+	// ckMu serialises checkpoints (their fsyncs and snapshot writes run
+	// outside mu, so writes go on while the disk syncs) with Finalize and
+	// Abort, which close the files. Lock order: ckMu, then mu.
+	ckMu     sync.Mutex
+	slotSize [2]int64 // guarded by ckMu
+
 	mu       sync.Mutex
 	data     *os.File
 	slots    [2]*os.File
-	slotSize [2]int64
 	seq      int // snapshots written
 	cw       *container.Writer
 	timer    *time.Timer
@@ -145,42 +150,62 @@ func (w *Writer) armLocked() {
 // so far durable (fsync of the data file, the open frame's snapshot in the
 // next slot) and visible to the uploader.
 func (w *Writer) tick() {
+	w.ckMu.Lock()
+	defer w.ckMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.armed = false
 	if w.closed || w.err != nil {
+		w.mu.Unlock()
 		return
 	}
 	w.checkpointLocked()
 }
 
+// checkpointLocked makes what was written so far durable: it takes the
+// open frame's snapshot under mu, then releases mu for the fsync of the
+// data file and the write and fsync of the snapshot slot (writes go on
+// meanwhile: a slow disk does not stall the session), and publishes the
+// snapshot unless a frame was closed in between (the data file then holds
+// it, and a later checkpoint the new open frame). Both mu and ckMu are
+// held on entry; mu is released on return.
 func (w *Writer) checkpointLocked() {
-	if w.unsynced {
-		if err := w.data.Sync(); err != nil {
-			w.fail(fmt.Errorf("spool: sync recording %s: %w", w.rec.ID, err))
+	needSync := w.unsynced
+	w.unsynced = false
+	var snap []byte
+	var at int64
+	if w.dirty {
+		w.dirty = false
+		var err error
+		if at, snap, err = w.cw.Snapshot(nil); err != nil {
+			w.fail(err)
+			w.mu.Unlock()
 			return
 		}
-		w.unsynced = false
-	}
-	if !w.dirty {
-		return
-	}
-	w.dirty = false
-	_, snap, err := w.cw.Snapshot(nil)
-	if err != nil {
-		w.fail(err)
-		return
-	}
-	if len(snap) == 0 {
-		return // the frame was closed by size: the data file has it
 	}
 	i := w.seq % 2
-	if err := w.writeSlot(i, snap); err != nil {
-		w.fail(err)
-		return
+	w.mu.Unlock()
+
+	var err error
+	if needSync {
+		if err = w.data.Sync(); err != nil {
+			err = fmt.Errorf("spool: sync recording %s: %w", w.rec.ID, err)
+		}
 	}
-	w.seq++
-	w.rec.setTail(snap)
+	if err == nil && len(snap) > 0 { // empty: the frame was closed by size, the data file has it
+		err = w.writeSlot(i, snap)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err != nil:
+		w.fail(err)
+	case len(snap) > 0:
+		w.seq++
+		if w.cw.Stats().Size == at { // the open frame is still the one snapshotted
+			w.rec.setTail(snap)
+		}
+	}
 }
 
 // writeSlot replaces snapshot slot i with snap, durably. The other slot
@@ -222,6 +247,8 @@ func (w *Writer) fail(err error) {
 // writes failed is finalised as cut at the last complete frame. Calling
 // Finalize again returns the same size.
 func (w *Writer) Finalize(cut bool) (int64, error) {
+	w.ckMu.Lock()
+	defer w.ckMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -281,6 +308,7 @@ func (w *Writer) closeSlots(remove bool) error {
 // Abort discards the recording entirely (the session never started, so
 // there is nothing to keep).
 func (w *Writer) Abort() error {
+	w.ckMu.Lock()
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
@@ -290,5 +318,6 @@ func (w *Writer) Abort() error {
 		w.rec.finish(true)
 	}
 	w.mu.Unlock()
+	w.ckMu.Unlock()
 	return w.s.drop(w.rec)
 }

@@ -70,8 +70,9 @@
 //	32     32   chain hash h_i = SHA-256(h_{i-1} || bytes 0..31 of this
 //	            header || the C payload bytes)
 //	64     4    CRC-32C of bytes 0..63
-//	68     C    payload: one zstd frame (with its content checksum) holding
-//	            the raw bytes
+//	68     C    payload: one zstd frame holding the raw bytes (writers
+//	            leave out zstd's optional content checksum: the chain hash
+//	            covers the payload; readers accept frames with or without)
 //
 // A data frame holds inner-format bytes. Writers close a frame when it
 // holds Config.FrameSize raw bytes or when Flush is called, and write every
