@@ -197,8 +197,8 @@ AllowRootLogin=false
 MaxLoginRetry=4
 AlwaysGroupCheck=false
 [Sessions]
-X11DisplayOffset=10
-MaxSessions=10
+X11DisplayOffset=%d
+MaxSessions=100
 KillDisconnected=false
 DisconnectedTimeLimit=0
 IdleTimeLimit=0
@@ -222,7 +222,7 @@ FileUmask=077
 [ChansrvLogging]
 LogLevel=INFO
 EnableSyslog=false
-`, sport, filepath.Join(dir, "sesman.log"))
+`, sport, 300+os.Getpid()%200, filepath.Join(dir, "sesman.log"))
 	for name, body := range map[string]string{"xrdp.ini": xrdpINI, "sesman.ini": sesmanINI} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -237,7 +237,7 @@ EnableSyslog=false
 	// sesman and xrdp fork a process per session and per connection;
 	// end them all (their ids, children first) before the test's own
 	// cleanup kills the parents.
-	t.Cleanup(func() { killTree(sesman.Pid()) })
+	t.Cleanup(func() { d.killUserProcs(); killTree(sesman.Pid()) })
 	e2etest.WaitFor(t, 20*time.Second, "xrdp-sesman on port "+strconv.Itoa(sport), func() bool {
 		return listening(fmt.Sprintf("127.0.0.1:%d", sport)) || listening(fmt.Sprintf("[::1]:%d", sport)) || sesman.Exited()
 	})
@@ -445,13 +445,31 @@ func checkFileEvents(t testing.TB, w *world, id string, want []wantFile) {
 }
 
 // killUserProcs ends the test user's processes (its X session), by id.
+// Xorg is asked first (SIGTERM) so that it removes its display's lock
+// and socket; what is left of a display it could not clean is removed.
 func (d *xrdpDesk) killUserProcs() {
 	ids, err := lookupIDs(d.user)
 	if err != nil {
 		return
 	}
 	for _, pid := range userPids(ids[0]) {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(userPids(ids[0])) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range userPids(ids[0]) {
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if b, err := os.ReadFile(filepath.Join(d.home, "display")); err == nil {
+		n := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(string(b)), ":"), ".0")
+		lock := "/tmp/.X" + n + "-lock"
+		var st syscall.Stat_t
+		if syscall.Stat(lock, &st) == nil && int(st.Uid) == ids[0] {
+			os.Remove(lock)
+			os.Remove("/tmp/.X11-unix/X" + n)
+		}
 	}
 }
 
