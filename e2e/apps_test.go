@@ -25,38 +25,6 @@ import (
 	"github.com/onepam/onepam/recordfmt/har/hartest"
 )
 
-// requireBrowser fails in CI (CI=true) and skips elsewhere when node,
-// Debian's Chromium, the console's npm packages (playwright-core) or its
-// built assets (embedded in the control binary) are missing.
-func requireBrowser(t *testing.T) (node, chromium, uiDir string) {
-	t.Helper()
-	uiDir = filepath.Join("..", "control", "web", "ui")
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true: a missing peer is a failure; ./scripts/test installs nodejs, npm and chromium and runs ./scripts/web-build)", what)
-		}
-		t.Skipf("%s; ./scripts/test installs it (skipping outside CI)", what)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if chromium = os.Getenv("CHROMIUM"); chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing(chromium + " is not installed (Debian package chromium)")
-	}
-	if _, err := os.Stat(filepath.Join(uiDir, "node_modules", "playwright-core")); err != nil {
-		missing("the console's npm packages are not installed: run ./scripts/web-build")
-	}
-	if _, err := os.Stat(filepath.Join(uiDir, "..", "dist", "index.html")); err != nil {
-		missing("the console is not built: run ./scripts/web-build")
-	}
-	return node, chromium, uiDir
-}
-
 // appUpstream is newUpstream plus an HTML login form posting to /login.
 func appUpstream() http.Handler {
 	mux := http.NewServeMux()
@@ -83,7 +51,8 @@ var appTokenRE = regexp.MustCompile(`opt_[A-Za-z0-9_-]{20,}`)
 // allows, gets the 403 page and a session.denied audit event; the HAR of
 // the session lists the requests.
 func TestPublishedAppInChromium(t *testing.T) {
-	node, chromium, uiDir := requireBrowser(t)
+	uiDir := filepath.Join("..", "control", "web", "ui")
+	node, chromium := e2etest.RequireBrowser(t, uiDir)
 	requirePeer(t, "curl")
 	up := httptest.NewServer(appUpstream())
 	t.Cleanup(up.Close)

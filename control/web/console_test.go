@@ -26,31 +26,7 @@ import (
 // missing (./scripts/test installs and builds them).
 func requireBrowserTools(t *testing.T, uiDir string) (node, chromium string) {
 	t.Helper()
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true: a missing peer is a failure; ./scripts/test installs nodejs, npm and chromium and runs ./scripts/web-build)", what)
-		}
-		t.Skipf("%s; ./scripts/test installs it (skipping outside CI)", what)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	chromium = os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing(chromium + " is not installed (Debian package chromium)")
-	}
-	if _, err := os.Stat(filepath.Join(uiDir, "node_modules", "playwright-core")); err != nil {
-		missing("the console's npm packages are not installed: run ./scripts/web-build")
-	}
-	if _, err := os.Stat(filepath.Join(uiDir, "..", "dist", "index.html")); err != nil {
-		missing("the console is not built: run ./scripts/web-build")
-	}
-	return node, chromium
+	return e2etest.RequireBrowser(t, uiDir)
 }
 
 var sessionIDRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}`)
