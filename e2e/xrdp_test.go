@@ -601,11 +601,39 @@ func TestXrdpSessions(t *testing.T) {
 			out, _ := cmd.Output()
 			return string(out) == down
 		})
+		// The person copies a file; the desktop pastes it (xrdp-chansrv
+		// shows clipboard files under ~/thinclient_drives/.clipboard and
+		// pulls their contents when read).
+		content := "a file copied through the clipboard " + randHex(4)
+		dir, err := os.MkdirTemp("", "onepam-clip-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		file := filepath.Join(dir, "copied.txt")
+		uris := filepath.Join(dir, "uris")
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(uris, []byte("file://"+file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e2etest.Start(t, "xclip-client-file", []string{"DISPLAY=" + clientDisplay}, "xclip", "-quiet", "-selection", "clipboard", "-t", "text/uri-list", "-i", uris)
+		e2etest.WaitFor(t, 30*time.Second, "the copied file on the desktop", func() bool {
+			out, _ := desk.run(disp, "xclip", "-o", "-selection", "clipboard", "-t", "text/uri-list")
+			if !strings.HasSuffix(strings.TrimSpace(out), "/copied.txt") {
+				return false
+			}
+			got, _ := desk.runAsUser("cat", filepath.Join(desk.home, "thinclient_drives", ".clipboard", "copied.txt"))
+			return got == content
+		})
 		endSession(t, w, tun, client)
 
 		checkFileEvents(t, w, tun.ID, []wantFile{
 			{"rdp-clipboard", "upload", `CF_UNICODETEXT ` + strconv.Quote(up), -1},
 			{"rdp-clipboard", "download", `CF_UNICODETEXT ` + strconv.Quote(down), -1},
+			{"rdp-clipboard", "upload", `FileGroupDescriptorW "copied.txt"`, -1},
+			{"rdp-clipboard", "upload", "copied.txt", int64(len(content))},
 		})
 		_, rec, _ := exportEvents(t, w.admin, tun.ID)
 		clips := map[deskproto.ClipDir]bool{}
