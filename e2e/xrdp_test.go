@@ -517,60 +517,11 @@ func TestXrdpSessions(t *testing.T) {
     url: rdp://%[1]s:%[2]s@%[3]s?security=tls&ignore_cert=true&clipboard=off&drives=off
 `, desk.user, desk.password, desk.addr))
 
-	t.Run("xfreerdp through rdp connect reaches the user's session; recording equals the screen; keys arrive", func(t *testing.T) {
-		tun := rdpConnect(t, w.admin, "xrdp")
-		client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:32")
-		disp := desk.display(t)
-		truth := desk.waitDrawn(t, disp)
-		win := waitClientShows(t, clientDisplay, client, truth)
-
-		// Key presses go to the root window where the pointer is (no
-		// window manager): move it onto the background, then type.
-		xdo(t, clientDisplay, "windowfocus", "--sync", win)
-		xdo(t, clientDisplay, "mousemove", "--window", win, "40", "420")
-		xdo(t, clientDisplay, "click", "1")
-		xdo(t, clientDisplay, "key", "--window", win, "q")
-		e2etest.WaitFor(t, 20*time.Second, "key q in the session's key log", func() bool {
-			return strings.Contains(readFile(filepath.Join(desk.home, "keys.log")), "(keysym 0x71, q)")
+	for _, bpp := range []string{"32", "24"} {
+		t.Run("xfreerdp /bpp:"+bpp+" through rdp connect reaches the user's session; recording equals the screen; keys arrive", func(t *testing.T) {
+			xrdpSession(t, w, desk, clientDisplay, bpp)
 		})
-		end, err := desk.screenshot(t, disp)
-		if err != nil {
-			t.Fatal(err)
-		}
-
-		client.Signal(syscall.SIGTERM)
-		if _, err := client.Wait(20 * time.Second); err != nil {
-			t.Fatal(err)
-		}
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
-		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
-		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
-			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
-		})
-		hdr, evs, _ := exportEvents(t, w.admin, tun.ID)
-		if hdr.Meta["protocol"] != "rdp" {
-			t.Fatalf("recording header meta %v", hdr.Meta)
-		}
-		keys := 0
-		var last time.Duration
-		for _, e := range evs {
-			if e.Type == deskproto.EventKey && e.Scancode == 0x10 { // 'q'
-				keys++
-			}
-			last = max(last, e.T)
-		}
-		if keys < 2 {
-			t.Fatalf("the recording holds %d events of key q, want press and release", keys)
-		}
-		frame := strings.TrimSpace(w.admin.MustRun("sessions", "frames", tun.ID, t.TempDir(), "--at", last.String()))
-		if n := vnctest.Diff(vnctest.ReadPNG(t, frame), end); n != 0 {
-			t.Fatalf("the frame rebuilt from the recording at %s differs from the xrdp session's screenshot in %d pixels", last, n)
-		}
-	})
-
+	}
 	t.Run("clipboard both ways is file activity and in the recording", func(t *testing.T) {
 		tun := rdpConnect(t, w.admin, "xrdp")
 		client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:32", "+clipboard")
@@ -714,4 +665,63 @@ func TestXrdpSessions(t *testing.T) {
 			t.Fatalf("the recording's channel list %q does not show cliprdr and rdpdr withheld", chans)
 		}
 	})
+}
+
+// xrdpSession connects xfreerdp at bpp to the xrdp resource, checks that
+// its window shows the session, that a key reaches the session, and
+// that the frame rebuilt from the recording equals the session's
+// screenshot.
+func xrdpSession(t *testing.T, w *world, desk *xrdpDesk, clientDisplay, bpp string) {
+	t.Helper()
+	tun := rdpConnect(t, w.admin, "xrdp")
+	client := startXfreerdp(t, clientDisplay, tun.Addr, "/bpp:"+bpp)
+	disp := desk.display(t)
+	truth := desk.waitDrawn(t, disp)
+	win := waitClientShows(t, clientDisplay, client, truth)
+
+	// Key presses go to the root window where the pointer is (no
+	// window manager): move it onto the background, then type.
+	xdo(t, clientDisplay, "windowfocus", "--sync", win)
+	xdo(t, clientDisplay, "mousemove", "--window", win, "40", "420")
+	xdo(t, clientDisplay, "click", "1")
+	keys := func() int { return strings.Count(readFile(filepath.Join(desk.home, "keys.log")), "(keysym 0x71, q)") }
+	before := keys()
+	xdo(t, clientDisplay, "key", "--window", win, "q")
+	e2etest.WaitFor(t, 20*time.Second, "key q in the session's key log", func() bool { return keys() > before })
+	end, err := desk.screenshot(t, disp)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	client.Signal(syscall.SIGTERM)
+	if _, err := client.Wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tun.Signal(syscall.SIGINT)
+	if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
+	}
+	waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
+	e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+		return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
+	})
+	hdr, evs, _ := exportEvents(t, w.admin, tun.ID)
+	if hdr.Meta["protocol"] != "rdp" {
+		t.Fatalf("recording header meta %v", hdr.Meta)
+	}
+	qs := 0
+	var last time.Duration
+	for _, e := range evs {
+		if e.Type == deskproto.EventKey && e.Scancode == 0x10 { // 'q'
+			qs++
+		}
+		last = max(last, e.T)
+	}
+	if qs < 2 {
+		t.Fatalf("the recording holds %d events of key q, want press and release", qs)
+	}
+	frame := strings.TrimSpace(w.admin.MustRun("sessions", "frames", tun.ID, t.TempDir(), "--at", last.String()))
+	if n := vnctest.Diff(vnctest.ReadPNG(t, frame), end); n != 0 {
+		t.Fatalf("the frame rebuilt from the recording at %s differs from the xrdp session's screenshot in %d pixels", last, n)
+	}
 }
