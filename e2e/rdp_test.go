@@ -201,8 +201,14 @@ func clientWindow(t testing.TB, display string, client *e2etest.Proc) string {
 
 // windowShot is what the person sees: the xfreerdp window's pixels.
 func windowShot(display, win string) (*image.RGBA, error) {
+	return importShot(append(os.Environ(), "DISPLAY="+display), win)
+}
+
+// importShot is ImageMagick's picture of window (an id, or root) on the
+// display that env names.
+func importShot(env []string, win string) (*image.RGBA, error) {
 	cmd := exec.Command("import", "-window", win, "png:-")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("import -window %s: %w", win, err)

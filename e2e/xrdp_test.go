@@ -331,24 +331,7 @@ func (d *xrdpDesk) env(disp string) []string { return append(os.Environ(), d.xen
 
 // screenshot is the session display's own picture of its screen.
 func (d *xrdpDesk) screenshot(t testing.TB, disp string) (*image.RGBA, error) {
-	t.Helper()
-	cmd := exec.Command("import", "-window", "root", "png:-")
-	cmd.Env = d.env(disp)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("import -window root on %s: %w", disp, err)
-	}
-	img, err := png.Decode(bytes.NewReader(out))
-	if err != nil {
-		return nil, err
-	}
-	rgba := image.NewRGBA(img.Bounds())
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			rgba.Set(x, y, img.At(x, y))
-		}
-	}
-	return rgba, nil
+	return importShot(d.env(disp), "root")
 }
 
 // waitDrawn waits until the session shows its content (the background
