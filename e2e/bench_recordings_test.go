@@ -29,8 +29,9 @@ import (
 // (fail-closed), one not. TCP (connection log) pulls ONEPAM_BENCH_BYTES
 // (default 256 MiB) through the whole stack; SSH streams
 // ONEPAM_BENCH_SSH_BYTES (default 64 MiB) of `head -c N /dev/zero` output
-// (ONEPAM_BENCH_SSH_SOURCE=urandom for incompressible output), every byte
-// of it in the terminal recording. ONEPAM_BENCH_PROTOS (default "tcp,ssh")
+// (ONEPAM_BENCH_SSH_SOURCE=urandom for incompressible output, =text for
+// base64 lines of random bytes, all different and all indexed for search),
+// every byte of it in the terminal recording. ONEPAM_BENCH_PROTOS (default "tcp,ssh")
 // selects the protocols. Besides the ratios it reports the CPU seconds per
 // GiB of control and of the agent in each mode (the agent's own process,
 // not sshd's). With ONEPAM_PPROF=127.0.0.1:0 and ONEPAM_PPROF_ADDR_FILE set,
@@ -77,8 +78,11 @@ resources:
 		fmt.Sscan(s, &sshSize)
 	}
 	sshSource := "/dev/zero"
-	if os.Getenv("ONEPAM_BENCH_SSH_SOURCE") == "urandom" {
+	switch os.Getenv("ONEPAM_BENCH_SSH_SOURCE") {
+	case "urandom":
 		sshSource = "/dev/urandom"
+	case "text": // lines of printable text, all different: every one indexed for search
+		sshSource = "<(base64 -w 76 /dev/urandom)"
 	}
 	tun := map[string]*tunnel{}
 	if doTCP {
@@ -90,7 +94,7 @@ resources:
 	sshRate := func(mode string) float64 {
 		c0, a0 := e2etest.CPUTime(ctl.Pid()), e2etest.CPUTime(agents[mode].Pid())
 		start := time.Now()
-		cmd := exec.Command(cli, "ssh", "web-"+mode, "--", fmt.Sprintf("head -c %d %s", sshSize, sshSource))
+		cmd := exec.Command(cli, "ssh", "web-"+mode, "--", fmt.Sprintf("bash -c 'head -c %d %s'", sshSize, sshSource))
 		cmd.Env = append(os.Environ(), admin.Env()...)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
