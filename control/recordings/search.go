@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
@@ -125,22 +124,6 @@ func (ix *Indexer) claim(sessionID string) bool {
 	return true
 }
 
-// textLike reports whether a line is text worth indexing: binary output
-// (a program writing compressed or random bytes to the terminal) becomes
-// lines mostly of U+FFFD, which no one searches for and which cost the
-// full-text index far more than text (random bytes: 20 CPU-seconds per
-// GiB). A line with more than one U+FFFD in eight characters is skipped.
-func textLike(s string) bool {
-	n, bad := 0, 0
-	for _, r := range s {
-		n++
-		if r == utf8.RuneError {
-			bad++
-		}
-	}
-	return bad*8 <= n
-}
-
 // index indexes the output and the typed input lines, in one pass over
 // the recording. A recording damaged at its end is indexed up to the
 // damage.
@@ -164,12 +147,15 @@ func (ix *Indexer) index(ctx context.Context, sessionID string, format api.Recor
 		return nil
 	}
 	var readErr error
-	for l, err := range asciicast.AllLines(Inner(rc)) {
+	// Binary lines (asciicast.BinaryLine: a program writing random or
+	// compressed bytes to the terminal) are left out: no one searches
+	// for them and they cost the full-text index far more than text.
+	for l, err := range asciicast.AllLines(Inner(rc), true) {
 		if err != nil {
 			readErr = err
 			break
 		}
-		if strings.TrimSpace(l.Text) == "" || !textLike(l.Text) {
+		if strings.TrimSpace(l.Text) == "" {
 			continue
 		}
 		batch = append(batch, store.TextLine{Input: l.Input, At: l.Time, Text: l.Text})

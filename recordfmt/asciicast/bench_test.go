@@ -202,7 +202,7 @@ func BenchmarkLines(b *testing.B) {
 			b.SetBytes(c.output)
 			b.ReportAllocs()
 			for b.Loop() {
-				for _, err := range AllLines(bytes.NewReader(c.stored)) {
+				for _, err := range AllLines(bytes.NewReader(c.stored), true) {
 					if err != nil {
 						b.Fatal(err)
 					}

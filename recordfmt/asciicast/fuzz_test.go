@@ -188,7 +188,7 @@ func drain(t *testing.T, data []byte) {
 	}
 	var all [2][]Line
 	allErr := false
-	for l, err := range AllLines(bytes.NewReader(data)) {
+	for l, err := range AllLines(bytes.NewReader(data), false) {
 		if err != nil {
 			checkErr(t, err)
 			allErr = true
@@ -205,6 +205,32 @@ func drain(t *testing.T, data []byte) {
 	}
 	if !allErr && !reflect.DeepEqual(all, each) {
 		t.Fatalf("AllLines gave %q, Lines %q", all, each)
+	}
+	// skipBinary leaves out exactly the binary lines.
+	var text [2][]Line
+	for k := range each {
+		for _, l := range each[k] {
+			if !BinaryLine(l.Text) {
+				text[k] = append(text[k], l)
+			}
+		}
+	}
+	var skipped [2][]Line
+	for l, err := range AllLines(bytes.NewReader(data), true) {
+		if err != nil {
+			break
+		}
+		k := 0
+		if l.Input {
+			k = 1
+		}
+		if BinaryLine(l.Text) {
+			t.Fatalf("skipBinary gave the binary line %q", l.Text)
+		}
+		skipped[k] = append(skipped[k], l.Line)
+	}
+	if !allErr && !reflect.DeepEqual(skipped, text) {
+		t.Fatalf("AllLines skipping binary lines gave %q, want %q", skipped, text)
 	}
 	p, err := NewPlayer(bytes.NewReader(data), PlayOptions{Speed: 3, IdleLimit: time.Second, From: time.Second})
 	if err != nil {
