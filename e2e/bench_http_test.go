@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -18,15 +19,18 @@ import (
 )
 
 var (
-	wrkRate     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
-	wrkLatency  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkRate         = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests     = regexp.MustCompile(`(\d+) requests in`)
+	wrkSocketErrors = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+)`)
+	wrkLatency      = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
 )
 
 // BenchmarkHTTPWrk: wrk -t2 -c16 -d10s through `onepam http connect`
 // (HAR recording on) and straight to the same upstream, interleaved; also
-// the latency percentiles wrk reports and each gateway process's CPU time
-// per request (the figure that carries over to hosts of their own).
+// the latency percentiles wrk reports and the CPU time per request of each
+// process on each path (wrk, the upstream in this test process, the CLI,
+// control, the agent): on one machine the ratio cannot beat direct CPU /
+// through CPU, and the per-process figures carry over to separate hosts.
 func BenchmarkHTTPWrk(b *testing.B) {
 	requireBenchPeers(b, "wrk")
 	page := strings.Repeat("onepam ", 150) // ~1 KiB
@@ -42,14 +46,17 @@ func BenchmarkHTTPWrk(b *testing.B) {
 	cpu := map[string][]float64{} // process → CPU µs per request
 	run := func(name, base string, ps []proc) func() float64 {
 		return func() float64 {
-			c0 := cpuOf(ps)
-			out, err := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", base+"/").CombinedOutput()
-			c1 := cpuOf(ps)
+			c0, self0 := cpuOf(ps), e2etest.CPUTime(os.Getpid())
+			cmd := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", base+"/")
+			out, err := cmd.CombinedOutput()
+			c1, self1 := cpuOf(ps), e2etest.CPUTime(os.Getpid())
 			m, n := wrkRate.FindSubmatch(out), wrkRequests.FindSubmatch(out)
 			if err != nil || m == nil || n == nil {
 				b.Fatalf("wrk: %v\n%s", err, out)
 			}
-			if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+			// Timeouts (wrk's 2 s) can happen on a loaded machine; refused,
+			// broken connections and error statuses cannot.
+			if se := wrkSocketErrors.FindStringSubmatch(string(out)); strings.Contains(string(out), "Non-2xx") || (se != nil && se[1]+se[2]+se[3] != "000") {
 				b.Fatalf("wrk saw errors through %s:\n%s", name, out)
 			}
 			for _, l := range wrkLatency.FindAllStringSubmatch(string(out), -1) {
@@ -61,6 +68,10 @@ func BenchmarkHTTPWrk(b *testing.B) {
 			for i, p := range ps {
 				cpu[p.name] = append(cpu[p.name], float64((c1[i]-c0[i]).Microseconds())/reqs)
 			}
+			// The upstream runs in this process; wrk is the child.
+			wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			cpu[name+" upstream"] = append(cpu[name+" upstream"], float64((self1-self0).Microseconds())/reqs)
+			cpu[name+" wrk"] = append(cpu[name+" wrk"], float64(wrkCPU.Microseconds())/reqs)
 			v, _ := strconv.ParseFloat(string(m[1]), 64)
 			return v
 		}
@@ -69,8 +80,8 @@ func BenchmarkHTTPWrk(b *testing.B) {
 	for _, k := range []string{"onepam p50", "direct p50", "onepam p99", "direct p99"} {
 		fmt.Printf("  latency %s median %.2f ms\n", k, e2etest.Summarize(lat[k]).Median)
 	}
-	for _, p := range procs {
-		fmt.Printf("  %s CPU per request median %.1f µs\n", p.name, e2etest.Summarize(cpu[p.name]).Median)
+	for _, k := range []string{"direct wrk", "direct upstream", "onepam wrk", "cli", "control", "agent", "onepam upstream"} {
+		fmt.Printf("  %s CPU per request median %.1f µs\n", k, e2etest.Summarize(cpu[k]).Median)
 	}
 }
 
