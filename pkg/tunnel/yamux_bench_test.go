@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,7 @@ func BenchmarkYamuxPingPong(b *testing.B) {
 	buf := make([]byte, 64)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; i < b.N; i++ {
 		if _, err := st.Write(msg); err != nil {
 			b.Fatal(err)
@@ -107,4 +109,75 @@ func BenchmarkYamuxBulk(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkYamuxPingPongParallel: 8 streams each doing 64-byte round trips
+// at once over one yamux session on TLS — the shape of pgbench -c 8
+// through control and the agent. cpu-µs/op is the CPU of both ends (user
+// + system) per round trip, what the relays spend on 2 shared cores.
+func BenchmarkYamuxPingPongParallel(b *testing.B) {
+	client, server := tlsYamuxPair(b)
+	go func() {
+		for {
+			s, err := server.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(s, s) }()
+		}
+	}()
+	const streams = 8
+	sts := make([]net.Conn, streams)
+	for i := range sts {
+		st, err := client.OpenStream()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sts[i] = st
+	}
+	b.ResetTimer()
+	defer reportCPU(b)()
+	errc := make(chan error, streams)
+	for i, st := range sts {
+		n := b.N / streams
+		if i < b.N%streams {
+			n++
+		}
+		go func() {
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			for j := 0; j < n; j++ {
+				if _, err := st.Write(msg); err != nil {
+					errc <- err
+					return
+				}
+				if _, err := io.ReadFull(st, buf); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range sts {
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reportCPU reports the process's CPU time (user + system) per operation
+// between its call and the call of the function it returns.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
