@@ -1,8 +1,6 @@
 package querylog
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -14,16 +12,12 @@ import (
 type Encoder struct {
 	mu  sync.Mutex
 	w   io.Writer
-	buf bytes.Buffer
-	enc *json.Encoder
+	buf []byte
 }
 
 // NewEncoder returns an Encoder writing to w.
 func NewEncoder(w io.Writer) *Encoder {
-	e := &Encoder{w: w}
-	e.enc = json.NewEncoder(&e.buf)
-	e.enc.SetEscapeHTML(false)
-	return e
+	return &Encoder{w: w}
 }
 
 // Encode writes one entry. Params are converted with Param, the statement
@@ -41,17 +35,17 @@ func (e *Encoder) Encode(ent Entry) error {
 	ent.Duration = math.Round(ent.Duration*1e6) / 1e6
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.buf.Reset()
-	if err := e.enc.Encode(&ent); err != nil { // appends "\n"
+	b, err := appendEntry(e.buf[:0], &ent)
+	if err != nil {
 		return fmt.Errorf("querylog: encode: %w", err)
 	}
-	if _, err := e.w.Write(e.buf.Bytes()); err != nil {
-		return fmt.Errorf("querylog: write: %w", err)
+	if cap(b) <= 64<<10 {
+		e.buf = b // do not keep one huge entry's buffer
+	} else {
+		e.buf = nil
 	}
-	if e.buf.Cap() > 64<<10 {
-		e.buf = bytes.Buffer{} // do not keep one huge entry's buffer
-		e.enc = json.NewEncoder(&e.buf)
-		e.enc.SetEscapeHTML(false)
+	if _, err := e.w.Write(b); err != nil {
+		return fmt.Errorf("querylog: write: %w", err)
 	}
 	return nil
 }
