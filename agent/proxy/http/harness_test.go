@@ -53,15 +53,16 @@ func newRigTo(t testing.TB, address string, tc *TargetConfig, sk record.Sink) *r
 		t.Fatalf("open: %v", err)
 	}
 	r := &rig{t: t, sess: sess, rec: rec, errs: make(chan error, 100)}
-	r.front = proxytest.NewFront(t, sess, "sess-1")
-	r.front.Refused = func(_ int64, res api.ConnOpenResult, err error) {
-		r.errs <- errors.Join(err, errors.New(res.Error))
-	}
-	r.front.Ended = func(_ int64, err error) {
-		if err != nil {
-			r.errs <- err
-		}
-	}
+	r.front = proxytest.NewFrontWith(t, sess, "sess-1", proxytest.Hooks{
+		Refused: func(_ int64, res api.ConnOpenResult, err error) {
+			r.errs <- errors.Join(err, errors.New(res.Error))
+		},
+		Ended: func(_ int64, err error) {
+			if err != nil {
+				r.errs <- err
+			}
+		},
+	})
 	r.url = "http://" + r.front.Addr
 	return r
 }

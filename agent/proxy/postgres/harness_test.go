@@ -322,15 +322,16 @@ func startGateway(t testing.TB, tg target, open api.SessionOpen) *gateway {
 		t.Fatalf("Open: %v", err)
 	}
 	g := &gateway{sink: sink, sess: s, errs: map[int64]error{}}
-	f := proxytest.NewFront(t, s, "s1")
-	f.Refused = func(_ int64, res api.ConnOpenResult, err error) {
-		t.Errorf("conn open result: %+v, %v", res, err)
-	}
-	f.Ended = func(id int64, err error) {
-		g.mu.Lock()
-		g.errs[id] = err
-		g.mu.Unlock()
-	}
+	f := proxytest.NewFrontWith(t, s, "s1", proxytest.Hooks{
+		Refused: func(_ int64, res api.ConnOpenResult, err error) {
+			t.Errorf("conn open result: %+v, %v", res, err)
+		},
+		Ended: func(id int64, err error) {
+			g.mu.Lock()
+			g.errs[id] = err
+			g.mu.Unlock()
+		},
+	})
 	g.addr = f.Addr
 	return g
 }

@@ -41,13 +41,12 @@ func OpenDesk(t testing.TB, p proxy.Proxy, open api.SessionOpen, target proxy.Ta
 		return nil, err
 	}
 	d.Sess = sess
-	f := NewFront(t, sess, open.SessionID)
-	f.Ended = func(_ int64, err error) {
+	f := NewFrontWith(t, sess, open.SessionID, Hooks{Ended: func(_ int64, err error) {
 		select {
 		case d.Errs <- err:
 		default:
 		}
-	}
+	}})
 	d.Addr = f.Addr
 	return d, nil
 }

@@ -21,13 +21,8 @@ import (
 type Front struct {
 	// Addr is where clients connect (127.0.0.1:PORT).
 	Addr string
-	// Refused, when set, is called when a connection's ConnOpenResult
-	// is not OK or cannot be read (err is the read error).
-	Refused func(id int64, res api.ConnOpenResult, err error)
-	// Ended, when set, is called with the result of every ServeConn
-	// call.
-	Ended func(id int64, err error)
 
+	hooks     Hooks
 	sess      proxy.Session
 	sessionID string
 	ln        net.Listener
@@ -38,16 +33,33 @@ type Front struct {
 	wg     sync.WaitGroup // ServeConn calls
 }
 
-// NewFront starts a Front for sess; conns carry sessionID. Set Refused
-// and Ended before the first connection. At cleanup the listener closes,
-// the session closes and the ServeConn calls are waited for.
+// Hooks are the optional callbacks of a Front. They are fixed when the
+// Front starts, before its first connection can arrive.
+type Hooks struct {
+	// Refused, when set, is called when a connection's ConnOpenResult
+	// is not OK or cannot be read (err is the read error).
+	Refused func(id int64, res api.ConnOpenResult, err error)
+	// Ended, when set, is called with the result of every ServeConn
+	// call.
+	Ended func(id int64, err error)
+}
+
+// NewFront starts a Front for sess without hooks; see NewFrontWith.
 func NewFront(t testing.TB, sess proxy.Session, sessionID string) *Front {
+	t.Helper()
+	return NewFrontWith(t, sess, sessionID, Hooks{})
+}
+
+// NewFrontWith starts a Front for sess; conns carry sessionID. At cleanup
+// the listener closes, the session closes and the ServeConn calls are
+// waited for.
+func NewFrontWith(t testing.TB, sess proxy.Session, sessionID string, hooks Hooks) *Front {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Front{Addr: ln.Addr().String(), sess: sess, sessionID: sessionID, ln: ln}
+	f := &Front{Addr: ln.Addr().String(), hooks: hooks, sess: sess, sessionID: sessionID, ln: ln}
 	go f.accept(t)
 	t.Cleanup(f.Close)
 	return f
@@ -99,14 +111,14 @@ func (f *Front) carry(t testing.TB, client net.Conn, id int64) {
 		defer f.wg.Done()
 		err := f.sess.ServeConn(context.Background(), agentEnd, api.ConnOpen{SessionID: f.sessionID, ConnID: id, ClientAddr: client.RemoteAddr().String()})
 		agentEnd.Close()
-		if f.Ended != nil {
-			f.Ended(id, err)
+		if f.hooks.Ended != nil {
+			f.hooks.Ended(id, err)
 		}
 	}()
 	var res api.ConnOpenResult
 	if err := tunnel.ReadFrame(cliEnd, &res); err != nil || !res.OK {
-		if f.Refused != nil {
-			f.Refused(id, res, err)
+		if f.hooks.Refused != nil {
+			f.hooks.Refused(id, res, err)
 		}
 		client.Close()
 		cliEnd.Close()
