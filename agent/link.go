@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/pkg/tunnel"
 )
 
@@ -91,7 +92,7 @@ func (a *Agent) connect(ctx context.Context) (*link, error) {
 	}
 	tc := tunnel.CAConfig(a.id.ca, hostOf(cfg.ControlAddr))
 	tc.Certificates = []tls.Certificate{a.id.cert}
-	conn := tls.Client(raw, tc)
+	conn := tls.Client(relay.Raw(raw), tc)
 	if err := conn.HandshakeContext(hctx); err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("TLS handshake with control %s: %w", cfg.ControlAddr, err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/onepam/onepam/pkg/relay"
 )
 
 // Gateway accepts agent connections. Create it with New and run it with
@@ -142,7 +144,7 @@ func (g *Gateway) closeAll() {
 // handleConn runs the TLS handshake and hands the connection to enrollment
 // (no client certificate) or to the agent session (a verified certificate).
 func (g *Gateway) handleConn(ctx context.Context, raw net.Conn) {
-	tc := tls.Server(raw, g.tls)
+	tc := tls.Server(relay.Raw(raw), g.tls)
 	hctx, cancel := context.WithTimeout(ctx, g.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()

@@ -319,6 +319,7 @@ func (r *tcpRelay) accept(ctx context.Context, ln net.Listener) {
 		if err != nil {
 			return // the listener was closed
 		}
+		lc = relay.Raw(lc)
 		if !r.track(lc) {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
 )
 
 // Conn is an upgraded session connection: raw bytes both ways. CloseWrite
@@ -66,7 +67,7 @@ func (c *Client) Connect(ctx context.Context, sessionID, channel string) (Conn, 
 	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	conn := tls.Client(raw, c.tls)
+	conn := tls.Client(relay.Raw(raw), c.tls)
 	// Until the 101 arrives, the context and the timeout bound every step.
 	_ = conn.SetDeadline(time.Now().Add(c.cfg.Timeout))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })

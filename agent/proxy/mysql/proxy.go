@@ -161,7 +161,7 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reach database %s: %w", addr, err)
 	}
-	return conn, nil
+	return relay.Raw(conn), nil
 }
 
 func (s *session) loginParams(user, password, database string) *loginParams {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/onepam/onepam/pkg/relay"
 )
 
 // ServerError is an ErrorResponse the database server sent while the agent
@@ -61,6 +63,7 @@ func (s *session) dialServer(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reach database %s: %w", addr, err)
 	}
+	conn = relay.Raw(conn)
 	if s.tls == nil {
 		return conn, nil
 	}

@@ -1,0 +1,96 @@
+//go:build linux
+
+package relay
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// Raw wraps a TCP connection so that its reads and writes are made with
+// raw system calls (syscall.RawSyscall) on the non-blocking socket, waiting
+// in Go's poller when the socket is not ready, exactly as net.Conn does.
+//
+// Why: a Go system call tells the scheduler it may block (entersyscall):
+// the scheduler's monitor thread (sysmon) is woken, and a call longer than
+// 20 µs — a loopback write that delivers to the receiver often is on a
+// loaded machine — has its processor handed to another thread. On the
+// relay hops each message is a read and a write, and that bookkeeping cost
+// as much CPU as the calls themselves. A read or write on a non-blocking
+// socket never blocks, so the raw call is safe; it only keeps the
+// goroutine's processor for the few microseconds the kernel takes.
+//
+// Other connections are returned unchanged.
+func Raw(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &rawConn{TCPConn: tc, rc: rc}
+}
+
+type rawConn struct {
+	*net.TCPConn
+	rc syscall.RawConn
+}
+
+func (c *rawConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, errno = int(r), e
+		return e != syscall.EAGAIN
+	})
+	if err != nil {
+		return 0, c.opErr("read", err)
+	}
+	if errno != 0 {
+		return 0, c.opErr("read", errno)
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *rawConn) Write(p []byte) (int, error) {
+	total := 0
+	for total < len(p) {
+		var n int
+		var errno syscall.Errno
+		rest := p[total:]
+		err := c.rc.Write(func(fd uintptr) bool {
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+			n, errno = int(r), e
+			return e != syscall.EAGAIN
+		})
+		if err != nil {
+			return total, c.opErr("write", err)
+		}
+		if errno != 0 {
+			return total, c.opErr("write", errno)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// opErr wraps err as net.TCPConn does, so callers' checks (timeouts,
+// net.ErrClosed, ECONNRESET) see the same errors.
+func (c *rawConn) opErr(op string, err error) error {
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError(op, errno)
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
