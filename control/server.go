@@ -28,6 +28,7 @@ import (
 	"github.com/onepam/onepam/control/store/sqlite"
 	"github.com/onepam/onepam/control/web"
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/relay"
 )
 
 // Server is a control server.
@@ -261,7 +262,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(tls.NewListener(s.apiLn, srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(tls.NewListener(relay.RawListener(s.apiLn), srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve API: %w", err)
 		}
 	}()

@@ -94,3 +94,16 @@ func (c *rawConn) opErr(op string, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
+
+// RawListener returns a listener whose accepted TCP connections are Raw.
+func RawListener(ln net.Listener) net.Listener { return rawListener{ln} }
+
+type rawListener struct{ net.Listener }
+
+func (l rawListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Raw(c), nil
+}

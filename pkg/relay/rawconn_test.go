@@ -93,6 +93,31 @@ func TestRawConn(t *testing.T) {
 			t.Fatalf("Write to a reset connection: %v", err)
 		}
 	})
+	t.Run("RawListener accepts Raw connections", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rl := RawListener(ln)
+		defer rl.Close()
+		go func() {
+			if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+				c.Write([]byte("hi"))
+				c.Close()
+			}
+		}()
+		c, err := rl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, ok := c.(*rawConn); !ok {
+			t.Fatalf("accepted %T, want *rawConn", c)
+		}
+		if b, err := io.ReadAll(c); err != nil || string(b) != "hi" {
+			t.Fatalf("ReadAll = %q, %v", b, err)
+		}
+	})
 	t.Run("other connections are returned unchanged", func(t *testing.T) {
 		a, b := net.Pipe()
 		defer a.Close()
