@@ -56,7 +56,9 @@ func interleave(b *testing.B, what, unit string, through, direct func() float64)
 var pgbenchTPS = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
 // BenchmarkDBPgbench: pgbench -S -c 8 -T 30 through `onepam db connect`
-// (query log on) and straight to the machine's PostgreSQL.
+// (query log on) and straight to the machine's PostgreSQL; also the CPU
+// time per transaction of each gateway process (CLI, control, agent),
+// the figure that carries over to separate hosts.
 func BenchmarkDBPgbench(b *testing.B) {
 	requireBenchPeers(b, "pgbench", "psql")
 	db := "onepam_bench_" + randHex(4)
@@ -73,19 +75,37 @@ func BenchmarkDBPgbench(b *testing.B) {
 	if s := os.Getenv("ONEPAM_BENCH_PGBENCH_SECS"); s != "" {
 		secs = s
 	}
-	run := func(port string) func() float64 {
+	procs := []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}
+	cpu := map[string][]float64{} // gateway process → CPU µs per transaction
+	run := func(port string, ps []proc) func() float64 {
 		return func() float64 {
+			c0 := cpuOf(ps)
 			out, err := exec.Command("pgbench", "-S", "-c", "8", "-j", "2", "-T", secs, "-n", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db).CombinedOutput()
-			m := pgbenchTPS.FindSubmatch(out)
-			if err != nil || m == nil {
+			c1 := cpuOf(ps)
+			m, n := pgbenchTPS.FindSubmatch(out), pgbenchTxns.FindSubmatch(out)
+			if err != nil || m == nil || n == nil {
 				b.Fatalf("pgbench: %v\n%s", err, out)
+			}
+			txns, _ := strconv.ParseFloat(string(n[1]), 64)
+			for i, p := range ps {
+				cpu[p.name] = append(cpu[p.name], float64((c1[i]-c0[i]).Microseconds())/txns)
 			}
 			v, _ := strconv.ParseFloat(string(m[1]), 64)
 			return v
 		}
 	}
-	interleave(b, "pgbench -S -c 8 -j 2 -T "+secs+" (TPS)", "tps", run(portOf(tun.Addr)), run("5432"))
+	interleave(b, "pgbench -S -c 8 -j 2 -T "+secs+" (TPS)", "tps", run(portOf(tun.Addr), procs), run("5432", nil))
+	var total float64
+	for _, p := range procs {
+		med := e2etest.Summarize(cpu[p.name]).Median
+		total += med
+		fmt.Printf("  CPU per transaction, %s: median %.1f µs\n", p.name, med)
+		b.ReportMetric(med, "cpu-µs/txn-"+p.name)
+	}
+	fmt.Printf("  CPU per transaction, gateway total: %.1f µs\n", total)
 }
+
+var pgbenchTxns = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
 
 // BenchmarkDBQueryLatency: select 1 on one pgx connection, alternating
 // through the gateway and direct, query by query.
