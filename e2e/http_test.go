@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/onepam/onepam/e2e/e2etest"
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/cli/devapp"
 	"github.com/onepam/onepam/recordfmt/har"
 	"github.com/onepam/onepam/recordfmt/har/hartest"
 )
@@ -63,22 +64,7 @@ func newUpstream() http.Handler {
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 		_, _ = io.CopyN(w, downloadSource(), n)
 	})
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
-	})
+	mux.HandleFunc("GET /ws", devapp.WebSocketEcho(32768))
 	return mux
 }
 

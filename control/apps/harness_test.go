@@ -20,12 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/onepam/onepam/agent"
 	"github.com/onepam/onepam/control"
 	"github.com/onepam/onepam/control/apps"
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/cli/devapp"
 	"github.com/onepam/onepam/pkg/client"
 )
 
@@ -63,22 +62,7 @@ func upstream() http.Handler {
 		w.Header().Set("Content-Length", "8388608")
 		_, _ = w.Write(make([]byte, 8<<20))
 	})
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
-	})
+	mux.HandleFunc("GET /ws", devapp.WebSocketEcho(32768))
 	return mux
 }
 

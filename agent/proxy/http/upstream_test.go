@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/coder/websocket"
+	"github.com/onepam/onepam/pkg/cli/devapp"
 )
 
 // pattern writes n deterministic pseudo-random bytes.
@@ -129,23 +129,7 @@ func upstreamMux(t testing.TB) http.Handler {
 		}
 		io.WriteString(w, "cookie ok: "+sum([]byte(c.Value)))
 	})
-	mux.HandleFunc("/base/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		c.SetReadLimit(1 << 20)
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, msg); err != nil {
-				return
-			}
-		}
-	})
+	mux.HandleFunc("/base/ws", devapp.WebSocketEcho(1<<20))
 	return mux
 }
 

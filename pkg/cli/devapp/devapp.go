@@ -47,7 +47,7 @@ func New() *App {
 	a.mux.HandleFunc("GET /{$}", a.index)
 	a.mux.HandleFunc("POST /notes", a.addNote)
 	a.mux.HandleFunc("GET /api/info", a.info)
-	a.mux.HandleFunc("GET /ws", echo)
+	a.mux.HandleFunc("GET /ws", WebSocketEcho(64<<10))
 	return a
 }
 
@@ -115,21 +115,25 @@ func (a *App) info(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(Info{User: user(r), Time: a.clock().UTC(), Notes: n})
 }
 
-// echo answers every WebSocket message with itself.
-func echo(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(64 << 10)
-	for {
-		typ, msg, err := c.Read(r.Context())
+// WebSocketEcho returns a handler that accepts a WebSocket and answers
+// every message (of at most readLimit bytes) with itself until the peer
+// goes. The demo app serves it at /ws; tests use it as their upstream's.
+func WebSocketEcho(readLimit int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		if err := c.Write(r.Context(), typ, msg); err != nil {
-			return
+		defer c.CloseNow()
+		c.SetReadLimit(readLimit)
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
 		}
 	}
 }
