@@ -335,7 +335,7 @@ func TestRecordingsS3(t *testing.T) {
 		t.Fatalf("sessions show of an expired recording lacks %q:\n%s", notice, out)
 	}
 	rp := w.admin.Run("sessions", "replay", id)
-	if rp.Code == 0 || !strings.Contains(rp.Stderr, notice) || strings.Count(strings.TrimSpace(rp.Stderr), "\n") != 0 {
+	if rp.Code != 5 || !strings.Contains(rp.Stderr, notice) || strings.Count(strings.TrimSpace(rp.Stderr), "\n") != 0 {
 		t.Fatalf("replay of an expired recording: exit %d\n%s%s", rp.Code, rp.Stdout, rp.Stderr)
 	}
 	if s.BytesDown < int64(len(client)) {

@@ -106,7 +106,8 @@ func runSessionsReplay(ctx context.Context, opts *SessionsReplayOptions) error {
 		if notice == "" {
 			notice = "the recording was deleted by retention"
 		}
-		return fmt.Errorf("session %s: %s", s.ID, notice)
+		// Exit 5 (not found), as when control answers a read of it.
+		return api.Errorf(api.CodeNotFound, "session %s: %s", s.ID, notice)
 	}
 	rc, err := c.Recording(ctx, s.ID)
 	if err != nil {
