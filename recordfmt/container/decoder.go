@@ -46,6 +46,11 @@ type Decoder struct {
 	last       []byte
 	lastStart  int64
 	lastTFirst int64
+	// lastEnd is the file offset after the version of the last frame
+	// returned (where the trailer follows it), and trBytes the trailer's
+	// bytes: a live stream may deliver a copy of it.
+	lastEnd int64
+	trBytes []byte
 }
 
 // NewDecoder returns a Decoder reading from r.
@@ -129,10 +134,7 @@ func (d *Decoder) Next() (Frame, error) {
 		return Frame{}, d.err
 	}
 	if d.tr != nil {
-		if err := d.need(1); err == nil {
-			return Frame{}, d.fail(fmt.Errorf("%w: bytes after the trailer at offset %d", ErrMalformed, d.off))
-		}
-		return Frame{}, io.EOF
+		return d.afterTrailer()
 	}
 	if err := d.need(1); err != nil {
 		return Frame{}, err
@@ -188,6 +190,11 @@ func (d *Decoder) Next() (Frame, error) {
 		return Frame{}, d.fail(fmt.Errorf("%w: frame %d at offset %d", ErrChain, h.num, d.off))
 	}
 	if h.typ == typeTrailer {
+		if d.num > 0 {
+			// After re-sent versions of the last frame the stream offset
+			// is not the file's: the trailer follows the version returned.
+			d.off = d.lastEnd
+		}
 		t, err := decodeTrailer(h, d.off, b[FrameHeaderSize:])
 		if err != nil {
 			return Frame{}, d.fail(fmt.Errorf("trailer at offset %d: %w", d.off, err))
@@ -196,6 +203,7 @@ func (d *Decoder) Next() (Frame, error) {
 			return Frame{}, d.fail(fmt.Errorf("%w: trailer at offset %d does not match the frames before it", ErrMalformed, d.off))
 		}
 		d.tr = t
+		d.trBytes = append([]byte(nil), b...)
 		d.prev = h.hash
 		d.consume(total)
 		return d.Next()
@@ -215,7 +223,71 @@ func (d *Decoder) Next() (Frame, error) {
 	d.prev, d.num, d.tLast = h.hash, d.num+1, h.tLast
 	d.rawOff += int64(h.rawLen)
 	d.consume(total)
+	d.lastEnd = d.off
 	return f, nil
+}
+
+// afterTrailer skips what a live stream may still deliver after the
+// trailer — the file header again, copies of the trailer, copies and
+// older versions of data frames (a watcher caught up from storage while older chunks were still
+// queued) — and returns io.EOF once nothing more is buffered. Anything
+// else after the trailer (a new frame, a newer version of one) is
+// malformed. Offset stays at the end of the trailer.
+func (d *Decoder) afterTrailer() (Frame, error) {
+	end := d.off
+	defer func() { d.off = end }()
+	for {
+		if err := d.need(1); err != nil {
+			return Frame{}, io.EOF
+		}
+		malformed := func() (Frame, error) {
+			return Frame{}, d.fail(fmt.Errorf("%w: bytes after the trailer at offset %d", ErrMalformed, end))
+		}
+		if d.buf[d.start] == Magic[0] {
+			if err := d.need(len(d.hdrBytes)); err != nil {
+				return Frame{}, err
+			}
+			if !bytes.Equal(d.buf[d.start:d.start+len(d.hdrBytes)], d.hdrBytes) {
+				return malformed()
+			}
+			d.consume(len(d.hdrBytes))
+			continue
+		}
+		if d.buf[d.start] == typeTrailer {
+			if err := d.need(len(d.trBytes)); err != nil {
+				return Frame{}, err
+			}
+			if !bytes.Equal(d.buf[d.start:d.start+len(d.trBytes)], d.trBytes) {
+				return malformed()
+			}
+			d.consume(len(d.trBytes))
+			continue
+		}
+		if d.buf[d.start] != typeData {
+			return malformed()
+		}
+		if err := d.need(FrameHeaderSize); err != nil {
+			return Frame{}, err
+		}
+		h, err := parseFrameHeader(d.buf[d.start:])
+		if err != nil || h.typ != typeData || h.num >= d.num {
+			return malformed()
+		}
+		total := FrameHeaderSize + int(h.compLen)
+		if err := d.need(total); err != nil {
+			return Frame{}, err
+		}
+		b := d.buf[d.start : d.start+total]
+		d.off = d.offsets[h.num]
+		_, newer, err := d.resent(h, b, b[FrameHeaderSize:])
+		if err != nil {
+			return Frame{}, d.fail(err)
+		}
+		if newer {
+			return malformed()
+		}
+		d.consume(total)
+	}
 }
 
 // Trailer returns the trailer once Next has returned io.EOF. (Its
@@ -273,6 +345,7 @@ func (d *Decoder) resent(h frameHeader, b, payload []byte) (f Frame, ok bool, er
 		RawOffset: d.lastStart, RawLen: int(h.rawLen), CompLen: int(h.compLen)}, Data: added}
 	d.hashes[j], d.prev, d.tLast = hash, hash, h.tLast
 	d.rawOff = d.lastStart + int64(h.rawLen)
+	d.lastEnd = d.off + int64(len(b))
 	return f, true, nil
 }
 

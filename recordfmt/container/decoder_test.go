@@ -160,3 +160,56 @@ func TestDecoderRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestDecoderAfterTrailer: a live stream may deliver, after the trailer,
+// copies of the file header, of frames and of the trailer itself (a
+// watcher caught up from storage while older chunks were still queued);
+// they are skipped. A frame that was not sent before is malformed.
+func TestDecoderAfterTrailer(t *testing.T) {
+	l := smallRecording(t)
+	trailer := l.data[l.trailer.Offset:]
+	frame := func(i int) []byte { return l.data[l.frames[i].Offset:l.frames[i].end()] }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error // nil: decodes like the recording alone
+	}{
+		{"trailer again", cat(l.data, trailer), nil},
+		{"frames and trailer again", cat(l.data, frame(3), frame(4), trailer), nil},
+		{"the whole stream again", cat(l.data, l.data), nil},
+		{"a different trailer", cat(l.data, flip(trailer, 40)), ErrMalformed},
+		{"not a frame", cat(l.data, []byte{0}), ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := NewDecoder(bytes.NewReader(tc.data))
+			var raw []byte
+			var err error
+			for {
+				var f Frame
+				if f, err = dec.Next(); err != nil {
+					break
+				}
+				raw = append(raw, f.Data...)
+			}
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("got %v, want io.EOF", err)
+			}
+			if tr, ok := dec.Trailer(); !ok || tr.Offset != l.trailer.Offset {
+				t.Fatalf("trailer %+v %v, want at offset %d", tr, ok, l.trailer.Offset)
+			}
+			if dec.Offset() != int64(len(l.data)) {
+				t.Fatalf("offset %d after the trailer, want %d", dec.Offset(), len(l.data))
+			}
+			if len(raw) != int(l.trailer.RawSize) {
+				t.Fatalf("%d raw bytes, want %d", len(raw), l.trailer.RawSize)
+			}
+		})
+	}
+}
