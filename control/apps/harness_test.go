@@ -7,33 +7,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/onepam/onepam/agent"
 	"github.com/onepam/onepam/control"
 	"github.com/onepam/onepam/control/apps"
+	"github.com/onepam/onepam/control/controltest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/cli/devapp"
 	"github.com/onepam/onepam/pkg/client"
 )
-
-func testLogger() *slog.Logger {
-	if os.Getenv("ONEPAM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // upstream is the web application behind resource "web": a page, the user
 // header the agent sent, a form post, a JSON API, a cookie, a redirect,
@@ -80,31 +70,6 @@ func startEnv(t *testing.T, idle time.Duration) *env {
 	t.Helper()
 	up := httptest.NewServer(upstream())
 	t.Cleanup(up.Close)
-	srv, err := control.New(context.Background(), control.Config{
-		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0", Logger: testLogger(), ShutdownGrace: time.Second,
-		AppIdleTimeout: idle,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("control Serve: %v", err)
-		}
-		srv.Close()
-	})
-	_, port, _ := net.SplitHostPort(srv.APIAddr().String())
-	e := &env{srv: srv, port: port, pool: x509.NewCertPool(), apiURL: "https://" + srv.APIAddr().String()}
-	e.pool.AppendCertsFromPEM(srv.CACertPEM())
-	if e.admin, err = client.New(client.Config{URL: e.apiURL, Token: srv.FirstAdminToken(), CAPEM: srv.CACertPEM()}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.admin.Close)
-
 	web, err := agent.ParseResourceURL("web", up.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -113,39 +78,16 @@ func startEnv(t *testing.T, idle time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	et, err := srv.CreateEnrollToken(context.Background(), time.Minute, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := agent.Run(actx, agent.Config{ControlAddr: srv.AgentAddr().String(), Token: et.Token, DataDir: filepath.Join(t.TempDir(), "agent"),
-			Name: "apps-agent", Logger: testLogger(), Resources: []agent.ResourceConfig{web, echo}})
-		if err != nil && actx.Err() == nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
-	t.Cleanup(func() { acancel(); wg.Wait() })
-	waitFor(t, 30*time.Second, "the agent's resources online", func() bool {
-		rs, err := e.admin.ListResources(context.Background(), client.ResourceQuery{})
-		return err == nil && len(rs) == 2 && rs[0].Online && rs[1].Online
+	ce := controltest.Start(t, controltest.Options{
+		Config:    control.Config{AppIdleTimeout: idle},
+		AgentName: "apps-agent",
+		Resources: []agent.ResourceConfig{web, echo},
 	})
-	return e
+	_, port, _ := net.SplitHostPort(ce.Server.APIAddr().String())
+	return &env{srv: ce.Server, port: port, admin: ce.Admin, pool: ce.Pool, apiURL: ce.URL}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = controltest.WaitFor
 
 // browser is an HTTP client with a cookie jar that reaches every
 // *.localhost and localhost name at control's port, verifying control's

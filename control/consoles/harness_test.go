@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,16 +19,10 @@ import (
 
 	"github.com/onepam/onepam/agent"
 	"github.com/onepam/onepam/control"
+	"github.com/onepam/onepam/control/controltest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/client"
 )
-
-func testLogger() *slog.Logger {
-	if os.Getenv("ONEPAM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // requirePeer fails in CI (CI=true) and skips elsewhere when ok is false.
 func requirePeer(t *testing.T, ok bool, what string) {
@@ -57,74 +47,14 @@ type env struct {
 
 func startEnv(t *testing.T, resources ...agent.ResourceConfig) *env {
 	t.Helper()
-	srv, err := control.New(context.Background(), control.Config{
-		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0", Logger: testLogger(), ShutdownGrace: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("control Serve: %v", err)
-		}
-		srv.Close()
-	})
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(srv.CACertPEM())
-	e := &env{srv: srv, base: "https://" + srv.APIAddr().String(), token: srv.FirstAdminToken(),
-		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	ce := controltest.Start(t, controltest.Options{AgentName: "console-agent", Resources: resources})
+	e := &env{srv: ce.Server, base: ce.URL, token: ce.Token, c: ce.Admin,
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ce.Pool}}}}
 	t.Cleanup(e.hc.CloseIdleConnections)
-	e.c, err = client.New(client.Config{URL: e.base, Token: e.token, CAPEM: srv.CACertPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.c.Close)
-
-	et, err := srv.CreateEnrollToken(context.Background(), time.Minute, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := agent.Run(actx, agent.Config{ControlAddr: srv.AgentAddr().String(), Token: et.Token, DataDir: filepath.Join(t.TempDir(), "agent"),
-			Name: "console-agent", Logger: testLogger(), Resources: resources})
-		if err != nil && actx.Err() == nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
-	t.Cleanup(func() { acancel(); wg.Wait() })
-	waitFor(t, 30*time.Second, "the agent's resources online", func() bool {
-		rs, err := e.c.ListResources(context.Background(), client.ResourceQuery{})
-		if err != nil || len(rs) != len(resources) {
-			return false
-		}
-		for _, r := range rs {
-			if !r.Online {
-				return false
-			}
-		}
-		return true
-	})
 	return e
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = controltest.WaitFor
 
 // do sends an authenticated request and decodes a JSON answer into out
 // (when not nil); it returns the status.
