@@ -1,6 +1,7 @@
 // Package deskrec is the recording side the desktop proxies (VNC, RDP)
-// share: the error that marks a failed recording write (the session must
-// stop: fail-closed) and how the end of one connection is recorded.
+// share: their recording settings and the start of a session's deskproto
+// recording, the error that marks a failed recording write (the session
+// must stop: fail-closed) and how the end of one connection is recorded.
 package deskrec
 
 import (

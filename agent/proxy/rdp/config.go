@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 )
 
 // Config configures the RDP proxy. Zero fields take the defaults of
@@ -25,19 +26,12 @@ type Config struct {
 	// HandshakeTimeout bounds the connection sequence on each leg (X.224,
 	// TLS, NLA, MCS). Default 20 s.
 	HandshakeTimeout time.Duration
-	// KeyframeInterval is the longest time between recording keyframes
-	// while the screen changes. Default 10 s.
-	KeyframeInterval time.Duration
-	// KeyframeBytes writes a keyframe early after this many recorded
-	// bytes. Default 8 MiB.
-	KeyframeBytes int64
+	// Recording shapes the recording (keyframes, clipboard cap).
+	deskrec.Recording
 	// CertFile and KeyFile are the PEM certificate and key the agent
 	// shows the person's RDP client; empty: a self-signed ECDSA
 	// certificate made in memory once per Proxy.
 	CertFile, KeyFile string
-	// ClipboardCap is the most clipboard text recorded per transfer, in
-	// bytes of UTF-8. Default 4096.
-	ClipboardCap int
 }
 
 func (c Config) withDefaults() Config {
@@ -47,15 +41,7 @@ func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 20 * time.Second
 	}
-	if c.KeyframeInterval <= 0 {
-		c.KeyframeInterval = 10 * time.Second
-	}
-	if c.KeyframeBytes <= 0 {
-		c.KeyframeBytes = 8 << 20
-	}
-	if c.ClipboardCap <= 0 {
-		c.ClipboardCap = 4096
-	}
+	c.Recording = c.Recording.WithDefaults()
 	return c
 }
 

@@ -66,23 +66,8 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 		return nil, err
 	}
 	t.tls.Close()
-	hdr := deskproto.Header{
-		Start: s.start,
-		Meta: map[string]string{
-			"session_id": info.Open.SessionID,
-			"protocol":   "rdp",
-			"resource":   info.Target.Name,
-			"target":     info.Target.Address,
-			"user":       info.Open.User,
-		},
-	}
-	s.enc, err = deskproto.NewEncoder(info.Recorder, hdr, deskproto.EncoderConfig{
-		KeyframeInterval: p.cfg.KeyframeInterval,
-		KeyframeBytes:    p.cfg.KeyframeBytes,
-		ClipboardCap:     p.cfg.ClipboardCap,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start recording: %w", err)
+	if s.enc, err = p.cfg.Recording.NewEncoder(info, "rdp", s.start); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

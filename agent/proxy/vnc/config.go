@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/onepam/onepam/agent/proxy"
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
 )
 
@@ -24,15 +25,8 @@ type Config struct {
 	// HandshakeTimeout bounds the RFB handshake with the server and with
 	// the viewer. Default 15 s.
 	HandshakeTimeout time.Duration
-	// KeyframeInterval is the longest time between recording keyframes
-	// while the screen changes. Default 10 s.
-	KeyframeInterval time.Duration
-	// KeyframeBytes writes a keyframe early after this many recorded
-	// bytes. Default 8 MiB.
-	KeyframeBytes int64
-	// ClipboardCap is the most clipboard text recorded per transfer.
-	// Default 4096 bytes.
-	ClipboardCap int
+	// Recording shapes the recording (keyframes, clipboard cap).
+	deskrec.Recording
 }
 
 func (c Config) withDefaults() Config {
@@ -42,15 +36,7 @@ func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 15 * time.Second
 	}
-	if c.KeyframeInterval <= 0 {
-		c.KeyframeInterval = 10 * time.Second
-	}
-	if c.KeyframeBytes <= 0 {
-		c.KeyframeBytes = 8 << 20
-	}
-	if c.ClipboardCap <= 0 {
-		c.ClipboardCap = 4096
-	}
+	c.Recording = c.Recording.WithDefaults()
 	return c
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onepam/onepam/agent/proxy/deskrec"
 	"github.com/onepam/onepam/agent/proxy/vnc/rfb"
 	"github.com/onepam/onepam/agent/proxy/vnc/vnctest"
 	"github.com/onepam/onepam/recordfmt/deskproto"
@@ -474,7 +475,7 @@ func TestSeekLive(t *testing.T) {
 	srv := vnctest.StartXvnc(t)
 	srv.Run(t, "xsetroot", "-solid", "#204060")
 	srv.Start(t, "xclock", "-update", "1", "-geometry", "200x200+50+50")
-	h, err := openSession(t, Config{KeyframeInterval: 300 * time.Millisecond}, srv.Addr, nil)
+	h, err := openSession(t, Config{Recording: deskrec.Recording{KeyframeInterval: 300 * time.Millisecond}}, srv.Addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
