@@ -125,10 +125,7 @@ func BenchmarkRDPFirstFrame(b *testing.B) {
 	through := func() float64 {
 		tun := rdpConnect(b, w.admin, "desk")
 		ms := firstFrame(b, display, tun.Addr, truth, 0, 0)
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			b.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
+		stopConnect(b, tun)
 		return ms
 	}
 	direct := func() float64 { return firstFrame(b, display, desk.tlsAddr, truth, 64, 640*480/10) }

@@ -185,10 +185,7 @@ func TestDBSessions(t *testing.T) {
 			t.Fatal("a bad parameter did not fail")
 		}
 		conn.Close(ctx)
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(10 * time.Second); err != nil || code != 0 {
-			t.Fatalf("db connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
+		stopConnect(t, tun)
 		es := queryLog(t, w.admin, tun.ID)
 		ins, ok := findEntry(es, func(e querylog.Entry) bool {
 			return e.Kind == querylog.KindExecute && strings.HasPrefix(e.Statement, "insert")

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,10 +50,7 @@ func TestSessionsExportMP4(t *testing.T) {
 	if _, err := v.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	tun.Signal(syscall.SIGINT)
-	if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-		t.Fatalf("vnc connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-	}
+	stopConnect(t, tun)
 	e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
 		return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
 	})

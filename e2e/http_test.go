@@ -180,10 +180,7 @@ func TestHTTPSessions(t *testing.T) {
 		}
 		ws.Close(websocket.StatusNormalClosure, "")
 
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			t.Fatalf("http connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
+		stopConnect(t, tun)
 		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
 			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
 		})

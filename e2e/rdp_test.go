@@ -163,6 +163,21 @@ func startClientDisplay(t testing.TB) string {
 
 // startXfreerdp runs the person's client against addr on display with
 // credentials of its own (the gateway replaces them).
+// endRDP closes the person's xfreerdp, ends `rdp connect` with Ctrl-C and
+// waits for the session to complete with its recording.
+func endRDP(t testing.TB, u *e2etest.User, client *e2etest.Proc, tun *tunnel) {
+	t.Helper()
+	client.Signal(syscall.SIGTERM)
+	if _, err := client.Wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stopConnect(t, tun)
+	waitStatus(t, u, tun.ID, api.StatusCompleted, 20*time.Second)
+	e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
+		return session(t, u, tun.ID).Recording.State == api.RecordingComplete
+	})
+}
+
 func startXfreerdp(t testing.TB, display, addr string, extra ...string) *e2etest.Proc {
 	t.Helper()
 	home := t.TempDir()
@@ -331,18 +346,7 @@ func TestRDPSessions(t *testing.T) {
 		}
 		end := desk.screenshot(t)
 
-		client.Signal(syscall.SIGTERM)
-		if _, err := client.Wait(20 * time.Second); err != nil {
-			t.Fatal(err)
-		}
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
-		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
-		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
-			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
-		})
+		endRDP(t, w.admin, client, tun)
 
 		hdr, evs, _ := exportEvents(t, w.admin, tun.ID)
 		if hdr.Meta["protocol"] != "rdp" || hdr.Meta["session_id"] != tun.ID {
@@ -385,13 +389,7 @@ func TestRDPSessions(t *testing.T) {
 		tun := rdpConnect(t, w.admin, "desknla")
 		client := startXfreerdp(t, display, tun.Addr)
 		waitClientShows(t, display, client, truth)
-		client.Signal(syscall.SIGTERM)
-		_, _ = client.Wait(20 * time.Second)
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
-		waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
+		endRDP(t, w.admin, client, tun)
 	})
 
 	t.Run("rdp connect --launch starts xfreerdp on the desktop and ends with it", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +102,15 @@ type tunnel struct {
 	*e2etest.Proc
 	Addr string
 	ID   string
+}
+
+// stopConnect ends a connect command with Ctrl-C, which must exit 0.
+func stopConnect(t testing.TB, tun *tunnel) {
+	t.Helper()
+	tun.Signal(syscall.SIGINT)
+	if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
+		t.Fatalf("%s after Ctrl-C: exit %d %v\n%s", tun.Name, code, err, tun.Output())
+	}
 }
 
 // tcpConnect starts `onepam tcp connect resource` and waits until it listens.

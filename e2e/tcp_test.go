@@ -41,10 +41,7 @@ func TestTCPSessions(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != "1" {
 			t.Fatalf("psql through the tunnel: %v: %q", err, out)
 		}
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(10 * time.Second); err != nil || code != 0 {
-			t.Fatalf("tcp connect after Ctrl-C: exit %d, %v\n%s", code, err, tun.Output())
-		}
+		stopConnect(t, tun)
 		s := waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 10*time.Second)
 		if s.BytesUp == 0 || s.BytesDown == 0 {
 			t.Fatalf("completed session has no byte counts: up %d down %d", s.BytesUp, s.BytesDown)

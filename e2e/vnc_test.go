@@ -120,10 +120,7 @@ func TestVNCSessions(t *testing.T) {
 		if n := differingPixels(t, shot, openTruth, "20%"); n > 640*480/100 {
 			t.Fatalf("vncsnapshot through the gateway differs from the server's screenshot in %d pixels (JPEG, more than 1%%)", n)
 		}
-		tun.Signal(syscall.SIGINT)
-		if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-			t.Fatalf("vnc connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-		}
+		stopConnect(t, tun)
 		e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
 			return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
 		})

@@ -676,18 +676,7 @@ func xrdpSession(t *testing.T, w *world, desk *xrdpDesk, clientDisplay, bpp stri
 		t.Fatal(err)
 	}
 
-	client.Signal(syscall.SIGTERM)
-	if _, err := client.Wait(20 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	tun.Signal(syscall.SIGINT)
-	if code, err := tun.Wait(20 * time.Second); err != nil || code != 0 {
-		t.Fatalf("rdp connect after Ctrl-C: exit %d %v\n%s", code, err, tun.Output())
-	}
-	waitStatus(t, w.admin, tun.ID, api.StatusCompleted, 20*time.Second)
-	e2etest.WaitFor(t, 20*time.Second, "recording complete", func() bool {
-		return session(t, w.admin, tun.ID).Recording.State == api.RecordingComplete
-	})
+	endRDP(t, w.admin, client, tun)
 	hdr, evs, _ := exportEvents(t, w.admin, tun.ID)
 	if hdr.Meta["protocol"] != "rdp" {
 		t.Fatalf("recording header meta %v", hdr.Meta)
