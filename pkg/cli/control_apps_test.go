@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/onepam/onepam/pkg/cli/cmdutil"
-	"github.com/onepam/onepam/pkg/cli/iostreams"
 )
 
 func TestServeAppsSettings(t *testing.T) {
@@ -32,13 +28,7 @@ func TestServeAppsSettings(t *testing.T) {
 		{"zero idle timeout refused", []string{"--app-idle-timeout", "0s"}, nil, "", 0, "app idle timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *ControlServeOptions
-			f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return tc.env[k] }, Now: time.Now, Location: time.UTC}
-			cmd := NewCmdControlServe(f, func(_ context.Context, o *ControlServeOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
+			got, err := parseControlServe(t, tc.args, tc.env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)

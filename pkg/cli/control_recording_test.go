@@ -51,13 +51,7 @@ func TestServeRecordingSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *ControlServeOptions
-			f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return tc.env[k] }, Now: time.Now, Location: time.UTC}
-			cmd := NewCmdControlServe(f, func(_ context.Context, o *ControlServeOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SilenceUsage, cmd.SilenceErrors = true, true
-			err := cmd.Execute()
+			got, err := parseControlServe(t, tc.args, tc.env)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -70,4 +64,18 @@ func TestServeRecordingSettings(t *testing.T) {
 			tc.check(t, got)
 		})
 	}
+}
+
+// parseControlServe runs `onepam control serve ARGS` with environment env
+// up to the options it would serve with (nothing is served).
+func parseControlServe(t *testing.T, args []string, env map[string]string) (*ControlServeOptions, error) {
+	t.Helper()
+	ios, _, _, _ := iostreams.Test()
+	var got *ControlServeOptions
+	f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return env[k] }, Now: time.Now, Location: time.UTC}
+	cmd := NewCmdControlServe(f, func(_ context.Context, o *ControlServeOptions) error { got = o; return nil })
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return got, err
 }

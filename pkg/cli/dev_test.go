@@ -210,12 +210,8 @@ func TestServeSettings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *ControlServeOptions
-			f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return tc.env[k] }, Now: time.Now, Location: time.UTC}
-			cmd := NewCmdControlServe(f, func(_ context.Context, o *ControlServeOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			if err := cmd.Execute(); err != nil {
+			got, err := parseControlServe(t, tc.args, tc.env)
+			if err != nil {
 				t.Fatal(err)
 			}
 			g := *got
