@@ -4,17 +4,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 	"github.com/onepam/onepam/e2e/e2etest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/recordfmt/deskproto"
@@ -27,56 +24,6 @@ import (
 //
 //	scripts/bench/desktop RDP    (go test ./e2e -run '^$' -bench 'RDP' -benchtime 1x -v)
 
-// serverClock relays one connection to target and notes when the last
-// server-to-client byte passed.
-type serverClock struct {
-	start time.Time
-	last  atomic.Int64 // ns since start
-	bytes atomic.Int64
-}
-
-// countingRelay listens on loopback, relays the first connection to
-// target while timing the server's bytes, and returns its address.
-func countingRelay(tb testing.TB, target string, sc *serverClock) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go func() {
-		defer ln.Close()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", target)
-		if err != nil {
-			c.Close()
-			return
-		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = io.Copy(s, c); s.Close() }()
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := s.Read(buf)
-			if n > 0 {
-				sc.bytes.Add(int64(n))
-				sc.last.Store(int64(time.Since(sc.start)))
-				if _, werr := c.Write(buf[:n]); werr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		c.Close()
-		wg.Wait()
-	}()
-	return ln.Addr().String()
-}
-
 // firstFrame starts xfreerdp against addr (through a counting relay) and
 // returns the time from its start until the server's traffic went quiet
 // for a second, i.e. the connection sequence and the first full frame;
@@ -86,19 +33,17 @@ func countingRelay(tb testing.TB, target string, sc *serverClock) string {
 // gateway's bitmaps are exact) and closes xfreerdp.
 func firstFrame(b *testing.B, display, addr string, truth *image.RGBA, fuzz, maxDiff int) float64 {
 	b.Helper()
-	sc := &serverClock{}
-	ra := countingRelay(b, addr, sc)
-	sc.start = time.Now()
+	ra, sc := proxytest.TimedRelay(b, addr)
 	client := startXfreerdp(b, display, ra)
 	defer func() { client.Signal(syscall.SIGTERM); _, _ = client.Wait(20 * time.Second) }()
 	e2etest.WaitFor(b, 30*time.Second, "the RDP traffic to settle", func() bool {
-		last := time.Duration(sc.last.Load())
-		return (sc.bytes.Load() > 10000 && time.Since(sc.start)-last > time.Second) || client.Exited()
+		_, ok := sc.Settled(10000, time.Second)
+		return ok || client.Exited()
 	})
 	if client.Exited() {
 		b.Fatalf("xfreerdp exited:\n%s", client.Output())
 	}
-	settled := time.Duration(sc.last.Load())
+	settled, _ := sc.Settled(0, 0)
 	win := clientWindow(b, display, client)
 	img, err := windowShot(display, win)
 	if err != nil {

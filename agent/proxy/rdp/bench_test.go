@@ -1,69 +1,19 @@
 package rdp
 
 import (
-	"io"
-	"net"
 	"os"
 	"os/exec"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/onepam/onepam/agent/proxy/proxytest"
 )
-
-// byteClock relays one connection and notes when the last
-// server-to-client byte passed.
-type byteClock struct {
-	start time.Time
-	last  atomic.Int64 // ns since start
-	bytes atomic.Int64
-}
-
-// relayCounting listens on loopback, relays the first connection to
-// target and returns its address.
-func relayCounting(t testing.TB, target string, bc *byteClock) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer l.Close()
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", target)
-		if err != nil {
-			c.Close()
-			return
-		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); io.Copy(s, c); s.Close() }()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := s.Read(buf)
-			if n > 0 {
-				bc.bytes.Add(int64(n))
-				bc.last.Store(int64(time.Since(bc.start)))
-				c.Write(buf[:n])
-			}
-			if err != nil {
-				break
-			}
-		}
-		c.Close()
-		wg.Wait()
-	}()
-	return l.Addr().String()
-}
 
 // settle runs xfreerdp against addr (through a counting relay) and
 // returns the time from start until the server's traffic went quiet for
 // a second: the connection sequence plus the first complete frame.
 func settle(b *testing.B, p *peers, addr string, extra ...string) (time.Duration, int64) {
-	bc := &byteClock{start: time.Now()}
-	ra := relayCounting(b, addr, bc)
+	ra, sc := proxytest.TimedRelay(b, addr)
 	args := append([]string{"/v:" + ra, "/cert:ignore", "/u:" + p.user, "/p:" + p.pass, "/size:640x480"}, extra...)
 	cmd := exec.Command("xfreerdp", args...)
 	home := b.TempDir()
@@ -75,9 +25,8 @@ func settle(b *testing.B, p *peers, addr string, extra ...string) (time.Duration
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		time.Sleep(100 * time.Millisecond)
-		last := time.Duration(bc.last.Load())
-		if bc.bytes.Load() > 10000 && time.Since(bc.start)-last > time.Second {
-			return last, bc.bytes.Load()
+		if last, ok := sc.Settled(10000, time.Second); ok {
+			return last, sc.Bytes()
 		}
 		if time.Now().After(deadline) {
 			b.Fatal("the session never settled")
