@@ -45,6 +45,7 @@ type Store interface {
 type Sessions interface {
 	Create(ctx context.Context, p auth.Principal, req api.CreateSessionRequest, clientIP string) (api.Session, error)
 	Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*sessions.Attachment, error)
+	AttachMux(ctx context.Context, p auth.Principal, id, clientAddr string) (*sessions.MuxAttachment, error)
 	Kill(ctx context.Context, p auth.Principal, id, reason, clientIP string) (api.Session, error)
 	Overlay(s *api.Session)
 	Subscribe() (<-chan sessions.Event, func())

@@ -141,6 +141,10 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request, p auth.Princip
 		h.writeError(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("channel") == api.ChannelMux {
+		h.connectMux(w, r, p)
+		return
+	}
 	a, err := h.cfg.Sessions.Attach(r.Context(), p, r.PathValue("id"), r.URL.Query().Get("channel"), r.RemoteAddr)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -148,6 +152,19 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	if err := a.Upgrade(w); err != nil {
 		h.cfg.Logger.Warn("session upgrade failed", "request_id", requestID(r.Context()), "session_id", a.SessionID(), "err", err)
+	}
+}
+
+// connectMux serves a channel=mux connection: many data connections of
+// one session over one upgraded connection.
+func (h *handler) connectMux(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	x, err := h.cfg.Sessions.AttachMux(r.Context(), p, r.PathValue("id"), r.RemoteAddr)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := x.Upgrade(w); err != nil {
+		h.cfg.Logger.Warn("session mux upgrade failed", "request_id", requestID(r.Context()), "session_id", r.PathValue("id"), "err", err)
 	}
 }
 

@@ -46,28 +46,11 @@ func (m *Manager) Attach(ctx context.Context, p auth.Principal, id, channel, cli
 		channel = api.ChannelData
 	}
 	if channel != api.ChannelData && channel != api.ChannelEvents {
-		return nil, api.Errorf(api.CodeInvalid, "unknown channel %q: want %s or %s", channel, api.ChannelData, api.ChannelEvents)
+		return nil, api.Errorf(api.CodeInvalid, "unknown channel %q: want %s, %s or %s", channel, api.ChannelData, api.ChannelEvents, api.ChannelMux)
 	}
-	if err := auth.Check(p, auth.SessionsConnect, p.User); err != nil {
+	l, err := m.lookup(ctx, p, id)
+	if err != nil {
 		return nil, err
-	}
-	l := m.get(id)
-	if l == nil {
-		s, err := m.cfg.Store.GetSession(ctx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
-			return nil, api.Errorf(api.CodeNotFound, "session %s not found", id)
-		case err != nil:
-			return nil, fmt.Errorf("get session %s: %w", id, err)
-		case s.User != p.User:
-			return nil, notOwner(id, s.User)
-		case s.Status.Terminal():
-			return nil, endedError(id, s.Status, s.Error)
-		}
-		return nil, api.Errorf(api.CodeConflict, "session %s is not run by this control server", id)
-	}
-	if l.user != p.User {
-		return nil, notOwner(id, l.user)
 	}
 
 	l.mu.Lock()
@@ -87,18 +70,8 @@ func (m *Manager) Attach(ctx context.Context, p auth.Principal, id, channel, cli
 		if err := m.openSession(ctx, l); err != nil {
 			return nil, err
 		}
-	} else {
-		select {
-		case <-l.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		l.mu.Lock()
-		ended, st := l.ended, l.status
-		l.mu.Unlock()
-		if ended || st != api.StatusActive {
-			return nil, l.endedErr()
-		}
+	} else if err := l.waitActive(ctx); err != nil {
+		return nil, err
 	}
 	a := &Attachment{m: m, l: l, lead: lead, events: channel == api.ChannelEvents}
 	if a.events {
@@ -122,6 +95,51 @@ func (m *Manager) Attach(ctx context.Context, p auth.Principal, id, channel, cli
 	}
 	a.c = c
 	return a, nil
+}
+
+// lookup finds the live session id that p may connect to: p needs the
+// connect permission and must own it. A session this control server does
+// not run is not_found, ended (with why), or a conflict.
+func (m *Manager) lookup(ctx context.Context, p auth.Principal, id string) (*live, error) {
+	if err := auth.Check(p, auth.SessionsConnect, p.User); err != nil {
+		return nil, err
+	}
+	l := m.get(id)
+	if l == nil {
+		s, err := m.cfg.Store.GetSession(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid):
+			return nil, api.Errorf(api.CodeNotFound, "session %s not found", id)
+		case err != nil:
+			return nil, fmt.Errorf("get session %s: %w", id, err)
+		case s.User != p.User:
+			return nil, notOwner(id, s.User)
+		case s.Status.Terminal():
+			return nil, endedError(id, s.Status, s.Error)
+		}
+		return nil, api.Errorf(api.CodeConflict, "session %s is not run by this control server", id)
+	}
+	if l.user != p.User {
+		return nil, notOwner(id, l.user)
+	}
+	return l, nil
+}
+
+// waitActive waits until the lead's attach finished and returns nil when
+// that made the session active, why not otherwise.
+func (l *live) waitActive(ctx context.Context) error {
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	l.mu.Lock()
+	ended, st := l.ended, l.status
+	l.mu.Unlock()
+	if ended || st != api.StatusActive {
+		return l.endedErr()
+	}
+	return nil
 }
 
 func notOwner(id, owner string) error {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/yamux"
+
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/tunnel"
@@ -57,6 +59,7 @@ type live struct {
 	stream      net.Conn          // the session stream to the agent
 	events      net.Conn          // the person's events channel, once upgraded
 	conns       map[int64]*conn
+	muxes       map[*yamux.Session]struct{} // the person's channel=mux connections
 }
 
 // conn is one data connection of a session.
@@ -144,6 +147,10 @@ func (m *Manager) finish(l *live, t store.Transition, message string) (api.Sessi
 	for _, c := range l.conns {
 		conns = append(conns, c)
 	}
+	muxes := make([]*yamux.Session, 0, len(l.muxes))
+	for mx := range l.muxes {
+		muxes = append(muxes, mx)
+	}
 	l.mu.Unlock()
 	l.markReady()
 
@@ -189,6 +196,9 @@ func (m *Manager) finish(l *live, t store.Transition, message string) (api.Sessi
 		go func() { defer closing.Done(); closeClient(events) }()
 	}
 	closing.Wait()
+	for _, mx := range muxes {
+		_ = mx.Close()
+	}
 
 	go func() {
 		waitGroupTimeout(&l.wg, teardownWait)

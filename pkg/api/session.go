@@ -143,11 +143,30 @@ const (
 //     SessionEvent JSON lines to it (state changes, termination notices).
 //     A session whose type has no separate events channel (ssh) ends when
 //     its first data connection closes.
+//   - channel=mux: many data connections of an active session over one
+//     connection (after the session's lead attached). After the 101 the
+//     connection carries yamux (same framing and settings as the agent
+//     link; the CLI is the yamux client). Each stream the CLI opens is one
+//     data connection: control first writes a MuxConnResult frame on it
+//     (4-byte big-endian length, then JSON; see pkg/tunnel's frames), and
+//     when it says OK the stream carries the target's bytes like a
+//     channel=data connection. Control closes the mux when the session
+//     ends. One TLS connection per session instead of one per data
+//     connection saves a TLS handshake per connection and lets the data of
+//     concurrent connections share TLS records and system calls.
 const (
 	UpgradeProtocol = "onepam-session/1"
 	ChannelData     = "data"
 	ChannelEvents   = "events"
+	ChannelMux      = "mux"
 )
+
+// MuxConnResult is the first frame control writes on each stream of a
+// channel=mux connection.
+type MuxConnResult struct {
+	OK    bool   `json:"ok"`              // the connection is spliced to the target
+	Error *Error `json:"error,omitempty"` // why not, when not OK (same codes as a channel=data upgrade)
+}
 
 // SessionEvent is one JSON line on a session's events channel.
 type SessionEvent struct {

@@ -281,6 +281,10 @@ type tcpRelay struct {
 	closed bool
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+
+	muxMu   sync.Mutex  // held while the mux is dialled
+	mux     *client.Mux // the session's channel=mux connection, once dialled
+	perConn bool        // control has no mux channel: a connection each
 }
 
 // track registers c so that closeAll closes it; it reports false (and
@@ -311,6 +315,62 @@ func (r *tcpRelay) closeAll() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.muxMu.Lock()
+	if r.mux != nil {
+		r.mux.Close()
+	}
+	r.muxMu.Unlock()
+}
+
+// dataConn opens one data connection of the session: a stream of the
+// session's mux connection (dialled on first use, and again when it broke),
+// or its own connection to control when control has no mux channel.
+func (r *tcpRelay) dataConn(ctx context.Context) (net.Conn, error) {
+	for retried := false; ; retried = true {
+		mux, err := r.muxConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if mux == nil {
+			return r.client.Connect(ctx, r.session, api.ChannelData)
+		}
+		c, err := mux.Open(ctx)
+		if errors.Is(err, client.ErrMuxClosed) && !retried {
+			continue // the link broke: dial again once
+		}
+		return c, err
+	}
+}
+
+// muxConn returns the session's mux connection, dialling it when there is
+// none yet or it ended; nil (and no error) when control has no mux channel.
+func (r *tcpRelay) muxConn(ctx context.Context) (*client.Mux, error) {
+	r.muxMu.Lock()
+	defer r.muxMu.Unlock()
+	if r.perConn {
+		return nil, nil
+	}
+	if r.mux != nil && !r.mux.Closed() {
+		return r.mux, nil
+	}
+	mux, err := r.client.ConnectMux(ctx, r.session)
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeInvalid {
+		r.perConn = true // an older control server
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		mux.Close()
+		return nil, net.ErrClosed
+	}
+	r.mux = mux
+	return mux, nil
 }
 
 func (r *tcpRelay) accept(ctx context.Context, ln net.Listener) {
@@ -331,7 +391,7 @@ func (r *tcpRelay) accept(ctx context.Context, ln net.Listener) {
 func (r *tcpRelay) relay(ctx context.Context, lc net.Conn) {
 	defer r.wg.Done()
 	defer r.untrack(lc)
-	dc, err := r.client.Connect(ctx, r.session, api.ChannelData)
+	dc, err := r.dataConn(ctx)
 	if err != nil {
 		lc.Close()
 		if ctx.Err() == nil {

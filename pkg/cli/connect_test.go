@@ -20,6 +20,7 @@ import (
 	"github.com/onepam/onepam/pkg/cli/iostreams"
 	"github.com/onepam/onepam/pkg/client"
 	"github.com/onepam/onepam/pkg/client/clienttest"
+	"github.com/onepam/onepam/pkg/tunnel"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a poller.
@@ -83,12 +84,14 @@ func startEcho(t *testing.T) string {
 type fakeGateway struct {
 	echo       string
 	failTarget bool // the events attach answers 502
+	noMux      bool // an older control: channel=mux is an unknown channel
 	status     api.SessionStatus
 
 	mu         sync.Mutex
 	events     net.Conn
 	eventsDone chan struct{} // closed when the CLI closed the events channel
 	dataConns  int
+	muxConns   int
 }
 
 func (g *fakeGateway) handler() http.Handler {
@@ -118,6 +121,43 @@ func (g *fakeGateway) handler() http.Handler {
 			close(g.eventsDone)
 			return
 		}
+		if r.URL.Query().Get("channel") == api.ChannelMux {
+			if g.noMux {
+				writeErr(w, api.CodeInvalid, `unknown channel "mux": want data or events`)
+				return
+			}
+			conn, err := clienttest.Upgrade(w, nil)
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			g.muxConns++
+			g.mu.Unlock()
+			s, err := tunnel.Server(conn)
+			if err != nil {
+				conn.Close()
+				return
+			}
+			defer s.Close()
+			for {
+				st, err := s.AcceptStream()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer st.Close()
+					target, err := net.Dial("tcp", g.echo)
+					if err != nil {
+						_ = tunnel.WriteFrame(st, api.MuxConnResult{Error: &api.Error{Code: api.CodeTargetFailed, Message: err.Error()}})
+						return
+					}
+					defer target.Close()
+					if tunnel.WriteFrame(st, api.MuxConnResult{OK: true}) == nil {
+						g.relayData(st, target)
+					}
+				}()
+			}
+		}
 		target, err := net.Dial("tcp", g.echo)
 		if err != nil {
 			writeErr(w, api.CodeTargetFailed, err.Error())
@@ -129,18 +169,24 @@ func (g *fakeGateway) handler() http.Handler {
 			return
 		}
 		defer conn.Close()
-		g.mu.Lock()
-		g.dataConns++
-		g.mu.Unlock()
-		go func() {
-			_, _ = io.Copy(target, conn)
-			_ = target.(*net.TCPConn).CloseWrite()
-		}()
-		_, _ = io.Copy(conn, target)
-		_ = conn.(interface{ CloseWrite() error }).CloseWrite()
-		_, _ = io.Copy(io.Discard, conn)
+		g.relayData(conn, target)
 	})
 	return mux
+}
+
+// relayData carries one data connection to the echo target, passing
+// half-closes on.
+func (g *fakeGateway) relayData(conn, target net.Conn) {
+	g.mu.Lock()
+	g.dataConns++
+	g.mu.Unlock()
+	go func() {
+		_, _ = io.Copy(target, conn)
+		_ = target.(*net.TCPConn).CloseWrite()
+	}()
+	_, _ = io.Copy(conn, target)
+	relay.CloseWrite(conn)
+	_, _ = io.Copy(io.Discard, conn)
 }
 
 // sendEvent writes a SessionEvent line on the events channel and closes it,
@@ -402,5 +448,43 @@ func TestConnectCommand(t *testing.T) {
 	case <-g.eventsDone:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the events channel was not closed after the command ended")
+	}
+}
+
+// TestTCPConnectMux: the local connections of a session share one
+// channel=mux connection to control; against a control server without the
+// mux channel each gets a connection of its own.
+func TestTCPConnectMux(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		noMux         bool
+		wantMuxConns  int
+		wantDataConns int
+	}{
+		{name: "mux", wantMuxConns: 1, wantDataConns: 5},
+		{name: "older control", noMux: true, wantMuxConns: 0, wantDataConns: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{}), noMux: tc.noMux}
+			r := startTCPConnect(t, g)
+			addr := r.addr(t)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() { defer wg.Done(); roundTrip(t, addr, 256<<10) }()
+			}
+			wg.Wait()
+			roundTrip(t, addr, 10)
+			g.mu.Lock()
+			mux, data := g.muxConns, g.dataConns
+			g.mu.Unlock()
+			if mux != tc.wantMuxConns || data != tc.wantDataConns {
+				t.Errorf("control saw %d mux and %d data connections, want %d and %d", mux, data, tc.wantMuxConns, tc.wantDataConns)
+			}
+			r.cancel()
+			if err := r.wait(t); err != nil {
+				t.Fatalf("after Ctrl-C: %v", err)
+			}
+		})
 	}
 }

@@ -48,6 +48,11 @@ func (c *Client) Connect(ctx context.Context, sessionID, channel string) (Conn, 
 	if channel == "" {
 		channel = api.ChannelData
 	}
+	return c.connect(ctx, sessionID, channel)
+}
+
+// connect makes the upgraded connection of channel.
+func (c *Client) connect(ctx context.Context, sessionID, channel string) (*upgradedConn, error) {
 	target := c.endpoint("/v1/sessions/"+url.PathEscape(sessionID)+"/connect", url.Values{"channel": {channel}})
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
