@@ -107,6 +107,9 @@ func (m *mconn) relayResult(p []byte, seq byte) (result, error) {
 		}
 	}
 	for {
+		if err := m.relayRows(&res); err != nil {
+			return result{}, err
+		}
 		p, err := m.relayServerPacket()
 		if err != nil {
 			return result{}, err
@@ -122,6 +125,49 @@ func (m *mconn) relayResult(p []byte, seq byte) (result, error) {
 		}
 		res.rows++
 	}
+}
+
+// relayRows forwards the whole row packets at the start of the server's
+// read buffer in one piece, without decoding or copying them one by one,
+// and counts them. It stops at what needs a closer look (see rowsSpan),
+// which the caller reads with relayServerPacket. When the buffer is
+// drained the client is flushed, since the next read may wait.
+func (m *mconn) relayRows(res *result) error {
+	br := m.sc.r.r
+	buf, _ := br.Peek(br.Buffered())
+	n, rows := rowsSpan(buf, m.caps)
+	if n == 0 {
+		return nil
+	}
+	if _, err := m.cw.w.Write(buf[:n]); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	br.Discard(n)
+	res.rows += rows
+	if br.Buffered() == 0 {
+		return m.flushClient()
+	}
+	return nil
+}
+
+// rowsSpan returns the length of the run of whole row packets at the
+// start of buf and their number. It stops before a packet that is not all
+// in buf, an empty or split (0xffffff-byte) one, and a row stream's end
+// (ERR, EOF, or OK with CLIENT_DEPRECATE_EOF): isEOF and the ERR header,
+// judged on the header and first byte.
+func rowsSpan(buf []byte, caps uint32) (n int, rows int64) {
+	for len(buf)-n >= 5 {
+		l := int(buf[n]) | int(buf[n+1])<<8 | int(buf[n+2])<<16
+		if l == 0 || l >= maxPacketChunk || n+4+l > len(buf) {
+			break
+		}
+		if first := buf[n+4]; first == hdrErr || first == hdrEOF && (l < 9 || caps&capDeprecateEOF != 0) {
+			break
+		}
+		n += 4 + l
+		rows++
+	}
+	return n, rows
 }
 
 // relayLocalInfile carries LOAD DATA LOCAL INFILE: the server's request
