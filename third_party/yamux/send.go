@@ -2,6 +2,7 @@ package yamux
 
 import (
 	"io"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -111,6 +112,16 @@ func (s *Session) sendFrame(hdr header, body []byte, write bool) error {
 		go s.flushAsync()
 		o.mu.Unlock()
 		return nil
+	}
+	if !direct {
+		// Let the goroutines that are ready to run (typically woken by
+		// the same poll: other streams' messages) queue their frames
+		// first, so that one Write carries them all. It costs one trip
+		// through the scheduler and adds no wait when nothing else is
+		// runnable.
+		o.mu.Unlock()
+		runtime.Gosched()
+		o.mu.Lock()
 	}
 	err := s.flushLocked(body)
 	o.mu.Unlock()

@@ -1276,7 +1276,14 @@ func TestSendData_VeryLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping slow test that may time out on the race detector")
 	}
-	client, server := testClientServer(t)
+	// OnePAM: 16 GiB through one process on a shared 2-core machine can
+	// stall a write or a ping answer for more than testConf's 250 ms, which
+	// ends the session (upstream and fork alike); this test is about
+	// volume, so it allows the production-like 10 s.
+	conf := testConf()
+	conf.ConnectionWriteTimeout = 10 * time.Second
+	cc, sc := testConnTLS(t)
+	client, server := testClientServerConfig(t, cc, sc, conf, conf)
 
 	var n int64 = 1 * 1024 * 1024 * 1024
 	var workers int = 16
