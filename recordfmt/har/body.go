@@ -21,6 +21,12 @@ type Capture struct {
 	buf   []byte
 }
 
+// Reset empties c for a new body kept up to limit bytes, keeping its
+// buffer: what Bytes returned before is overwritten by later writes.
+func (c *Capture) Reset(limit int) {
+	c.Limit, c.N, c.buf = limit, 0, c.buf[:0]
+}
+
 // Write keeps what fits under the limit and counts everything.
 func (c *Capture) Write(p []byte) (int, error) {
 	c.N += int64(len(p))
