@@ -18,6 +18,7 @@ import (
 // clientConn is one person connection served by its own http.Server.
 type clientConn struct {
 	s      *session
+	raw    net.Conn // the person's connection
 	wc     *watchConn
 	open   api.ConnOpen
 	cancel context.CancelFunc
@@ -33,7 +34,7 @@ type clientConn struct {
 }
 
 func newClientConn(s *session, conn net.Conn, open api.ConnOpen, cancel context.CancelFunc) *clientConn {
-	cc := &clientConn{s: s, open: open, cancel: cancel, done: make(chan struct{}), upstream: map[net.Conn]struct{}{}}
+	cc := &clientConn{s: s, raw: conn, open: open, cancel: cancel, done: make(chan struct{}), upstream: map[net.Conn]struct{}{}}
 	cc.wc = &watchConn{Conn: conn}
 	cc.pin.cc = cc
 	return cc
@@ -49,7 +50,7 @@ func (cc *clientConn) abort() {
 		abortConn(c)
 	}
 	cc.mu.Unlock()
-	abortConn(cc.wc.Conn)
+	abortConn(cc.raw)
 	cc.cancel()
 }
 
@@ -71,9 +72,21 @@ func (cc *clientConn) untrack(c net.Conn) {
 	cc.mu.Unlock()
 }
 
-// serve runs an http.Server on the one connection until it ends.
+// serve serves the connection on the fast path (fast.go) and, from the
+// first request the fast path leaves to net/http on, with an http.Server
+// on the one connection, until it ends.
 func (cc *clientConn) serve(ctx context.Context) error {
 	s := cc.s
+	stop := context.AfterFunc(ctx, cc.abort)
+	defer stop()
+	if s.fast != nil {
+		rest := newFastConn(ctx, cc, cc.raw).serve()
+		if rest == nil {
+			cc.pin.drop()
+			return nil
+		}
+		cc.wc.Conn = rest
+	}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(cc.handle),
 		ReadHeaderTimeout: s.p.cfg.ReadHeaderTimeout,
@@ -83,8 +96,6 @@ func (cc *clientConn) serve(ctx context.Context) error {
 		ConnState:         cc.connState,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	stop := context.AfterFunc(ctx, cc.abort)
-	defer stop()
 	_ = srv.Serve(&oneConnListener{conn: cc.wc, done: cc.done})
 	<-cc.done
 	cc.pin.drop()
@@ -97,7 +108,11 @@ func (cc *clientConn) serve(ctx context.Context) error {
 
 func (cc *clientConn) connState(_ net.Conn, st http.ConnState) {
 	switch st {
-	case http.StateActive:
+	case http.StateActive, http.StateIdle:
+		// A request is being read: anything the server writes before a
+		// handler runs is its refusal. (The server reports no
+		// StateActive for a request it had read ahead while waiting for
+		// the connection to become readable again.)
 		cc.wc.pending.Store(true)
 	case http.StateClosed:
 		cc.finish()
@@ -183,8 +198,12 @@ const keepHead = 256
 func (w *watchConn) Read(p []byte) (int, error) {
 	n, err := w.Conn.Read(p)
 	if n > 0 && w.handlers.Load() == 0 {
+		// The bytes read since the last handler ended start the next
+		// head (the server may read its first byte on its own).
 		w.mu.Lock()
-		w.lastHd = append(w.lastHd[:0], p[:min(n, keepHead)]...)
+		if room := keepHead - len(w.lastHd); room > 0 {
+			w.lastHd = append(w.lastHd, p[:min(n, room)]...)
+		}
 		w.mu.Unlock()
 	}
 	return n, err
@@ -214,7 +233,12 @@ func (w *watchConn) enter() {
 	w.pending.Store(false)
 }
 
-func (w *watchConn) leave() { w.handlers.Add(-1) }
+func (w *watchConn) leave() {
+	w.mu.Lock()
+	w.lastHd = w.lastHd[:0]
+	w.mu.Unlock()
+	w.handlers.Add(-1)
+}
 
 func (w *watchConn) head() string {
 	w.mu.Lock()

@@ -4,14 +4,20 @@
 //
 // Each connection of a session carries plain HTTP/1.1 from the person's
 // local client (the hops person → control → agent are already TLS).
-// ServeConn answers the ConnOpenResult, then serves the connection with
-// Go's http.Server (keep-alive, pipelining, 100-continue) and forwards
-// each request upstream. Body-less GET/HEAD/OPTIONS/TRACE requests to a
-// plain-http upstream go over the person connection's own upstream
-// connection, written and read on the handler's goroutine (pinned.go:
-// the cheapest path for the small requests that make most of a page);
-// the others go through one http.Transport shared by the whole session
-// (upstream connection reuse; HTTP/2 to https upstreams that offer it):
+// ServeConn answers the ConnOpenResult, then serves the connection. To a
+// plain-http upstream, body-less GET/HEAD/OPTIONS/TRACE requests take the
+// fast path (fast.go): request and response heads read by hand (h1.go),
+// the request written upstream in one write on the person connection's
+// own upstream connection (pinned.go), the response head written with the
+// first body bytes in one write, all on ServeConn's goroutine, with the
+// bytes, answers and entries of the net/http path. The first request the
+// fast path does not take hands the connection to Go's http.Server
+// (keep-alive, pipelining, 100-continue, upgrades, errors for malformed
+// requests) for the rest of its life; there body-less requests to a
+// plain-http upstream still go over the pinned connection, written and
+// read on the handler's goroutine, and the others through one
+// http.Transport shared by the whole session (upstream connection reuse;
+// HTTP/2 to https upstreams that offer it):
 //
 //   - the path is mapped under the base path; Host is the upstream host
 //     (or host_header); the person's user name goes in X-OnePAM-User (or

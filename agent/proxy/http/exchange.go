@@ -26,26 +26,15 @@ func exchangeOf(ctx context.Context) *exchange {
 
 // exchange collects one request/response for its HAR entry.
 type exchange struct {
-	s     *session
-	cc    *clientConn
-	in    *http.Request
-	start time.Time
+	s  *session
+	cc *clientConn
+	in *http.Request
 
-	mu         sync.Mutex // trace callbacks and the request body run on transport goroutines
+	mu sync.Mutex // trace callbacks and the request body run on transport goroutines
+	stamps
 	out        *http.Request
 	outHeader  http.Header
 	reqCap     har.Capture
-	getConn    time.Time
-	gotConn    time.Time
-	reused     bool
-	dnsStart   time.Time
-	dnsDone    time.Time
-	connStart  time.Time
-	connDone   time.Time
-	tlsStart   time.Time
-	tlsDone    time.Time
-	wrote      time.Time
-	firstByte  time.Time
 	serverIP   string
 	status     int
 	statusText string
@@ -59,7 +48,8 @@ type exchange struct {
 
 func (cc *clientConn) newExchange(r *http.Request) *exchange {
 	s := cc.s
-	x := &exchange{s: s, cc: cc, in: r, start: s.now()}
+	x := &exchange{s: s, cc: cc, in: r}
+	x.start = s.now()
 	x.reqCap.Limit = s.cfg.BodyCap
 	x.respCap.Limit = s.cfg.BodyCap
 	return x
@@ -261,8 +251,24 @@ func span(a, b time.Time) float64 {
 
 func nonNeg(v float64) float64 { return max(v, 0) }
 
-// timings turns the trace into HAR timings.
-func (x *exchange) timings(end time.Time) har.Timings {
+// stamps are when the phases of an exchange happened (zero: did not).
+type stamps struct {
+	start     time.Time
+	getConn   time.Time
+	gotConn   time.Time
+	reused    bool
+	dnsStart  time.Time
+	dnsDone   time.Time
+	connStart time.Time
+	connDone  time.Time
+	tlsStart  time.Time
+	tlsDone   time.Time
+	wrote     time.Time
+	firstByte time.Time
+}
+
+// timings turns the stamps into HAR timings.
+func (x *stamps) timings(end time.Time) har.Timings {
 	t := har.Timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1}
 	if x.gotConn.IsZero() {
 		// No upstream connection (dial failed): all time was spent connecting.
@@ -367,8 +373,13 @@ const maxInflate = 64 << 20
 // content records a response body; a complete gzip body is recorded
 // decoded (size the decoded size, compression the bytes saved).
 func content(h http.Header, c *har.Capture) har.Content {
-	mt := h.Get("Content-Type")
-	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	return contentOf(h.Get("Content-Type"), h.Get("Content-Encoding"), c)
+}
+
+// contentOf is content for a body of this Content-Type and
+// Content-Encoding.
+func contentOf(mt, enc string, c *har.Capture) har.Content {
+	enc = strings.ToLower(strings.TrimSpace(enc))
 	if enc == "" || enc == "identity" || c.N == 0 {
 		return har.NewContent(mt, c)
 	}

@@ -43,12 +43,18 @@ func (c *countingSink) Finalize(bool) (int64, error) { return c.n.Load(), nil }
 
 func newRigTo(t testing.TB, address string, tc *TargetConfig, sk record.Sink) *rig {
 	t.Helper()
+	return newRigOf(t, New(Config{Version: "test"}), address, tc, sk)
+}
+
+// newRigOf is newRigTo for the proxy p.
+func newRigOf(t testing.TB, p *Proxy, address string, tc *TargetConfig, sk record.Sink) *rig {
+	t.Helper()
 	rec, _ := sk.(*proxytest.Sink)
 	info := proxytest.Info(
 		api.SessionOpen{SessionID: "sess-1", Type: api.TypeHTTP, Resource: "app", User: "ann", ClientIP: "192.0.2.7:5555"},
 		proxy.Target{Name: "app", Address: address, Options: tc}, sk)
 	info.Fail = func(err error) { t.Errorf("session failed: %v", err) }
-	sess, err := New(Config{Version: "test"}).Open(context.Background(), info)
+	sess, err := p.Open(context.Background(), info)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

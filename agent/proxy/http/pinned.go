@@ -103,10 +103,16 @@ func (p *pinnedConn) connect(ctx context.Context, x *exchange) error {
 	if p.conn != nil {
 		return nil
 	}
-	s := p.cc.s
 	x.stamp(&x.connStart)
-	c, err := s.dial(ctx, "tcp", s.info.Target.Address)
+	err := p.open(ctx)
 	x.stamp(&x.connDone)
+	return err
+}
+
+// open dials the upstream.
+func (p *pinnedConn) open(ctx context.Context) error {
+	s := p.cc.s
+	c, err := s.dial(ctx, "tcp", s.info.Target.Address)
 	if err != nil {
 		return err
 	}

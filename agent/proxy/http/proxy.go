@@ -64,11 +64,18 @@ func (c Config) withDefaults() Config {
 // Proxy is the HTTP proxy.
 type Proxy struct {
 	cfg Config
+	// noFast turns the fast path off: every request goes through
+	// net/http (the tests compare the two).
+	noFast bool
+	// watchAfter is how long a fast-path exchange runs before the
+	// person's connection is watched (watchAfter in fast.go; the tests
+	// watch at once).
+	watchAfter time.Duration
 }
 
 // New returns an HTTP proxy.
 func New(cfg Config) *Proxy {
-	return &Proxy{cfg: cfg.withDefaults()}
+	return &Proxy{cfg: cfg.withDefaults(), watchAfter: watchAfter}
 }
 
 // Open checks that the agent reaches the upstream (a TCP dial, and a TLS
@@ -116,6 +123,11 @@ func (p *Proxy) Open(ctx context.Context, info *proxy.SessionInfo) (proxy.Sessio
 	if err != nil {
 		return nil, err
 	}
+	if tlsConf == nil && !p.noFast {
+		if err := s.setupFast(); err != nil {
+			s.log.Debug("http fast path off", "err", err)
+		}
+	}
 	s.transport = &http.Transport{
 		DialContext:           s.dial,
 		TLSClientConfig:       tlsConf,
@@ -153,6 +165,7 @@ type session struct {
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
 	conns     proxy.Conns
+	fast      *fastSession // nil: every request goes through net/http
 }
 
 func (s *session) dial(ctx context.Context, network, addr string) (net.Conn, error) {
