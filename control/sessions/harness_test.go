@@ -233,6 +233,22 @@ func (e *env) attach(p auth.Principal, id, channel string, pre []byte) (*person,
 	return pp, nil
 }
 
+// activeEcho creates a session of the echo resource for p and attaches its
+// lead (events channel), which makes it active.
+func (e *env) activeEcho(p auth.Principal) (api.Session, *person) {
+	e.t.Helper()
+	s, err := e.m.Create(e.ctx, p, api.CreateSessionRequest{Resource: "echo"}, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lead, err := e.attach(p, s.ID, api.ChannelEvents, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lead.event(e.t)
+	return s, lead
+}
+
 // event reads the next events-channel line.
 func (p *person) event(t *testing.T) api.SessionEvent {
 	t.Helper()

@@ -174,15 +174,7 @@ func TestMuxCarriesDataConnections(t *testing.T) {
 // on its stream with the reason; the mux and the session go on.
 func TestMuxRefusedConnection(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	s, err := e.m.Create(e.ctx, bob, api.CreateSessionRequest{Resource: "echo"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := e.attach(bob, s.ID, api.ChannelEvents, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead.event(t)
+	s, _ := e.activeEcho(bob)
 	mux, refusal := dialMux(t, e.muxServer(bob), s.ID)
 	if mux == nil {
 		t.Fatalf("mux refused: %s", refusal)

@@ -103,15 +103,7 @@ func TestSessionLifecycleEcho(t *testing.T) {
 
 func TestKillActiveClosesBothSides(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	s, err := e.m.Create(e.ctx, bob, api.CreateSessionRequest{Resource: "echo"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := e.attach(bob, s.ID, api.ChannelEvents, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead.event(t)
+	s, lead := e.activeEcho(bob)
 	data, err := e.attach(bob, s.ID, api.ChannelData, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -197,15 +189,7 @@ func TestPendingReaper(t *testing.T) {
 
 func TestAgentLossFailsSession(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	s, err := e.m.Create(e.ctx, bob, api.CreateSessionRequest{Resource: "echo"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := e.attach(bob, s.ID, api.ChannelEvents, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead.event(t)
+	s, lead := e.activeEcho(bob)
 	e.gw.Disconnect(e.agentID, "test drops the link", false)
 	ev := lead.event(t)
 	if ev.Status != api.StatusFailed || ev.Error != errAgentLost {
@@ -326,15 +310,7 @@ func TestAttachChecks(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	s, err := e.m.Create(e.ctx, bob, api.CreateSessionRequest{Resource: "echo"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead, err := e.attach(bob, s.ID, api.ChannelEvents, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lead.event(t)
+	s, lead := e.activeEcho(bob)
 	pending, err := e.m.Create(e.ctx, bob, api.CreateSessionRequest{Resource: "echo"}, "")
 	if err != nil {
 		t.Fatal(err)
