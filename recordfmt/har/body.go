@@ -51,26 +51,61 @@ func truncNote(kept int, size int64) string {
 }
 
 // textual reports whether a body of this MIME type and these bytes is
-// recorded as text (otherwise base64). A body cut inside a UTF-8 sequence
-// is judged without its incomplete tail.
-func textual(mimeType string, b []byte) bool {
-	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
-		r, _ := utf8.DecodeLastRune(b)
-		if r != utf8.RuneError {
-			break
+// recorded as text (otherwise base64; ok), and whether all of b is valid
+// UTF-8 (valid). A body cut inside a UTF-8 sequence is judged without its
+// incomplete tail.
+func textual(mimeType string, b []byte) (ok, valid bool) {
+	valid = utf8.Valid(b)
+	if !valid {
+		for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
+			r, _ := utf8.DecodeLastRune(b)
+			if r != utf8.RuneError {
+				break
+			}
+			b = b[:len(b)-1]
 		}
-		b = b[:len(b)-1]
+		if !utf8.Valid(b) {
+			return false, false
+		}
 	}
-	if !utf8.Valid(b) {
-		return false
-	}
-	mt, _, _ := mime.ParseMediaType(mimeType)
+	mt := mediaType(mimeType)
 	if strings.HasPrefix(mt, "text/") || strings.Contains(mt, "json") || strings.Contains(mt, "xml") ||
 		strings.Contains(mt, "javascript") || mt == "application/x-www-form-urlencoded" {
-		return true
+		return true, valid
 	}
 	for _, c := range b {
 		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false, valid
+		}
+	}
+	return true, valid
+}
+
+// mediaType is the media type mime.ParseMediaType finds in v ("" when
+// it fails), without parsing parameters when there is at most one (it
+// fails on parameters only for two of the same name).
+func mediaType(v string) string {
+	base, params, _ := strings.Cut(v, ";")
+	if strings.Contains(params, ";") {
+		mt, _, _ := mime.ParseMediaType(v)
+		return mt
+	}
+	mt := strings.TrimSpace(strings.ToLower(base))
+	typ, sub, slash := strings.Cut(mt, "/")
+	if !mimeToken(typ) || (slash && !mimeToken(sub)) {
+		return ""
+	}
+	return mt
+}
+
+// mimeToken reports whether s is a token as package mime reads them.
+func mimeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
 			return false
 		}
 	}
@@ -80,7 +115,10 @@ func textual(mimeType string, b []byte) bool {
 // bodyText returns the recorded form of body: text, or base64 with
 // encoding "base64".
 func bodyText(mimeType string, b []byte) (text, encoding string) {
-	if textual(mimeType, b) {
+	if ok, valid := textual(mimeType, b); ok {
+		if valid {
+			return string(b), ""
+		}
 		return strings.ToValidUTF8(string(b), "\uFFFD"), ""
 	}
 	return base64.StdEncoding.EncodeToString(b), "base64"
@@ -112,7 +150,7 @@ func NewPostData(mimeType string, c *Capture) *PostData {
 		return nil
 	}
 	p := &PostData{MimeType: mimeType}
-	mt, _, _ := mime.ParseMediaType(mimeType)
+	mt := mediaType(mimeType)
 	b := c.Bytes()
 	if mt == "application/x-www-form-urlencoded" && utf8.Valid(b) {
 		for _, pair := range strings.Split(string(b), "&") {

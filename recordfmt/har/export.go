@@ -61,12 +61,12 @@ func Export(dst io.Writer, src io.Reader) error {
 	w.WriteString(`,"entries":[`)
 	n := 0
 	e, nerr := first, ferr
+	var b []byte
 	for e != nil {
 		if started != "" {
 			e.Pageref = PageID
 		}
-		b, err := marshal(e)
-		if err != nil {
+		if b, err = appendEntry(b[:0], e); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -24,6 +24,7 @@ var DefaultSecretHeaders = []string{"Authorization", "Proxy-Authorization", "Coo
 // Fields; headers are secret when listed in Headers or when their name is.
 type Redactor struct {
 	fields  []string
+	fieldsB [][]byte // fields as bytes
 	headers map[string]bool
 	jsonKV  *regexp.Regexp
 }
@@ -39,6 +40,7 @@ func NewRedactor(fields, extraHeaders []string) *Redactor {
 	for _, f := range fields {
 		if f = fold(f); f != "" {
 			r.fields = append(r.fields, f)
+			r.fieldsB = append(r.fieldsB, []byte(f))
 		}
 	}
 	for _, h := range append(append([]string{}, DefaultSecretHeaders...), extraHeaders...) {
@@ -55,19 +57,35 @@ func fold(s string) string {
 	return folder.Replace(strings.ToLower(s))
 }
 
+// foldASCII is fold for an ASCII s, into buf; false when s is not ASCII.
+func foldASCII(buf []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80:
+			return nil, false
+		case c == '-' || c == '_':
+		case c >= 'A' && c <= 'Z':
+			buf = append(buf, c+'a'-'A')
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf, true
+}
+
 // Secret reports whether a field called name holds a secret.
 func (r *Redactor) Secret(name string) bool {
-	f := fold(name)
-	for _, s := range r.fields {
-		if strings.Contains(f, s) {
+	var buf [64]byte
+	f, ok := foldASCII(buf[:0], name)
+	if !ok {
+		f = []byte(fold(name))
+	}
+	for _, s := range r.fieldsB {
+		if bytes.Contains(f, s) {
 			return true
 		}
 	}
 	return false
-}
-
-func (r *Redactor) secretHeader(name string) bool {
-	return r.headers[http.CanonicalHeaderKey(name)] || r.Secret(name)
 }
 
 // Entry redacts e in place: headers, cookies, the URL's query, query
@@ -111,7 +129,8 @@ func (r *Redactor) Entry(e *Entry) {
 
 // header returns the recorded value of one header.
 func (r *Redactor) header(name, value string) string {
-	switch http.CanonicalHeaderKey(name) {
+	canon := http.CanonicalHeaderKey(name)
+	switch canon {
 	case "Cookie":
 		return redactPairs(value, ";", func(string) bool { return true })
 	case "Set-Cookie":
@@ -125,7 +144,7 @@ func (r *Redactor) header(name, value string) string {
 	case "Location", "Content-Location", "Referer":
 		return r.URL(value)
 	}
-	if r.secretHeader(name) {
+	if r.headers[canon] || r.Secret(name) {
 		return Redacted
 	}
 	return value
@@ -180,11 +199,10 @@ func (r *Redactor) Body(mimeType, text string) string {
 	if text == "" {
 		return text
 	}
-	mt := strings.ToLower(mimeType)
 	switch {
-	case strings.Contains(mt, "x-www-form-urlencoded"):
+	case containsFold(mimeType, "x-www-form-urlencoded"):
 		return redactPairs(text, "&", r.Secret)
-	case strings.Contains(mt, "json"):
+	case containsFold(mimeType, "json"):
 		return r.JSON(text)
 	}
 	return text
@@ -266,4 +284,25 @@ func (r *Redactor) walk(v any) bool {
 		}
 	}
 	return changed
+}
+
+// containsFold reports whether strings.ToLower(s) contains the lowercase
+// ASCII sub.
+func containsFold(s, sub string) bool {
+	var buf [128]byte
+	if len(s) > len(buf) {
+		return strings.Contains(strings.ToLower(s), sub)
+	}
+	b := buf[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return strings.Contains(strings.ToLower(s), sub)
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return bytes.Contains(b, []byte(sub))
 }

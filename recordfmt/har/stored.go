@@ -65,22 +65,37 @@ func NewEncoder(w io.Writer, h Header, opts Options) (*Encoder, error) {
 func (enc *Encoder) Encode(e *Entry) error {
 	enc.red.Entry(e)
 	normalize(e)
-	if err := enc.writeLine(e); err != nil {
+	bp := entryBufs.Get().(*[]byte)
+	line, err := appendEntry((*bp)[:0], e)
+	if err == nil {
+		err = enc.write(append(line, '\n'))
+	}
+	if cap(line) <= 1<<20 { // keep the pool's buffers small
+		*bp = line
+		entryBufs.Put(bp)
+	}
+	if err != nil {
 		return fmt.Errorf("har: write entry: %w", err)
 	}
 	return nil
 }
 
+// entryBufs are the buffers entries are encoded in.
+var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 func (enc *Encoder) writeLine(v any) error {
-	return appendLine(v, func(line []byte) error {
-		if len(line)-1 > MaxLineSize {
-			return fmt.Errorf("line of %d bytes is over the %d byte limit", len(line)-1, MaxLineSize)
-		}
-		enc.mu.Lock()
-		defer enc.mu.Unlock()
-		_, err := enc.w.Write(line)
-		return err
-	})
+	return appendLine(v, enc.write)
+}
+
+// write writes one line, its "\n" included.
+func (enc *Encoder) write(line []byte) error {
+	if len(line)-1 > MaxLineSize {
+		return fmt.Errorf("line of %d bytes is over the %d byte limit", len(line)-1, MaxLineSize)
+	}
+	enc.mu.Lock()
+	defer enc.mu.Unlock()
+	_, err := enc.w.Write(line)
+	return err
 }
 
 // normalize makes the required arrays non-nil so they encode as [].
