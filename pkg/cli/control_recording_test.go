@@ -74,7 +74,7 @@ func parseControlServe(t *testing.T, args []string, env map[string]string) (*Con
 	var got *ControlServeOptions
 	f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return env[k] }, Now: time.Now, Location: time.UTC}
 	cmd := NewCmdControlServe(f, func(_ context.Context, o *ControlServeOptions) error { got = o; return nil })
-	cmd.SetArgs(args)
+	cmd.SetArgs(append([]string{}, args...)) // never nil: cobra would parse the test binary's own arguments
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.Execute()
 	return got, err
