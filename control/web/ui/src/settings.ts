@@ -1,11 +1,20 @@
-// Settings → Recording Storage: where control keeps recordings (the local
-// directory or an S3-compatible bucket), changed with
-// PUT /v1/settings/recording-storage after an optional "Test" (POST
-// .../test writes, reads back and deletes a probe object with the form's
-// settings). Secrets are never shown: the API answers "********".
+// Settings, two cards:
+//
+// Recording Storage: where control keeps recordings (the local directory or
+// an S3-compatible bucket), changed with PUT /v1/settings/recording-storage
+// after an optional "Test" (POST .../test writes, reads back and deletes a
+// probe object with the form's settings). Secrets are never shown: the API
+// answers "********".
+//
+// Recording Access: whether users may read (replay, export, search…) the
+// recordings of their own sessions, GET/PUT /v1/settings/recording-access
+// ({"users_own": bool}); admins and auditors always read every session's.
+//
+// Admins change both; auditors see them read-only.
 import { call, type Whoami } from './api';
 import { clear, h } from './dom';
 import type { Page } from './main';
+import './settings.css';
 import { errorBox } from './widgets';
 
 interface S3Storage {
@@ -20,11 +29,18 @@ const getStorage = () => call<RecordingStorage>('GET', '/v1/settings/recording-s
 const putStorage = (s: RecordingStorage) => call<RecordingStorage>('PUT', '/v1/settings/recording-storage', s);
 const testStorage = (s: RecordingStorage) => call<StorageTestResult>('POST', '/v1/settings/recording-storage/test', s);
 
+interface RecordingAccess { users_own: boolean }
+
+const getAccess = () => call<RecordingAccess>('GET', '/v1/settings/recording-access');
+const putAccess = (a: RecordingAccess) => call<RecordingAccess>('PUT', '/v1/settings/recording-access', a);
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export function settingsPage(me: Whoami): Page {
   const el = h('section', { class: 'page settings-page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Settings')));
   const body = h('section', { class: 'card', 'aria-labelledby': 'storage-h' }, h('h2', { id: 'storage-h' }, 'Recording Storage'), h('p', { class: 'muted' }, 'Loading…'));
-  el.append(body);
   const canChange = me.role === 'admin';
+  el.append(body, accessCard(canChange));
 
   const kindDir = h('input', { type: 'radio', name: 'kind', id: 'kind-dir', value: 'dir' });
   const kindS3 = h('input', { type: 'radio', name: 'kind', id: 'kind-s3', value: 's3' });
@@ -112,7 +128,7 @@ export function settingsPage(me: Whoami): Page {
       showResult(await testStorage(formValue()));
     } catch (err) {
       clear(result);
-      result.append(errorBox(err instanceof Error ? err.message : String(err)));
+      result.append(errorBox(message(err)));
     }
   });
   const form = h('form', { class: 'storage-form' },
@@ -129,7 +145,7 @@ export function settingsPage(me: Whoami): Page {
       fill(await putStorage(formValue()));
       result.append(h('p', { class: 'ok-text' }, 'Saved: new recordings go to the new storage.'));
     } catch (err) {
-      result.append(errorBox(err instanceof Error ? err.message : String(err)));
+      result.append(errorBox(message(err)));
     }
   });
 
@@ -142,7 +158,82 @@ export function settingsPage(me: Whoami): Page {
     fill(s);
   }).catch((err) => {
     clear(body);
-    body.append(h('h2', { id: 'storage-h' }, 'Recording Storage'), errorBox(err instanceof Error ? err.message : String(err)));
+    body.append(h('h2', { id: 'storage-h' }, 'Recording Storage'), errorBox(message(err)));
   });
   return { el };
+}
+
+/**
+ * accessCard is the Recording Access card: the current setting and, for
+ * admins, a switch and Save (read-only otherwise). Its section carries
+ * data-loaded="true" once the setting is shown and data-users-own with the
+ * value control answered last.
+ */
+function accessCard(canChange: boolean): HTMLElement {
+  const title = () => h('h2', { id: 'access-h' }, 'Recording Access');
+  const card = h('section', { class: 'card access-card', 'aria-labelledby': 'access-h', 'data-testid': 'access-card' },
+    title(), h('p', { class: 'muted' }, 'Loading…'));
+  const usersOwn = h('input', { type: 'checkbox', id: 'access-users-own', disabled: !canChange });
+  const current = h('p', { class: 'muted access-current', 'data-testid': 'access-current' });
+  const result = h('div', { class: 'access-result', role: 'status', 'aria-live': 'polite', 'data-testid': 'access-result' });
+  const save = h('button', { type: 'submit', class: 'primary', disabled: true }, 'Save');
+  let loaded: RecordingAccess | null = null;
+
+  const describe = (a: RecordingAccess) => a.users_own
+    ? 'Now: users may replay, export and search the recordings of their own sessions.'
+    : 'Now: only administrators and auditors read recordings; users are refused, even for their own sessions.';
+  // Save is offered only for a change (and never twice at once).
+  let saving = false;
+  const sync = () => { save.disabled = saving || !loaded || usersOwn.checked === loaded.users_own; };
+  usersOwn.addEventListener('change', () => { clear(result); sync(); });
+
+  function fill(a: RecordingAccess) {
+    loaded = a;
+    usersOwn.checked = a.users_own;
+    current.textContent = describe(a);
+    card.setAttribute('data-users-own', String(a.users_own));
+    sync();
+  }
+
+  const form = h('form', { class: 'access-form' },
+    h('label', { class: 'check' }, usersOwn, ' Users may replay, export and search their own sessions\' recordings'),
+    h('p', { class: 'hint' }, 'Off: users are refused replay, export, verification, file activity, live watch and text search, even of the sessions they ran.'),
+    canChange ? h('div', { class: 'actions' }, save) : h('p', { class: 'muted', 'data-testid': 'access-readonly' }, 'Only administrators change who may read recordings.'),
+    result);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!canChange || save.disabled) return;
+    clear(result);
+    saving = true;
+    sync();
+    result.textContent = 'Saving…';
+    try {
+      const a = await putAccess({ users_own: usersOwn.checked });
+      clear(result);
+      saving = false;
+      fill(a);
+      result.append(h('p', { class: 'ok-text' }, a.users_own
+        ? 'Saved: users may read their own sessions\' recordings.'
+        : 'Saved: users may no longer read recordings, not even their own.'));
+    } catch (err) {
+      clear(result);
+      saving = false;
+      sync();
+      result.append(errorBox(message(err)));
+    }
+  });
+
+  getAccess().then((a) => {
+    clear(card);
+    card.append(title(),
+      h('p', { class: 'muted' }, 'Who besides administrators and auditors may read recordings. Administrators and auditors read every session\'s; a user at most those of its own sessions.'),
+      current, form,
+      h('p', { class: 'audit-note' }, 'Every read of a recording (replay, export, verification, file activity, live watch, search) is written to the audit log with who read which session, and so are refusals and changes to this setting.'));
+    card.setAttribute('data-loaded', 'true');
+    fill(a);
+  }).catch((err) => {
+    clear(card);
+    card.append(title(), errorBox(message(err)));
+  });
+  return card;
 }
