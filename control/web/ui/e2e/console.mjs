@@ -18,6 +18,7 @@
 //                     at 20 s, keyframes every 2 s
 //   (the seeded user carol, an auditor, logs in with password "wonderland 42")
 //   ONEPAM_SCREENSHOTS directory for sessions.png and session-detail.png
+//                     (and session-*.png, settings-access.png)
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //
 // Each check prints "ok <name>"; the first failure prints "FAIL <name>:
@@ -48,6 +49,22 @@ async function waitLoaded(before) {
   });
 }
 const loadedMark = () => page.locator('table.sessions').getAttribute('data-loaded');
+
+// Settings → Recording Access (GET/PUT /v1/settings/recording-access).
+const accessCard = page.getByTestId('access-card');
+const usersOwnBox = accessCard.getByLabel('Users may replay, export and search their own sessions\' recordings');
+const accessSave = accessCard.getByRole('button', { name: 'Save' });
+const accessLoaded = () => page.locator('[data-testid="access-card"][data-loaded="true"]').waitFor();
+const accessNow = () => accessCard.getByTestId('access-current').innerText();
+/** fetchAPI calls the API from the page with its cookie (and CSRF token for a state change). */
+const fetchAPI = (p, method = 'GET', body) => page.evaluate(async ({ p, method, body }) => {
+  const csrf = document.cookie.split('; ').find((c) => c.startsWith('onepam_csrf='))?.slice(12) ?? '';
+  const r = await fetch(p, { method, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': decodeURIComponent(csrf) }, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, text, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })() };
+}, { p, method, body });
+const csrfCookie = () => page.evaluate(() => document.cookie.split('; ').find((c) => c.startsWith('onepam_csrf='))?.slice(12) ?? '');
+const setCSRFCookie = (v) => page.evaluate((v) => { document.cookie = `onepam_csrf=${v}; path=/; secure; samesite=strict`; }, v);
 
 let extra = null; // the session started from here for the live update check
 try {
@@ -286,6 +303,58 @@ try {
     if ((await page.getByTestId('cast-player').count()) !== 0) fail('a player for an expired recording');
   });
 
+  await check('settings: recording access shows the current value to an admin', async () => {
+    await page.goto(`${base}/sessions`);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Recording Access' }).waitFor();
+    await accessLoaded();
+    const got = await fetchAPI('/v1/settings/recording-access');
+    if (got.status !== 200 || got.json?.users_own !== true) fail(`GET answered ${got.status} ${got.text} (want the default, users_own true)`);
+    if (!(await usersOwnBox.isChecked())) fail('the switch is off while the setting is on');
+    if (!(await usersOwnBox.isEnabled())) fail('an admin cannot change the switch');
+    if ((await accessCard.getAttribute('data-users-own')) !== 'true') fail(`data-users-own ${await accessCard.getAttribute('data-users-own')}`);
+    if (!/users may replay, export and search the recordings of their own sessions/.test(await accessNow())) fail(`status line ${await accessNow()}`);
+    if (!(await accessSave.isDisabled())) fail('Save offered without a change');
+    if (!/audit log/.test(await accessCard.innerText())) fail('the card does not say that reads are audited');
+    // The storage card is still there, above.
+    await page.locator('[data-loaded] [data-testid="storage-current"]').waitFor();
+  });
+
+  await check('settings: a refused save shows the error and changes nothing', async () => {
+    await usersOwnBox.uncheck();
+    if (!(await accessSave.isEnabled())) fail('Save not offered after a change');
+    const csrf = await csrfCookie();
+    if (!csrf) fail('no CSRF cookie');
+    await setCSRFCookie('wrong');
+    try {
+      await accessSave.click();
+      await accessCard.getByRole('alert').filter({ hasText: 'CSRF token' }).waitFor();
+    } finally {
+      await setCSRFCookie(csrf);
+    }
+    if (await usersOwnBox.isChecked()) fail('the switch went back on after the refusal');
+    if (!(await accessSave.isEnabled())) fail('Save not offered again after the refusal');
+    if ((await accessCard.getAttribute('data-users-own')) !== 'true') fail('the card shows a setting control refused');
+    const got = await fetchAPI('/v1/settings/recording-access');
+    if (got.json?.users_own !== true) fail(`a refused save changed the setting: ${got.text}`);
+  });
+
+  await check('settings: an admin switches recording access off and saves', async () => {
+    await accessSave.click();
+    await accessCard.getByTestId('access-result').filter({ hasText: 'Saved' }).waitFor();
+    if ((await accessCard.getAttribute('data-users-own')) !== 'false') fail(`data-users-own ${await accessCard.getAttribute('data-users-own')} after saving`);
+    if ((await accessCard.getByRole('alert').count()) !== 0) fail('the error box stays after a save');
+    if (!/only administrators and auditors read recordings/.test(await accessNow())) fail(`status line ${await accessNow()}`);
+    if (!(await accessSave.isDisabled())) fail('Save still offered after saving');
+    await page.reload();
+    await accessLoaded();
+    if (await usersOwnBox.isChecked()) fail('the switch is on again after a reload');
+    if (!/only administrators and auditors read recordings/.test(await accessNow())) fail(`status line after a reload ${await accessNow()}`);
+    const got = await fetchAPI('/v1/settings/recording-access');
+    if (got.status !== 200 || got.json?.users_own !== false) fail(`GET after saving answered ${got.status} ${got.text}`);
+    if (shots) await page.screenshot({ path: path.join(shots, 'settings-access.png'), fullPage: true });
+  });
+
   await check('CSRF: a state-changing call with the cookie but without the token is refused', async () => {
     await page.goto(`${base}/sessions/${activeID}`);
     await page.getByRole('button', { name: 'Terminate' }).waitFor();
@@ -330,6 +399,26 @@ try {
     if (who.user !== 'carol' || who.role !== 'auditor') fail(`whoami ${JSON.stringify(who)}`);
     const sess = (await context.cookies()).find((c) => c.name === 'onepam_session');
     if (!sess || !sess.httpOnly || !sess.secure || sess.sameSite !== 'Strict') fail(`session cookie ${JSON.stringify(sess)}`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+  });
+
+  await check('settings: an auditor sees recording access read-only', async () => {
+    await page.getByLabel('User name').fill('carol');
+    await page.getByLabel('Password').fill('wonderland 42');
+    await page.getByRole('button', { name: 'Sign in with password' }).click();
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    await page.goto(`${base}/settings`);
+    await accessLoaded();
+    if (await usersOwnBox.isChecked()) fail('the auditor sees the switch on; the admin turned it off');
+    if (!(await usersOwnBox.isDisabled())) fail('the auditor can flip the switch');
+    if ((await accessSave.count()) !== 0) fail('Save offered to an auditor');
+    await accessCard.getByTestId('access-readonly').waitFor();
+    if (!/only administrators and auditors read recordings/.test(await accessNow())) fail(`status line ${await accessNow()}`);
+    const put = await fetchAPI('/v1/settings/recording-access', 'PUT', { users_own: true });
+    if (put.status !== 403) fail(`an auditor's PUT answered ${put.status} ${put.text}`);
+    const got = await fetchAPI('/v1/settings/recording-access');
+    if (got.status !== 200 || got.json?.users_own !== false) fail(`GET as the auditor answered ${got.status} ${got.text}`);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('API token').waitFor();
   });
