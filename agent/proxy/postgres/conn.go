@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -47,6 +46,8 @@ type pgConn struct {
 	portals map[string]*portal
 	copyIn  *pending    // the request whose COPY FROM STDIN runs
 	types   *pgtype.Map // decodes binary parameters; client goroutine only
+
+	done []querylog.Entry // the entries a server read completes; server goroutine only
 }
 
 func newPgConn(s *session, id int64, client net.Conn) *pgConn {
@@ -246,16 +247,18 @@ func (pc *pgConn) cancel(ctx context.Context, buf []byte) error {
 func (pc *pgConn) relay(ctx context.Context, cr *msgReader, sc *serverConn) error {
 	stop := context.AfterFunc(ctx, func() { pc.server.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	sw := bufio.NewWriterSize(sc.conn, 32<<10)
-	cw := bufio.NewWriterSize(pc.client, 32<<10)
+	limit := pc.s.p.cfg.MaxMessageSize
+	cin, sin := newInbuf(limit, cr.buffered()), newInbuf(limit, sc.r.buffered())
+	defer cin.release()
+	defer sin.release()
 	done := make(chan error, 1)
 	go func() {
-		err := pc.clientLoop(cr, sw)
+		err := pc.clientLoop(cin, sc.conn)
 		// The client is gone or said Terminate: the server's side ends too.
 		sc.conn.Close()
 		done <- err
 	}()
-	serr := pc.serverLoop(sc.r, cw)
+	serr := pc.serverLoop(sin, sc.conn)
 	pc.client.SetReadDeadline(time.Unix(1, 0)) // stop the client loop
 	cerr := <-done
 	switch {

@@ -159,3 +159,59 @@ func TestDatabaseSQL(t *testing.T) {
 		t.Errorf("query entry %+v", e)
 	}
 }
+
+// TestLargeMessages: rows, a statement and an error longer than the
+// relay's read buffer pass through whole, in both protocols, and are
+// logged.
+func TestLargeMessages(t *testing.T) {
+	g := startGateway(t, target{requireMachinePG(t), &TargetConfig{User: "postgres"}}, api.SessionOpen{})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			cfg, err := pgx.ParseConfig(g.dsn("postgres", "postgres"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DefaultQueryExecMode = mode
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			long := strings.Repeat("l", 200_000)
+			rows, err := conn.Query(ctx, "select repeat('x', 300000 + i) || $1::text from generate_series(1, 7) i", long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if len(s) != 300_000+n+len(long) {
+					t.Fatalf("row %d has %d bytes", n, len(s))
+				}
+			}
+			if err := rows.Err(); err != nil || n != 7 {
+				t.Fatalf("%d rows, %v", n, err)
+			}
+			_, err = conn.Exec(ctx, "select 1/0 from (select $1::text) x where length($1) > 0", long)
+			if err == nil || !strings.Contains(err.Error(), "division by zero") {
+				t.Fatalf("error %v, want division by zero", err)
+			}
+			var one int
+			if err := conn.QueryRow(ctx, "select 1").Scan(&one); err != nil || one != 1 {
+				t.Fatalf("after the error: %d, %v", one, err)
+			}
+			g.sink.waitEntry(t, "the rows", func(e querylog.Entry) bool {
+				return strings.HasPrefix(e.Statement, "select repeat('x'") && e.Rows == 7 &&
+					(mode == pgx.QueryExecModeSimpleProtocol && strings.Contains(e.Statement, long) || len(e.Params) == 1)
+			})
+			g.sink.waitEntry(t, "the error", func(e querylog.Entry) bool {
+				return strings.HasPrefix(e.Statement, "select 1/0") && e.ErrorCode == "22012"
+			})
+		})
+	}
+}

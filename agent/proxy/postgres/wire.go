@@ -20,9 +20,9 @@ const (
 // errMalformed marks protocol bytes that are not PostgreSQL messages.
 var errMalformed = errors.New("malformed PostgreSQL message")
 
-// msgReader reads protocol messages: a type byte, an int32 length that
-// counts itself, and the body. It keeps one body buffer for the messages
-// it decodes; bodies it does not need are streamed through (copyBody).
+// msgReader reads protocol messages during the startup and the login: a
+// type byte, an int32 length that counts itself, and the body. It keeps one
+// body buffer. After the login the relay reads with an inbuf.
 type msgReader struct {
 	r       *bufio.Reader
 	maxBody int // longest body read into memory
@@ -65,44 +65,12 @@ func (m *msgReader) readBody(typ byte, n int) ([]byte, error) {
 	return m.body, nil
 }
 
-// copyBody streams a body of n bytes to w (after the header) without
-// holding it in memory.
-func (m *msgReader) copyBody(w *bufio.Writer, n int) error {
-	if _, err := w.Write(m.hdr[:]); err != nil {
-		return err
-	}
-	for n > 0 {
-		k := min(n, m.r.Size())
-		buf, err := m.r.Peek(k)
-		if len(buf) > 0 {
-			if _, werr := w.Write(buf); werr != nil {
-				return werr
-			}
-			m.r.Discard(len(buf))
-			n -= len(buf)
-		}
-		if err != nil && n > 0 {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			return unexpectedEOF(err)
-		}
-	}
-	return nil
+// buffered returns the bytes read ahead and not yet consumed, valid until
+// the next read: the relay takes them over after the startup.
+func (m *msgReader) buffered() []byte {
+	b, _ := m.r.Peek(m.r.Buffered())
+	return b
 }
-
-// forward writes the current header and body to w.
-func (m *msgReader) forward(w *bufio.Writer, body []byte) error {
-	if _, err := w.Write(m.hdr[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(body)
-	return err
-}
-
-// idle reports whether no more input is buffered: the time to flush what
-// was forwarded.
-func (m *msgReader) idle() bool { return m.r.Buffered() == 0 }
 
 // startup reads an untyped startup-phase packet (StartupMessage,
 // SSLRequest, GSSENCRequest, CancelRequest): int32 length and body.
