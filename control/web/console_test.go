@@ -148,7 +148,9 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, want := range []string{"ok login", "ok the list shows the sessions", "ok an active session pulses", "ok terminate from the detail page",
 		"ok CSRF: a state-changing call with the cookie but without the token is refused", "ok detail page with the connection log",
 		"ok asciicast plays and a #t= link seeks", "ok query log as a table", "ok HAR as a request table with a waterfall", "ok expired recording shows the retention notice",
-		"ok deskproto plays on a canvas and seeks via keyframes", "ok login by user and password"} {
+		"ok deskproto plays on a canvas and seeks via keyframes", "ok login by user and password",
+		"ok settings: recording access shows the current value to an admin", "ok settings: a refused save shows the error and changes nothing",
+		"ok settings: an admin switches recording access off and saves", "ok settings: an auditor sees recording access read-only"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("console.mjs did not report %q", want)
 		}
