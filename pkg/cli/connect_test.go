@@ -192,12 +192,24 @@ func (g *fakeGateway) relayData(conn, target net.Conn) {
 // sendEvent writes a SessionEvent line on the events channel and closes it,
 // as control does when a session ends.
 func (g *fakeGateway) endWith(t *testing.T, line string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, err := io.WriteString(g.events, line+"\n"); err != nil {
+	events := g.eventsConn(t)
+	if _, err := io.WriteString(events, line+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	g.events.Close()
+	events.Close()
+}
+
+// eventsConn returns the events channel once the handler has stored it
+// (the CLI may have read the 101 and printed its address before that).
+func (g *fakeGateway) eventsConn(t *testing.T) net.Conn {
+	var c net.Conn
+	waitFor(t, "the events channel", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		c = g.events
+		return c != nil
+	})
+	return c
 }
 
 type tcpRun struct {
@@ -359,9 +371,7 @@ func TestTCPConnectFailures(t *testing.T) {
 		g := &fakeGateway{echo: startEcho(t), eventsDone: make(chan struct{}), status: api.StatusFailed}
 		r := startTCPConnect(t, g)
 		r.addr(t)
-		g.mu.Lock()
-		g.events.Close()
-		g.mu.Unlock()
+		g.eventsConn(t).Close()
 		if code, msg := cmdutil.Classify(r.wait(t)); code != cmdutil.ExitTargetFailed || msg != "session failed: agent connection lost" {
 			t.Fatalf("exit %d %q", code, msg)
 		}
