@@ -109,7 +109,10 @@ type Store interface {
 	ListFileEvents(ctx context.Context, sessionID string, ops []string) ([]api.FileEvent, error)
 
 	// Recording text search: lines of terminal output and input, indexed
-	// as recordings are stored.
+	// when recordings are final. IndexRecordingText indexes lines as a
+	// recording's whole text and marks it indexed, in one transaction,
+	// replacing what was indexed for it before (the types of text.go serve
+	// the indexing of a long text in several transactions).
 	IndexRecordingText(ctx context.Context, sessionID string, lines []TextLine) error
 	SearchRecordings(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 

@@ -10,28 +10,17 @@ import (
 	"github.com/onepam/onepam/control/store"
 )
 
-// IndexRecordingText adds lines of a session's recording to the full-text
-// index (one transaction).
+// IndexRecordingText indexes lines as the whole text of a session's
+// recording and marks it indexed, in one transaction, replacing whatever
+// was indexed for it before: the one-call form of BeginRecordingText and
+// FinishRecordingText, for a text small enough for one transaction.
 func (s *Store) IndexRecordingText(ctx context.Context, sessionID string, lines []store.TextLine) error {
-	if len(lines) == 0 {
-		return nil
-	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO recording_text (line, session_id, kind, t) VALUES (?, ?, ?, ?)`)
+		ti, _, err := beginText(ctx, tx, sessionID, true, s.cfg.now())
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, l := range lines {
-			kind := "o"
-			if l.Input {
-				kind = "i"
-			}
-			if _, err := stmt.ExecContext(ctx, l.Text, sessionID, kind, l.At.Milliseconds()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return finishText(ctx, tx, &ti, lines, s.cfg.now())
 	})
 	if err != nil {
 		return fmt.Errorf("index recording text of session %s: %w", sessionID, err)
@@ -40,7 +29,10 @@ func (s *Store) IndexRecordingText(ctx context.Context, sessionID string, lines 
 }
 
 // SearchRecordings finds lines matching q.Text as a phrase of whole words,
-// newest sessions first, in time order within a session.
+// newest sessions first, in time order within a session. Lines of a
+// recording whose indexing is not finished are left out, and so are the
+// lines indexed before migration 6 of a recording indexed again since
+// (see visibleText).
 func (s *Store) SearchRecordings(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error) {
 	phrase := ftsPhrase(q.Text)
 	if phrase == "" {
@@ -58,7 +50,8 @@ func (s *Store) SearchRecordings(ctx context.Context, q store.SearchQuery) ([]st
 		kind = "i"
 	}
 	sqlText := `SELECT r.session_id, r.t, r.line FROM recording_text r JOIN sessions s ON s.id = r.session_id
-		WHERE recording_text MATCH ? AND r.kind = ?`
+		LEFT JOIN recording_text_state x ON x.session_id = r.session_id
+		WHERE recording_text MATCH ? AND r.kind = ? AND ` + visibleText
 	args := []any{`line : ` + phrase, kind}
 	if len(q.Types) > 0 {
 		sqlText += ` AND s.type IN (?` + strings.Repeat(`, ?`, len(q.Types)-1) + `)`

@@ -69,12 +69,14 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 		{At: 2 * time.Second, Text: "root:x:0:0:root:/root:/bin/bash"},
 		{Input: true, At: 1500 * time.Millisecond, Text: "sudo rm -rf /var/cache/secret-files"},
 	}), "index older")
+	// Indexing a recording again replaces its text.
+	must(t, s.IndexRecordingText(ctx, newer.ID, []store.TextLine{{At: time.Second, Text: "stale text of a first attempt"}}), "index newer")
 	must(t, s.IndexRecordingText(ctx, newer.ID, []store.TextLine{
 		{At: 90 * time.Second, Text: "Deploying release 42 to production"},
 		{At: 95 * time.Second, Text: "root privileges required"},
 	}), "index newer")
 	must(t, s.IndexRecordingText(ctx, tcp.ID, []store.TextLine{{At: time.Second, Text: "root of a tcp session"}}), "index tcp")
-	must(t, s.IndexRecordingText(ctx, tcp.ID, nil), "index nothing")
+	must(t, s.IndexRecordingText(ctx, tcp.ID, []store.TextLine{{At: time.Second, Text: "root of a tcp session"}}), "index tcp again")
 
 	type hit struct {
 		id string
@@ -88,6 +90,7 @@ func testSearch(t *testing.T, open func(t *testing.T) store.Store) {
 		{"word in output, newest session first", store.SearchQuery{Text: "root", Types: []api.SessionType{api.TypeSSH}},
 			[]hit{{newer.ID, 95 * time.Second}, {older.ID, 2 * time.Second}}},
 		{"phrase", store.SearchQuery{Text: "release 42"}, []hit{{newer.ID, 90 * time.Second}}},
+		{"replaced text is gone", store.SearchQuery{Text: "stale"}, nil},
 		{"phrase words out of order do not match", store.SearchQuery{Text: "42 release"}, nil},
 		{"case-insensitive", store.SearchQuery{Text: "DEPLOYING"}, []hit{{newer.ID, 90 * time.Second}}},
 		{"typed input only", store.SearchQuery{Text: "secret", Input: true}, []hit{{older.ID, 1500 * time.Millisecond}}},
