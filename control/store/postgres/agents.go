@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/onepam/onepam/control/store"
+)
+
+const agentCols = `id, name, hostname, version, cert_serial, enrolled_at, last_seen_at, revoked_at, remote_addr`
+
+// CreateAgent inserts an agent. ErrConflict if the id is taken or a
+// non-revoked agent has the name.
+func (s *Store) CreateAgent(ctx context.Context, a store.AgentRecord) error {
+	if a.ID == "" || a.Name == "" {
+		return fmt.Errorf("create agent: %w: empty id or name", store.ErrInvalid)
+	}
+	if a.EnrolledAt.IsZero() {
+		a.EnrolledAt = s.cfg.now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.ID, a.Name, a.Hostname, a.Version, a.CertSerial, nanos(a.EnrolledAt),
+		nullNanos(a.LastSeenAt), nullNanos(a.RevokedAt), a.RemoteAddr)
+	if isUnique(err) {
+		return fmt.Errorf("create agent %q: %w", a.Name, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create agent %q: %w", a.Name, err)
+	}
+	return nil
+}
+
+// GetAgent returns an agent by id.
+func (s *Store) GetAgent(ctx context.Context, id string) (store.AgentRecord, error) {
+	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AgentRecord{}, fmt.Errorf("agent %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AgentRecord{}, fmt.Errorf("get agent %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// GetAgentByName returns the non-revoked agent of that name, or else the
+// most recently enrolled revoked one.
+func (s *Store) GetAgentByName(ctx context.Context, name string) (store.AgentRecord, error) {
+	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE name = $1
+		ORDER BY revoked_at IS NULL DESC, enrolled_at DESC, id DESC LIMIT 1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AgentRecord{}, fmt.Errorf("agent %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AgentRecord{}, fmt.Errorf("get agent %q: %w", name, err)
+	}
+	return a, nil
+}
+
+// ListAgents returns every agent, revoked ones included, by name then
+// enrollment time.
+func (s *Store) ListAgents(ctx context.Context) ([]store.AgentRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+agentCols+` FROM agents ORDER BY name, enrolled_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	defer rows.Close()
+	var as []store.AgentRecord
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	return as, nil
+}
+
+// RevokeAgent marks an agent revoked (an earlier revocation time is kept)
+// and removes its resources, in one transaction: a revoked agent serves
+// nothing, and its resource names become free for other agents.
+func (s *Store) RevokeAgent(ctx context.Context, id string, at time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, nanos(at), id)
+		if err != nil {
+			return err
+		}
+		n, err := affected(res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("agent %q: %w", id, store.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke agent %q: %w", id, err)
+	}
+	return nil
+}
+
+// AgentSeen records a connection or heartbeat; empty strings keep the
+// stored version, hostname and remote address.
+func (s *Store) AgentSeen(ctx context.Context, id string, at time.Time, version, hostname, remoteAddr string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE agents SET
+		last_seen_at = $1,
+		version = COALESCE(NULLIF($2, ''), version),
+		hostname = COALESCE(NULLIF($3, ''), hostname),
+		remote_addr = COALESCE(NULLIF($4, ''), remote_addr)
+		WHERE id = $5`, nanos(at), version, hostname, remoteAddr, id)
+	if err != nil {
+		return fmt.Errorf("agent %q seen: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("agent %q seen: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("agent %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+func scanAgent(r rowScanner) (store.AgentRecord, error) {
+	var (
+		a             store.AgentRecord
+		enrolled      int64
+		seen, revoked sql.NullInt64
+	)
+	if err := r.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.CertSerial, &enrolled, &seen, &revoked, &a.RemoteAddr); err != nil {
+		return store.AgentRecord{}, err
+	}
+	a.EnrolledAt = fromNanos(enrolled)
+	a.LastSeenAt = fromNullNanos(seen)
+	a.RevokedAt = fromNullNanos(revoked)
+	return a, nil
+}

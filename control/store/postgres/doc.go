@@ -1,0 +1,24 @@
+// Package postgres is the implementation of store.Store on PostgreSQL
+// (pgx v5 through database/sql), for deployments where several control
+// replicas share one database. The embedded default is package
+// store/sqlite; both pass the conformance suite of store/storetest and
+// offer the same methods beyond store.Store (passwords, recording
+// storage and retention, recording text indexing).
+//
+// The schema is created and upgraded by numbered migrations embedded in the
+// binary (migrations/NNNN_name.sql). Open applies the missing ones in one
+// transaction that first takes a transaction-level advisory lock, so
+// control nodes starting at once apply each migration exactly once; a
+// database whose schema is newer than this binary knows is refused
+// (ErrSchemaTooNew).
+//
+// As in the SQLite store, times are BIGINT Unix nanoseconds (UTC) and
+// session and audit ids are canonical lowercase UUIDv7 strings (in the "C"
+// collation), so ordering by id is ordering by creation time, a time range
+// becomes an id range, and pagination is by keyset on the id.
+//
+// Writes that read before they write (Transition, SetAgentResources, the
+// text indexing steps) lock what they read (SELECT ... FOR UPDATE, or an
+// advisory lock), so they are serialised across control nodes at the
+// default READ COMMITTED isolation.
+package postgres

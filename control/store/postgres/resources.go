@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/pkg/api"
+)
+
+const resourceCols = `r.name, r.type, r.labels, r.description, r.address, r.protocol, r.agent_id, a.name`
+
+// resourcesLock is the key of the advisory lock SetAgentResources holds
+// ("onepam-r").
+const resourcesLock int64 = 0x6f6e6570616d2d72
+
+// SetAgentResources replaces the agent's inventory in one transaction.
+// Names served by another non-revoked agent, repeated names, empty names
+// and unknown types are refused and reported in the map (name → reason);
+// the rest are stored. The agent must exist and not be revoked.
+//
+// The transaction locks the agent's row and takes the resources advisory
+// lock, so inventories of several agents, sent to several control nodes
+// at once, are applied one after the other and a name cannot be taken
+// twice.
+func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.Resource) (map[string]string, error) {
+	refused := map[string]string{}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var revoked sql.NullInt64
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, resourcesLock); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM agents WHERE id = $1 FOR UPDATE`, agentID).Scan(&revoked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("agent %q: %w", agentID, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if revoked.Valid {
+			return fmt.Errorf("agent %q is revoked: %w", agentID, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = $1`, agentID); err != nil {
+			return err
+		}
+		owner, err := tx.PrepareContext(ctx, `SELECT a.name, a.id, a.revoked_at IS NOT NULL FROM resources r
+			JOIN agents a ON a.id = r.agent_id WHERE r.name = $1`)
+		if err != nil {
+			return err
+		}
+		defer owner.Close()
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO resources (name, agent_id, type, labels, description, address, protocol)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET agent_id = excluded.agent_id, type = excluded.type,
+			labels = excluded.labels, description = excluded.description, address = excluded.address, protocol = excluded.protocol`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		seen := map[string]bool{}
+		for _, r := range rs {
+			switch {
+			case r.Name == "":
+				refused[r.Name] = "empty resource name"
+				continue
+			case seen[r.Name]:
+				refused[r.Name] = "announced twice in the inventory"
+				continue
+			case !r.Type.Valid():
+				refused[r.Name] = fmt.Sprintf("unknown type %q", r.Type)
+				continue
+			}
+			seen[r.Name] = true
+			var ownerName, ownerID string
+			var ownerRevoked bool
+			err := owner.QueryRowContext(ctx, r.Name).Scan(&ownerName, &ownerID, &ownerRevoked)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			case !ownerRevoked && ownerID != agentID:
+				refused[r.Name] = fmt.Sprintf("already served by agent %q", ownerName)
+				continue
+			}
+			labels, err := toJSON(r.Labels, "{}")
+			if err != nil {
+				return err
+			}
+			if _, err := ins.ExecContext(ctx, r.Name, agentID, string(r.Type), labels, r.Description, r.Address, r.Protocol); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set resources of agent %q: %w", agentID, err)
+	}
+	return refused, nil
+}
+
+// ListResources returns the resources matching f, by name. Online is left
+// false: whether an agent is connected is not stored.
+func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error) {
+	var (
+		where []string
+		a     args
+	)
+	if len(f.Types) > 0 {
+		types := make([]string, len(f.Types))
+		for i, t := range f.Types {
+			types[i] = string(t)
+		}
+		where = append(where, `r.type = ANY(`+a.add(types)+`)`)
+	}
+	if len(f.Labels) > 0 {
+		labels, err := toJSON(f.Labels, "{}")
+		if err != nil {
+			return nil, fmt.Errorf("list resources: %w", err)
+		}
+		where = append(where, `r.labels @> `+a.add(labels)+`::jsonb`)
+	}
+	if f.Agent != "" {
+		where = append(where, `r.agent_id = `+a.add(f.Agent))
+	}
+	q := `SELECT ` + resourceCols + ` FROM resources r JOIN agents a ON a.id = r.agent_id`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY r.name`
+	rows, err := s.db.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ResourceRecord
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list resources: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	return out, nil
+}
+
+// GetResource returns one resource by name.
+func (s *Store) GetResource(ctx context.Context, name string) (store.ResourceRecord, error) {
+	r, err := scanResource(s.db.QueryRowContext(ctx, `SELECT `+resourceCols+`
+		FROM resources r JOIN agents a ON a.id = r.agent_id WHERE r.name = $1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ResourceRecord{}, fmt.Errorf("resource %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.ResourceRecord{}, fmt.Errorf("get resource %q: %w", name, err)
+	}
+	return r, nil
+}
+
+func scanResource(r rowScanner) (store.ResourceRecord, error) {
+	var (
+		rec    store.ResourceRecord
+		typ    string
+		labels string
+	)
+	if err := r.Scan(&rec.Name, &typ, &labels, &rec.Description, &rec.Address, &rec.Protocol, &rec.AgentID, &rec.Agent); err != nil {
+		return store.ResourceRecord{}, err
+	}
+	rec.Type = api.SessionType(typ)
+	rec.Labels = map[string]string{}
+	if err := fromJSON(labels, &rec.Labels); err != nil {
+		return store.ResourceRecord{}, err
+	}
+	return rec, nil
+}
