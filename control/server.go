@@ -40,6 +40,7 @@ type Server struct {
 	store      *sqlite.Store
 	recs       *recordings.Router
 	retention  *recordings.RetentionJob
+	indexer    *recordings.Indexer
 	metrics    *metrics.Metrics
 	tokens     *auth.Tokens
 	gw         *agentgw.Gateway
@@ -86,7 +87,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
 
 	live := recordings.NewHub(0)
-	indexer, err := recordings.NewIndexer(recordings.IndexerConfig{Recordings: s.recs, Index: s.store, Logger: cfg.Logger.With("component", "search")})
+	s.indexer, err = recordings.NewIndexer(recordings.IndexerConfig{Recordings: s.recs, Index: s.store, Logger: cfg.Logger.With("component", "search")})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		OnRecording: func(sessionID string, r api.Recording) {
 			s.metrics.RecordingAcked(sessionID)
 			if r.State == api.RecordingComplete || r.State == api.RecordingPartial {
-				indexer.Start(sessionID, r.Format)
+				s.indexer.Start(sessionID, r.Format)
 			}
 		},
 		Live: live,
@@ -276,10 +277,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer wg.Done()
 		_ = s.sessions.Run(bg)
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.retention.Run(bg)
+	}()
+	go func() {
+		defer wg.Done()
+		s.indexer.Run(bg) // indexes what a previous run left unindexed
 	}()
 	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version)
 
