@@ -17,6 +17,10 @@ type Config struct {
 	// DataDir holds the CA, the server certificate, the database and the
 	// recordings. Created when missing.
 	DataDir string
+	// Store is the database: "" for the embedded SQLite database
+	// <DataDir>/onepam.db (the default), or a postgres:// URL for a
+	// PostgreSQL database that several control nodes may share.
+	Store string
 	// Listen is the API address (HTTPS). Default ":7443".
 	Listen string
 	// AgentListen is the agents' address (TLS + yamux). Default ":7444".

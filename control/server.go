@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/onepam/onepam/control/recordings"
 	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
-	"github.com/onepam/onepam/control/store/sqlite"
 	"github.com/onepam/onepam/control/web"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/relay"
@@ -37,7 +35,7 @@ type Server struct {
 	log        *slog.Logger
 	ca         *pki.CA
 	cert       tls.Certificate
-	store      *sqlite.Store
+	store      database
 	recs       *recordings.Router
 	retention  *recordings.RetentionJob
 	indexer    *recordings.Indexer
@@ -76,7 +74,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.ca, s.cert, err = pki.LoadOrCreate(cfg.DataDir, append(slices.Clone(cfg.PublicNames), apps.CertNames(cfg.AppsDomain)...), cfg.Clock()); err != nil {
 		return nil, fmt.Errorf("load or create the CA: %w", err)
 	}
-	if s.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "onepam.db"), sqlite.WithClock(cfg.Clock), sqlite.WithLogger(cfg.Logger)); err != nil {
+	if s.store, err = openDatabase(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
 	admin, err := s.openRecordings(ctx)

@@ -31,6 +31,7 @@ type ControlServeOptions struct {
 	IO          *iostreams.IOStreams
 	Version     string
 	DataDir     string
+	Store       string // the database: "" (SQLite in DataDir) or a postgres:// URL
 	Listen      string
 	AgentListen string
 	PublicNames []string
@@ -53,18 +54,24 @@ func NewCmdControlServe(f *cmdutil.Factory, runF func(context.Context, *ControlS
 	opts := &ControlServeOptions{IO: f.IOStreams, Version: f.Version}
 	var configFile string
 	cmd := &cobra.Command{
-		Use:   "serve [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--public-name N]... [--config FILE]",
+		Use:   "serve [--data-dir DIR] [--store URL] [--listen ADDR] [--agent-listen ADDR] [--public-name N]... [--config FILE]",
 		Short: "Run the control server (API on --listen, agents on --agent-listen)",
 		Long: `Run the control server. On first start it creates its CA, server
 certificate, database and a first admin, and prints once the admin token,
 the CA pin and the onepam login line to use.
 
 Settings come from flags, else ONEPAM_* environment variables
-(ONEPAM_DATA_DIR, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN, ONEPAM_PUBLIC_NAME as a
-comma list, ONEPAM_APPS_DOMAIN, ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_LOG_FORMAT,
-ONEPAM_LOG_LEVEL), else the YAML file of --config (keys data_dir, listen,
-agent_listen, public_names, apps_domain, app_idle_timeout, log_format,
-log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.
+(ONEPAM_DATA_DIR, ONEPAM_STORE, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN,
+ONEPAM_PUBLIC_NAME as a comma list, ONEPAM_APPS_DOMAIN,
+ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML
+file of --config (keys data_dir, store, listen, agent_listen, public_names,
+apps_domain, app_idle_timeout, log_format, log_level), else the defaults.
+SIGINT or SIGTERM shut it down gracefully.
+
+The database is SQLite, embedded in the data directory, unless --store
+names a PostgreSQL database
+(postgres://USER[:PASSWORD]@HOST:PORT/DB?sslmode=...), which several
+control servers may share; its schema is created or upgraded at start.
 
 HTTP resources are published at https://NAME.<apps domain>:PORT on the API
 listener (default apps domain localhost: browsers resolve *.localhost to
@@ -73,6 +80,7 @@ https://<apps domain>:PORT, and the server certificate names both.`,
 		Example: `  onepam control serve
   onepam control serve --data-dir /var/lib/onepam --listen :7443 --agent-listen :7444 --public-name control.example.com
   ONEPAM_DATA_DIR=/srv/onepam onepam control serve --log-format text
+  onepam control serve --store 'postgres://onepam@db.example.com:5432/onepam?sslmode=verify-full'
   onepam control serve --config /etc/onepam/control.yaml`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +95,7 @@ https://<apps domain>:PORT, and the server certificate names both.`,
 	}
 	fl := cmd.Flags()
 	fl.String("data-dir", "./onepam-data", "data directory: CA, certificates, database, recordings")
+	fl.String("store", "", "database: empty for SQLite in the data directory, or a postgres:// URL")
 	fl.String("listen", ":7443", "API address (HTTPS)")
 	fl.String("agent-listen", ":7444", "agent address (TLS + yamux)")
 	fl.StringArray("public-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
@@ -102,6 +111,7 @@ https://<apps domain>:PORT, and the server certificate names both.`,
 // serveSettings maps settings keys to their flags.
 var serveSettings = map[string]string{
 	"data_dir":         "data-dir",
+	"store":            "store",
 	"listen":           "listen",
 	"agent_listen":     "agent-listen",
 	"public_names":     "public-name",
@@ -123,12 +133,13 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := serveSettings[k]; !ok && recordingSettings[k] == "" {
-				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, listen, agent_listen, public_names, apps_domain, app_idle_timeout, log_format, log_level)", configFile, k)
+				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, store, listen, agent_listen, public_names, apps_domain, app_idle_timeout, log_format, log_level)", configFile, k)
 			}
 		}
 	}
 	env := map[string]string{
 		"data_dir":         "ONEPAM_DATA_DIR",
+		"store":            "ONEPAM_STORE",
 		"listen":           "ONEPAM_LISTEN",
 		"agent_listen":     "ONEPAM_AGENT_LISTEN",
 		"public_names":     "ONEPAM_PUBLIC_NAME",
@@ -155,6 +166,9 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		return err
 	}
 	opts.DataDir = v.GetString("data_dir")
+	if opts.Store = v.GetString("store"); opts.Store != "" && !control.IsPostgresURL(opts.Store) {
+		return cmdutil.FlagErrorf("store: want a postgres:// URL (or nothing, for SQLite in the data directory)")
+	}
 	opts.Listen = v.GetString("listen")
 	opts.AgentListen = v.GetString("agent_listen")
 	opts.PublicNames = v.GetStringSlice("public_names")
@@ -200,6 +214,7 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 	logger := newLogger(opts.IO.ErrOut, opts.LogFormat, level)
 	srv, err := control.New(ctx, control.Config{
 		DataDir:        opts.DataDir,
+		Store:          opts.Store,
 		Listen:         opts.Listen,
 		AgentListen:    opts.AgentListen,
 		PublicNames:    opts.PublicNames,
