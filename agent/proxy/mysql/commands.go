@@ -132,12 +132,13 @@ func (m *mconn) command(t time.Time, p []byte, seq byte) error {
 	return m.s.record(e)
 }
 
-// toServer forwards a client packet to the server and flushes.
+// toServer forwards a client command to the server and waits until the
+// answer can be read.
 func (m *mconn) toServer(seq byte, p []byte) error {
 	if _, err := m.sc.w.write(seq, p); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	if err := m.sc.w.flush(); err != nil {
+	if err := m.sc.flushAwait(); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil

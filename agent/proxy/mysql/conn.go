@@ -113,6 +113,7 @@ func (m *mconn) serve(ctx context.Context) error {
 	}
 	m.client.SetDeadline(time.Time{})
 	sc.conn.SetDeadline(time.Time{})
+	sc.rc = rawConnOf(sc.conn)
 	end := m.s.clock()
 	if err := m.s.record(querylog.Entry{T: m.s.since(start), Conn: int(m.id), Database: m.db, User: m.user,
 		Kind: kindConnect, Duration: end.Sub(start).Seconds(), Rows: -1}); err != nil {

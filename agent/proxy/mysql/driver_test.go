@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -174,5 +175,45 @@ func TestGoDriver(t *testing.T) {
 				t.Errorf("%q: %+v, want rows %d", stmt, got, rows)
 			}
 		}
+	})
+}
+
+// TestServerKilledConnection: when the server ends the proxy's connection
+// between two commands (KILL from another session), the next command
+// through the proxy fails and ends the connection instead of waiting for
+// an answer that never comes.
+func TestServerKilledConnection(t *testing.T) {
+	requireServer(t, machineMariaDB)
+	h := startProxy(t, machineMariaDB, &TargetConfig{User: "root", TLS: TLSDisable}, "")
+	db := proxyDB(t, h.addr, "", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var id int64
+	if err := conn.QueryRowContext(ctx, "select connection_id()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rootDB(t, machineMariaDB).Exec(fmt.Sprintf("kill %d", id)); err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	err = conn.QueryRowContext(ctx, "select 1").Scan(&one)
+	if err == nil {
+		t.Fatal("a query on the killed connection answered")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the query on the killed connection waited until the deadline: %v", err)
+	}
+	h.waitFor("an error entry", func(es []querylog.Entry) bool {
+		for _, e := range es {
+			if e.Kind == querylog.KindError || e.Statement == "select 1" && e.Error != "" {
+				return true
+			}
+		}
+		return false
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 )
 
 // serverConn is the agent's connection to the database server.
@@ -15,6 +16,9 @@ type serverConn struct {
 	conn net.Conn // the TLS connection when TLS is on
 	r    *packetReader
 	w    *packetWriter
+	// rc is the socket's system call access in the command phase, nil
+	// with TLS (see flushAwait).
+	rc syscall.RawConn
 }
 
 // dialServer reads the server's greeting on a fresh connection.

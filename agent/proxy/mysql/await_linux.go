@@ -1,0 +1,59 @@
+//go:build linux
+
+package mysql
+
+import (
+	"net"
+	"syscall"
+)
+
+// rawConnOf returns the system call access to a socket of the net package
+// (the agent's connections to the server are relay.Raw TCP connections),
+// nil for anything else (TLS).
+func rawConnOf(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// flushAwait sends the command buffered for the server and returns once
+// the server's answer can be read.
+//
+// Why: a read on Go's non-blocking sockets first tries the system call and
+// only then waits in the poller, since a new Read forgets readiness
+// reported before it began. Right after a command the answer cannot be
+// there yet, so that first try would only find nothing: one wasted system
+// call per command. Here the wait is armed before the command is written
+// (the write runs inside RawConn.Read's callback), so the answer's arrival
+// cannot be missed, and the read that follows finds it. Should unread bytes
+// sit in the socket from before (the server sends nothing unasked but an
+// error before it closes), the answer or the reset that a write to a
+// closed connection draws still ends the wait.
+func (sc *serverConn) flushAwait() error {
+	if sc.rc == nil || sc.r.buffered() > 0 {
+		return sc.w.flush()
+	}
+	var werr error
+	sent := false
+	err := sc.rc.Read(func(uintptr) bool {
+		if !sent {
+			sent = true
+			werr = sc.w.flush()
+			return werr != nil
+		}
+		return true
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil:
+		return &net.OpError{Op: "read", Net: "tcp", Source: sc.conn.LocalAddr(), Addr: sc.conn.RemoteAddr(), Err: err}
+	}
+	return nil
+}
