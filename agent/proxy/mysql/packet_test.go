@@ -131,3 +131,40 @@ func FuzzPacketReader(f *testing.F) {
 		}
 	})
 }
+
+// TestRowsSpan: the run of whole row packets at the start of a buffer
+// ends before a row stream's end (ERR, EOF, OK-as-EOF), an empty or split
+// packet, and a packet not all in the buffer.
+func TestRowsSpan(t *testing.T) {
+	row := func(seq byte, s string) []byte { return rawPackets(seq, append([]byte{byte(len(s))}, s...)) }
+	rows := bytes.Join([][]byte{row(3, "a"), row(4, "bc"), row(5, "def")}, nil)
+	eof := rawPackets(6, []byte{hdrEOF, 0, 0, 2, 0})
+	okEOF := rawPackets(6, []byte{hdrEOF, 0, 0, 2, 0, 0, 0, 0, 0, 0})
+	bigRow := rawPackets(6, append([]byte{0xfe, 10, 0, 0, 0, 0, 0, 0, 0}, make([]byte, 10)...)) // 0xfe: an 8-byte length, not an EOF
+	tests := []struct {
+		name     string
+		buf      []byte
+		caps     uint32
+		n        int
+		wantRows int64
+	}{
+		{"empty", nil, 0, 0, 0},
+		{"rows then EOF", append(rows, eof...), 0, len(rows), 3},
+		{"rows then ERR", append(rows, rawPackets(6, []byte{hdrErr, 1, 2})...), 0, len(rows), 3},
+		{"OK as EOF", append(rows, okEOF...), capDeprecateEOF, len(rows), 3},
+		{"0xfe row without DEPRECATE_EOF", append(bigRow, eof...), 0, len(bigRow), 1},
+		{"0xfe packet of 9+ bytes with DEPRECATE_EOF ends", append(bigRow, eof...), capDeprecateEOF, 0, 0},
+		{"cut in the body", rows[:len(rows)-1], 0, len(rows) - 4 - 4, 2},
+		{"cut in the header", append(rows, 9, 0), 0, len(rows), 3},
+		{"header only", append(rows, rawPackets(6, []byte{})...), 0, len(rows), 3},
+		{"split packet", append(append([]byte{}, rows...), 0xff, 0xff, 0xff, 6, 1), 0, len(rows), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, rows := rowsSpan(tt.buf, tt.caps)
+			if n != tt.n || rows != tt.wantRows {
+				t.Fatalf("rowsSpan = %d bytes, %d rows; want %d, %d", n, rows, tt.n, tt.wantRows)
+			}
+		})
+	}
+}
