@@ -39,21 +39,27 @@ func (sc *serverConn) flushAwait() error {
 	if sc.rc == nil || sc.r.buffered() > 0 {
 		return sc.w.flush()
 	}
-	var werr error
-	sent := false
-	err := sc.rc.Read(func(uintptr) bool {
-		if !sent {
-			sent = true
-			werr = sc.w.flush()
-			return werr != nil
-		}
-		return true
-	})
+	if sc.await == nil {
+		sc.await = sc.awaitStep // one closure for the connection's life
+	}
+	sc.sent, sc.sendErr = false, nil
+	err := sc.rc.Read(sc.await)
 	switch {
-	case werr != nil:
-		return werr
+	case sc.sendErr != nil:
+		return sc.sendErr
 	case err != nil:
 		return &net.OpError{Op: "read", Net: "tcp", Source: sc.conn.LocalAddr(), Addr: sc.conn.RemoteAddr(), Err: err}
 	}
 	return nil
+}
+
+// awaitStep is flushAwait's RawConn.Read callback: the first call writes
+// the command and asks to wait, the next (the socket is readable) ends.
+func (sc *serverConn) awaitStep(uintptr) bool {
+	if sc.sent {
+		return true
+	}
+	sc.sent = true
+	sc.sendErr = sc.w.flush()
+	return sc.sendErr != nil
 }

@@ -212,9 +212,12 @@ func fill(e *querylog.Entry, res result, d time.Duration) {
 // last one (no SERVER_MORE_RESULTS_EXISTS), making one entry per result
 // from base. Each entry's duration runs from the end of the previous
 // result (the command, for the first).
+//
+// The slices returned are the connection's, reused by the next call.
 func (m *mconn) results(t time.Time, base querylog.Entry) ([]querylog.Entry, []resultShape, error) {
-	var entries []querylog.Entry
-	var shapes []resultShape
+	clear(m.entries)
+	entries, shapes := m.entries[:0], m.shapes[:0]
+	defer func() { m.entries, m.shapes = entries, shapes }()
 	start := t
 	for {
 		rp, rseq, err := m.fromServer()
@@ -253,15 +256,20 @@ func (m *mconn) query(t time.Time, p []byte, seq byte) error {
 	if err != nil {
 		return err
 	}
-	labels := labelResults(q, shapes)
+	if len(entries) == 1 {
+		entries[0].Statement = strings.TrimSpace(q) // as labelResults labels one result
+	} else {
+		for i, l := range labelResults(q, shapes) {
+			entries[i].Statement = l
+		}
+	}
 	for i := range entries {
-		entries[i].Statement = labels[i]
 		if err := m.s.record(entries[i]); err != nil {
 			return err
 		}
 	}
 	if m.caps&capSessionTrack == 0 && len(entries) == 1 && !shapes[0].failed {
-		if db, ok := useStatement(labels[0]); ok {
+		if db, ok := useStatement(entries[0].Statement); ok {
 			m.db = db
 		}
 	}

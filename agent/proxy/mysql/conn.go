@@ -37,6 +37,9 @@ type mconn struct {
 
 	stmts    map[uint32]*stmt
 	lastStmt uint32
+
+	entries []querylog.Entry // results' entries, reused
+	shapes  []resultShape
 }
 
 // stmt is what the proxy knows of one prepared statement.

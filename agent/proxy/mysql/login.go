@@ -17,8 +17,11 @@ type serverConn struct {
 	r    *packetReader
 	w    *packetWriter
 	// rc is the socket's system call access in the command phase, nil
-	// with TLS (see flushAwait).
-	rc syscall.RawConn
+	// with TLS; await, sent and sendErr are flushAwait's.
+	rc      syscall.RawConn
+	await   func(uintptr) bool
+	sent    bool
+	sendErr error
 }
 
 // dialServer reads the server's greeting on a fresh connection.
