@@ -203,6 +203,9 @@ func HeadersSize(startLine string, h http.Header) int64 {
 // Query lists the query parameters of a raw query in order.
 func Query(rawQuery string) []NameValue {
 	out := []NameValue{}
+	if rawQuery == "" {
+		return out
+	}
 	for _, pair := range strings.Split(rawQuery, "&") {
 		if pair == "" {
 			continue

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces every secret value.
@@ -25,6 +27,8 @@ var DefaultSecretHeaders = []string{"Authorization", "Proxy-Authorization", "Coo
 type Redactor struct {
 	fields  []string
 	fieldsB [][]byte // fields as bytes
+	kinds   sync.Map // header name → its kind (headerKind)
+	nkinds  atomic.Int64
 	headers map[string]bool
 	jsonKV  *regexp.Regexp
 }
@@ -127,13 +131,47 @@ func (r *Redactor) Entry(e *Entry) {
 	}
 }
 
+// The kinds of header values, for redaction.
+const (
+	hdrPlain = iota
+	hdrSecret
+	hdrCookie
+	hdrSetCookie
+	hdrURL
+)
+
+// maxHeaderKinds bounds the names whose kind a Redactor keeps (names
+// come from the people's requests).
+const maxHeaderKinds = 1024
+
+// headerKind is the kind of the header called name.
+func (r *Redactor) headerKind(name string) int {
+	if k, ok := r.kinds.Load(name); ok {
+		return k.(int)
+	}
+	k := hdrPlain
+	switch canon := http.CanonicalHeaderKey(name); {
+	case canon == "Cookie":
+		k = hdrCookie
+	case canon == "Set-Cookie":
+		k = hdrSetCookie
+	case canon == "Location" || canon == "Content-Location" || canon == "Referer":
+		k = hdrURL
+	case r.headers[canon] || r.Secret(name):
+		k = hdrSecret
+	}
+	if r.nkinds.Add(1) <= maxHeaderKinds {
+		r.kinds.Store(name, k)
+	}
+	return k
+}
+
 // header returns the recorded value of one header.
 func (r *Redactor) header(name, value string) string {
-	canon := http.CanonicalHeaderKey(name)
-	switch canon {
-	case "Cookie":
+	switch r.headerKind(name) {
+	case hdrCookie:
 		return redactPairs(value, ";", func(string) bool { return true })
-	case "Set-Cookie":
+	case hdrSetCookie:
 		// Keep the name and the attributes; hide the value.
 		name, rest, _ := strings.Cut(value, ";")
 		n, _, _ := strings.Cut(name, "=")
@@ -141,10 +179,9 @@ func (r *Redactor) header(name, value string) string {
 			rest = ";" + rest
 		}
 		return strings.TrimSpace(n) + "=" + Redacted + rest
-	case "Location", "Content-Location", "Referer":
+	case hdrURL:
 		return r.URL(value)
-	}
-	if r.headers[canon] || r.Secret(name) {
+	case hdrSecret:
 		return Redacted
 	}
 	return value

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -133,7 +134,27 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // FormatTime formats t as a HAR date.
-func FormatTime(t time.Time) string { return t.Format(TimeFormat) }
+func FormatTime(t time.Time) string {
+	// t.Format(TimeFormat), with the second and zone formatted once a
+	// second (one entry per request is stamped).
+	sec, loc := t.Unix(), t.Location()
+	c := lastSecond.Load()
+	if c == nil || c.sec != sec || c.loc != loc {
+		c = &formattedSecond{sec: sec, loc: loc, date: t.Format("2006-01-02T15:04:05"), zone: t.Format("Z07:00")}
+		lastSecond.Store(c)
+	}
+	ms := t.Nanosecond() / 1e6
+	return c.date + string([]byte{'.', byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10)}) + c.zone
+}
+
+// formattedSecond is one second of one location, formatted.
+type formattedSecond struct {
+	sec        int64
+	loc        *time.Location
+	date, zone string
+}
+
+var lastSecond atomic.Pointer[formattedSecond]
 
 // ErrMalformed is wrapped by every error about bad stored input.
 var ErrMalformed = errors.New("har: malformed recording")
