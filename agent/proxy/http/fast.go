@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/onepam/onepam/recordfmt/har"
 )
 
 // The fast path serves the common requests of a person connection to a
@@ -115,7 +117,12 @@ type fastConn struct {
 	ufields []hfield // the fields sent upstream
 	hfields []hfield // a response head's fields
 	pfields []hfield // the fields of the response to the person
-	x       fastX
+	// The current exchange's request, response and entry (reused).
+	rq   reqHead
+	x    fastX
+	resp upResp
+	lb   lengthBody
+	e    har.Entry
 }
 
 var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, headBuf) }}
@@ -150,8 +157,8 @@ func (fc *fastConn) serve() net.Conn {
 		if !ok {
 			return fc.fallback()
 		}
-		rq, ok := parseRequestHead(string(head), fc.rfields)
-		if !ok {
+		rq := &fc.rq
+		if *rq, ok = parseRequestHead(string(head), fc.rfields); !ok {
 			return fc.fallback()
 		}
 		uri, full, ok := fc.s.fastURL(rq.target)
@@ -160,7 +167,7 @@ func (fc *fastConn) serve() net.Conn {
 		}
 		fc.rfields = rq.fields[:0]
 		fc.br.Discard(len(head))
-		if !fc.exchange(&rq, uri, full) || rq.close {
+		if !fc.exchange(rq, uri, full) || rq.close {
 			fc.release()
 			return nil
 		}

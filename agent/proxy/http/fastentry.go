@@ -21,8 +21,11 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 	}
 	host := fc.fs.host
 	method := x.rq.method
-	reqHeaders := make([]har.NameValue, 0, len(x.up)+1)
-	reqHeaders = append(reqHeaders, har.NameValue{Name: "Host", Value: host})
+	// The entry and its lists are fc's, used again for the next entry
+	// (the encoder is done with them once it returns).
+	e := &fc.e
+	reqHeaders := append(e.Request.Headers[:0], har.NameValue{Name: "Host", Value: host})
+	respHeaders := e.Response.Headers[:0]
 	size := len(method) + 1 + len(x.uri) + 1 + len(proto) + 4 + len("Host: \r\n") + len(host)
 	var cookies []string
 	for _, f := range x.up {
@@ -37,7 +40,7 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 		reqCookies = har.RequestCookies(http.Header{"Cookie": cookies})
 	}
 	_, query, _ := strings.Cut(x.uri, "?")
-	e := &har.Entry{
+	*e = har.Entry{
 		StartedDateTime: har.FormatTime(x.start),
 		Request: har.Request{
 			Method: method, URL: x.url, HTTPVersion: proto,
@@ -51,13 +54,12 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 		T:               s.since(x.start),
 	}
 	if x.status != 0 {
-		respHeaders := make([]har.NameValue, len(x.rec))
 		size := len(proto) + 1 + digits(x.status) + 1 + len(x.text) + 4
 		var setCookies []string
 		var mt, enc, loc string
 		var haveMT, haveEnc, haveLoc bool
-		for i, f := range x.rec {
-			respHeaders[i] = har.NameValue{Name: f.name, Value: f.value}
+		for _, f := range x.rec {
+			respHeaders = append(respHeaders, har.NameValue{Name: f.name, Value: f.value})
 			size += len(f.name) + len(f.value) + 4
 			switch {
 			case f.name == "Set-Cookie":
@@ -84,7 +86,7 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 		}
 	} else {
 		// No response reached the person.
-		e.Response = har.Response{HTTPVersion: proto, HeadersSize: -1, BodySize: -1, Content: har.Content{MimeType: "x-unknown"}}
+		e.Response = har.Response{HTTPVersion: proto, Headers: respHeaders, HeadersSize: -1, BodySize: -1, Content: har.Content{MimeType: "x-unknown"}}
 	}
 	switch c := e.Response.Content.Comment; {
 	case x.err != nil && c != "":

@@ -387,8 +387,9 @@ func (fc *fastConn) interim(status int, fields []hfield) error {
 // ownResponse makes an upResp of a head parseResponseHead read.
 func (fc *fastConn) ownResponse(rh *respHead, method string) *upResp {
 	p := &fc.cc.pin
-	r := &upResp{proto: rh.proto, status: rh.status, text: rh.text, close: rh.close}
-	rec := make([]hfield, 0, len(rh.fields))
+	rec := fc.resp.fields[:0]
+	r := &fc.resp
+	*r = upResp{proto: rh.proto, status: rh.status, text: rh.text, close: rh.close}
 	for _, f := range rh.fields {
 		if !hopByHop(f.name) && !rh.conn.has(f.name) {
 			rec = append(rec, f)
@@ -403,7 +404,8 @@ func (fc *fastConn) ownResponse(rh *respHead, method string) *upResp {
 		r.body, r.trailers = cr, cr.trailerFields
 	case rh.length >= 0:
 		if rh.length > 0 {
-			r.body = &lengthBody{br: p.br, n: rh.length}
+			fc.lb = lengthBody{br: p.br, n: rh.length}
+			r.body = &fc.lb
 		}
 	default:
 		r.body, r.close = eofBody{p.br}, true

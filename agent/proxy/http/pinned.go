@@ -12,6 +12,8 @@ import (
 	"net/textproto"
 	"sync"
 	"time"
+
+	"github.com/onepam/onepam/pkg/relay"
 )
 
 // roundTripper sends the upstream requests of a session. A request with
@@ -109,13 +111,15 @@ func (p *pinnedConn) connect(ctx context.Context, x *exchange) error {
 	return err
 }
 
-// open dials the upstream.
+// open dials the upstream. Its reads and writes are raw system calls
+// (relay.Raw: a request and its answer are a write and a read or two).
 func (p *pinnedConn) open(ctx context.Context) error {
 	s := p.cc.s
 	c, err := s.dial(ctx, "tcp", s.info.Target.Address)
 	if err != nil {
 		return err
 	}
+	c = relay.Raw(c)
 	p.ip = ""
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		p.ip = a.IP.String()
