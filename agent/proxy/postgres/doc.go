@@ -35,8 +35,10 @@
 // log needs (Query, Parse, Bind, Execute, Describe, Close, Sync from the
 // client; CommandComplete, ErrorResponse, ParameterDescription and the
 // small state messages from the server) and streams the rest (rows, COPY
-// data) through pooled buffers. Requests are queued in order and matched
-// with the server's answers:
+// data). Each direction reads into one pooled buffer, scans the messages
+// where they lie and forwards what a read brought in one write; the log
+// entries a read completes are written before its bytes are forwarded.
+// Requests are queued in order and matched with the server's answers:
 //
 //   - simple Query: one "query" entry per statement result (statements split
 //     as the server does), with the command tag, rows and duration; a COPY
