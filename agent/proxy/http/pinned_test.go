@@ -70,6 +70,13 @@ func newConnCounter(t *testing.T) *connCounter {
 func TestPinnedConnection(t *testing.T) {
 	up := newConnCounter(t)
 	r := newRig(t, hostOf(up.srv), &TargetConfig{})
+	// Open's probe is a connection too: wait until the upstream has
+	// counted it (it may accept it after Open returned).
+	for deadline := time.Now().Add(10 * time.Second); up.conns.Load() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream never saw the probe")
+		}
+	}
 	c := client()
 	do := func(t *testing.T, method, path string, body io.Reader) string {
 		t.Helper()
