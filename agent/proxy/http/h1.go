@@ -27,7 +27,6 @@ type reqHead struct {
 	fields     []hfield
 	close      bool // Connection: close
 	teTrailers bool // Te names trailers: the upstream gets Te: trailers
-	hasUA      bool // a User-Agent field is among fields
 }
 
 // hopByHop are the fields a proxy does not pass on (RFC 9110 §7.6.1, and
@@ -149,11 +148,6 @@ func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 			}
 		}
 		fields = kept
-	}
-	for _, f := range fields {
-		if f.name == "User-Agent" {
-			rq.hasUA = true
-		}
 	}
 	rq.fields = fields
 	return rq, true
