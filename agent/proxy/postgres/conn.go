@@ -249,6 +249,7 @@ func (pc *pgConn) relay(ctx context.Context, cr *msgReader, sc *serverConn) erro
 	defer stop()
 	limit := pc.s.p.cfg.MaxMessageSize
 	cin, sin := newInbuf(limit, cr.buffered()), newInbuf(limit, sc.r.buffered())
+	sc.r = nil // the login's reader and its buffer are done with
 	defer cin.release()
 	defer sin.release()
 	done := make(chan error, 1)
