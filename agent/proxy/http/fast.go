@@ -110,6 +110,7 @@ type fastConn struct {
 	deadline time.Time // the read deadline set on conn (zero: none)
 	connID   string
 	w        watch
+	wroteFn  func() // stampWrote, made once
 
 	out     []byte   // the next write to the person
 	req     []byte   // the upstream request
@@ -133,6 +134,7 @@ func newFastConn(ctx context.Context, cc *clientConn, conn net.Conn) *fastConn {
 	fc.br = headReaders.Get().(*bufio.Reader)
 	fc.br.Reset(&fc.pr)
 	fc.connID = formatInt(cc.open.ConnID)
+	fc.wroteFn = fc.stampWrote
 	fc.w.conn, fc.w.after = conn, cc.s.p.watchAfter
 	fc.w.timer = time.AfterFunc(time.Hour, fc.w.fire)
 	fc.w.timer.Stop()

@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/textproto"
 	"strings"
@@ -152,9 +153,8 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 			return nil, errPersonGone
 		}
 		x.gotConn, x.reused, x.serverIP = s.now(), reused, p.ip
-		_, err := p.conn.Write(fc.req)
+		err := p.sendAwait(fc.req, fc.wroteFn)
 		if err == nil {
-			x.wrote = s.now()
 			if _, err = p.br.Peek(1); err == nil {
 				x.firstByte = s.now()
 				r, err := fc.readResponse(x)
@@ -163,9 +163,9 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 				}
 				return r, err
 			}
+		}
+		if !errors.Is(err, errSend) {
 			err = fmt.Errorf("read response from upstream: %w", err)
-		} else {
-			err = fmt.Errorf("send request upstream: %w", err)
 		}
 		p.drop()
 		if fc.w.isGone() {
@@ -180,3 +180,6 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 		return nil, err
 	}
 }
+
+// stampWrote notes when the request was written (sendAwait's wrote).
+func (fc *fastConn) stampWrote() { fc.x.wrote = fc.s.now() }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/onepam/onepam/pkg/relay"
@@ -61,10 +62,18 @@ func (s *session) pinnable(req *http.Request) bool {
 // one round trip uses it at a time.
 type pinnedConn struct {
 	cc   *clientConn
-	conn net.Conn // nil until the first pinned request, and after a failure
+	conn net.Conn        // nil until the first pinned request, and after a failure
+	rc   syscall.RawConn // conn's socket (sendAwait); nil where not used
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	ip   string // the upstream's address, for the entries
+
+	// sendAwait's state, and its callback made once.
+	awaitFn func(uintptr) bool
+	req     []byte
+	sent    bool
+	sendErr error
+	wrote   func() // called once the request is written
 }
 
 // errEnded cuts a response whose request was cancelled.
@@ -128,7 +137,7 @@ func (p *pinnedConn) open(ctx context.Context) error {
 		c.Close()
 		return errors.New("connection ended")
 	}
-	p.conn = c
+	p.conn, p.rc = c, rawConnOf(c)
 	if p.br == nil {
 		p.br, p.bw = bufio.NewReaderSize(c, 16<<10), bufio.NewWriterSize(c, 8<<10)
 	} else {
@@ -184,6 +193,60 @@ func (p *pinnedConn) exchange(ctx context.Context, req *http.Request, x *exchang
 	}
 	resp.Body = pb
 	return resp, true, nil
+}
+
+// sendAwait writes req and returns once the answer can be read; wrote
+// is called right after the write. The error of a failed write wraps
+// errSend.
+//
+// Why: a read on Go's non-blocking sockets first tries the system call
+// and only then waits in the poller (a new Read forgets readiness
+// reported before it began). Right after a request its answer cannot be
+// there yet, so that first try would only find nothing: one wasted system
+// call per request. Here the wait is armed before the request is written
+// (the write runs inside RawConn.Read's callback), so the answer's
+// arrival cannot be missed, and the read that follows finds it. Should
+// unread bytes sit in the socket from before (an upstream sends nothing
+// unasked but, at most, an error before it closes), the answer or the
+// reset that a write to a closed connection draws still ends the wait.
+// (The MySQL proxy's flushAwait does the same for its commands.)
+func (p *pinnedConn) sendAwait(req []byte, wrote func()) error {
+	if p.rc == nil || p.br.Buffered() > 0 {
+		if _, err := p.conn.Write(req); err != nil {
+			return fmt.Errorf("%w: %w", errSend, err)
+		}
+		wrote()
+		return nil
+	}
+	if p.awaitFn == nil {
+		p.awaitFn = p.awaitStep
+	}
+	p.req, p.wrote, p.sent, p.sendErr = req, wrote, false, nil
+	err := p.rc.Read(p.awaitFn)
+	p.req, p.wrote = nil, nil
+	switch {
+	case p.sendErr != nil:
+		return fmt.Errorf("%w: %w", errSend, p.sendErr)
+	case err != nil:
+		return &net.OpError{Op: "read", Net: "tcp", Source: p.conn.LocalAddr(), Addr: p.conn.RemoteAddr(), Err: err}
+	}
+	return nil
+}
+
+// errSend marks sendAwait's errors that come from the write.
+var errSend = errors.New("send request upstream")
+
+// awaitStep is sendAwait's RawConn.Read callback: the first call writes
+// the request and asks to wait, the next (the socket is readable) ends.
+func (p *pinnedConn) awaitStep(uintptr) bool {
+	if p.sent {
+		return true
+	}
+	p.sent = true
+	if _, p.sendErr = p.conn.Write(p.req); p.sendErr == nil {
+		p.wrote()
+	}
+	return p.sendErr != nil
 }
 
 // drop closes the connection; the next request dials a new one.
