@@ -15,7 +15,8 @@ import (
 	"github.com/onepam/onepam/recordfmt/har"
 )
 
-// clientConn is one person connection served by its own http.Server.
+// clientConn is one person connection, served on the fast path and, once
+// a request needs net/http, by its own http.Server.
 type clientConn struct {
 	s      *session
 	raw    net.Conn // the person's connection
