@@ -11,12 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store in one PostgreSQL database.
 type Store struct {
+	*sqlstore.Core
 	cfg config
 	db  *sql.DB
 }
@@ -83,7 +85,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", where, err)
 	}
 	cfg.log.Debug("database open", "database", where, "max_conns", cfg.maxConns)
-	return &Store{cfg: cfg, db: db}, nil
+	return &Store{Core: sqlstore.New(dialect, db, db, cfg.now), cfg: cfg, db: db}, nil
 }
 
 // Close closes the connection pool.

@@ -13,12 +13,14 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store in one SQLite database file.
 type Store struct {
+	*sqlstore.Core
 	cfg   config
 	read  *sql.DB // several connections, query_only
 	write *sql.DB // exactly one connection, BEGIN IMMEDIATE
@@ -127,6 +129,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	s.Core = sqlstore.New(dialect, s.read, s.write, cfg.now)
 	cfg.log.Debug("database open", "path", abs, "read_conns", cfg.readConns)
 	return s, nil
 }

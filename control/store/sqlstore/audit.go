@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -16,9 +16,9 @@ const defaultAuditLimit = 100
 // AddAudit appends an audit event. An empty ID gets a new UUIDv7 (at the
 // event's time); a zero Time gets the clock's. A given ID must be a
 // canonical UUIDv7 (ErrInvalid otherwise), ErrConflict if taken.
-func (s *Store) AddAudit(ctx context.Context, e api.AuditEvent) error {
+func (s *Core) AddAudit(ctx context.Context, e api.AuditEvent) error {
 	if e.Time.IsZero() {
-		e.Time = s.cfg.now()
+		e.Time = s.now()
 	}
 	if e.ID == "" {
 		e.ID = store.IDAt(e.Time)
@@ -27,16 +27,16 @@ func (s *Store) AddAudit(ctx context.Context, e api.AuditEvent) error {
 	}
 	var fields sql.NullString
 	if len(e.Fields) > 0 {
-		j, err := toJSON(e.Fields, "{}")
+		j, err := ToJSON(e.Fields, "{}")
 		if err != nil {
 			return fmt.Errorf("add audit event: %w", err)
 		}
 		fields = sql.NullString{String: j, Valid: true}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (id, time, actor, action, target, outcome, detail, client_ip, fields)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, nanos(e.Time), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, e.ClientIP, fields)
-	if isUnique(err) {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO audit_log (id, time, actor, action, target, outcome, detail, client_ip, fields)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, Nanos(e.Time), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, e.ClientIP, fields)
+	if s.d.IsUnique(err) {
 		return fmt.Errorf("add audit event %s: %w", e.ID, store.ErrConflict)
 	}
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) AddAudit(ctx context.Context, e api.AuditEvent) error {
 }
 
 // ListAudit returns the events matching f, newest first (by id).
-func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]api.AuditEvent, error) {
+func (s *Core) ListAudit(ctx context.Context, f store.AuditFilter) ([]api.AuditEvent, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list audit: %w: negative limit %d", store.ErrInvalid, f.Limit)
 	}
@@ -55,23 +55,28 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]api.Audit
 	}
 	var (
 		where []string
-		a     args
+		args  []any
 	)
 	if f.Actor != "" {
-		where = append(where, `actor = `+a.add(f.Actor))
+		where = append(where, `actor = ?`)
+		args = append(args, f.Actor)
 	}
 	if f.Action != "" {
-		where = append(where, `starts_with(action, `+a.add(f.Action)+`)`)
+		cond, a := s.d.HasPrefix("action", f.Action)
+		where = append(where, cond)
+		args = append(args, a...)
 	}
 	if !f.Since.IsZero() {
-		where = append(where, `id >= `+a.add(store.IDLowerBound(f.Since)), `time >= `+a.add(nanos(f.Since)))
+		where = append(where, `id >= ?`, `time >= ?`)
+		args = append(args, store.IDLowerBound(f.Since), Nanos(f.Since))
 	}
 	q := `SELECT id, time, actor, action, target, outcome, detail, client_ip, fields FROM audit_log`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY id DESC LIMIT ` + a.add(f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, a...)
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -86,9 +91,9 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]api.Audit
 		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Target, &e.Outcome, &e.Detail, &e.ClientIP, &fields); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
-		e.Time = fromNanos(t)
+		e.Time = FromNanos(t)
 		if fields.Valid {
-			if err := fromJSON(fields.String, &e.Fields); err != nil {
+			if err := FromJSON(fields.String, &e.Fields); err != nil {
 				return nil, fmt.Errorf("audit event %s: %w", e.ID, err)
 			}
 		}

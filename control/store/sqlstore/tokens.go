@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -19,18 +19,18 @@ const tokenCols = `t.id, t.user_name, t.name, t.created_at, t.expires_at, t.revo
 
 // CreateToken stores a token by the hash of its secret. ErrNotFound if the
 // user does not exist, ErrConflict if the id or hash is taken.
-func (s *Store) CreateToken(ctx context.Context, t api.Token, hash []byte) error {
+func (s *Core) CreateToken(ctx context.Context, t api.Token, hash []byte) error {
 	if t.ID == "" || len(hash) == 0 {
 		return fmt.Errorf("create token: %w: empty id or hash", store.ErrInvalid)
 	}
 	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.cfg.now()
+		t.CreatedAt = s.now()
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx Tx) error {
 		var one int
-		// FOR SHARE: a DeleteUser of another node waits for this token,
-		// then revokes it with the user's others.
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE name = $1 FOR SHARE`, t.User).Scan(&one)
+		// With ForShare, a DeleteUser of another node waits for this
+		// token, then revokes it with the user's others.
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE name = ?`+s.d.ForShare, t.User).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("user %q: %w", t.User, store.ErrNotFound)
 		}
@@ -38,9 +38,9 @@ func (s *Store) CreateToken(ctx context.Context, t api.Token, hash []byte) error
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO tokens (id, user_name, name, hash, created_at, expires_at, revoked_at, last_used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			t.ID, t.User, t.Name, hash, nanos(t.CreatedAt), nullNanos(t.ExpiresAt), nullNanos(t.RevokedAt), nullNanos(t.LastUsedAt))
-		if isUnique(err) {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.User, t.Name, hash, Nanos(t.CreatedAt), NullNanos(t.ExpiresAt), NullNanos(t.RevokedAt), NullNanos(t.LastUsedAt))
+		if s.d.IsUnique(err) {
 			return store.ErrConflict
 		}
 		return err
@@ -54,9 +54,9 @@ func (s *Store) CreateToken(ctx context.Context, t api.Token, hash []byte) error
 // TokenByHash returns the token with that secret hash and its user, even
 // if expired or revoked. ErrNotFound if there is no such token or its user
 // was deleted.
-func (s *Store) TokenByHash(ctx context.Context, hash []byte) (api.Token, api.User, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+tokenCols+`, u.name, u.role, u.created_at
-		FROM tokens t LEFT JOIN users u ON u.name = t.user_name WHERE t.hash = $1`, hash)
+func (s *Core) TokenByHash(ctx context.Context, hash []byte) (api.Token, api.User, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+tokenCols+`, u.name, u.role, u.created_at
+		FROM tokens t LEFT JOIN users u ON u.name = t.user_name WHERE t.hash = ?`, hash)
 	var (
 		tk       api.Token
 		uname    sql.NullString
@@ -73,19 +73,19 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (api.Token, api.Us
 	if !uname.Valid {
 		return api.Token{}, api.User{}, fmt.Errorf("token %s: user %q: %w", tk.ID, tk.User, store.ErrNotFound)
 	}
-	return tk, api.User{Name: uname.String, Role: api.Role(urole.String), CreatedAt: fromNanos(ucreated.Int64)}, nil
+	return tk, api.User{Name: uname.String, Role: api.Role(urole.String), CreatedAt: FromNanos(ucreated.Int64)}, nil
 }
 
 // ListTokens returns the tokens of one user ("" = all), oldest first.
-func (s *Store) ListTokens(ctx context.Context, user string) ([]api.Token, error) {
+func (s *Core) ListTokens(ctx context.Context, user string) ([]api.Token, error) {
 	q := `SELECT ` + tokenCols + ` FROM tokens t`
 	var args []any
 	if user != "" {
-		q += ` WHERE t.user_name = $1`
+		q += ` WHERE t.user_name = ?`
 		args = append(args, user)
 	}
 	q += ` ORDER BY t.created_at, t.id`
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -105,9 +105,9 @@ func (s *Store) ListTokens(ctx context.Context, user string) ([]api.Token, error
 }
 
 // GetToken returns one token by id.
-func (s *Store) GetToken(ctx context.Context, id string) (api.Token, error) {
+func (s *Core) GetToken(ctx context.Context, id string) (api.Token, error) {
 	var tk api.Token
-	err := scanTokenInto(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens t WHERE t.id = $1`, id), &tk)
+	err := scanTokenInto(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens t WHERE t.id = ?`, id), &tk)
 	if errors.Is(err, sql.ErrNoRows) {
 		return api.Token{}, fmt.Errorf("token %q: %w", id, store.ErrNotFound)
 	}
@@ -119,12 +119,12 @@ func (s *Store) GetToken(ctx context.Context, id string) (api.Token, error) {
 
 // RevokeToken marks a token revoked at at (an earlier revocation time is
 // kept).
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, nanos(at), id)
+func (s *Core) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, Nanos(at), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %q: %w", id, err)
 	}
-	n, err := affected(res)
+	n, err := Affected(res)
 	if err != nil {
 		return fmt.Errorf("revoke token %q: %w", id, err)
 	}
@@ -136,22 +136,22 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 
 // TouchToken records a use of the token at at. Uses less than a minute
 // after the recorded one are not written (a read, no write lock).
-func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+func (s *Core) TouchToken(ctx context.Context, id string, at time.Time) error {
 	var last sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT last_used_at FROM tokens WHERE id = $1`, id).Scan(&last)
+	err := s.read.QueryRowContext(ctx, `SELECT last_used_at FROM tokens WHERE id = ?`, id).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("token %q: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("touch token %q: %w", id, err)
 	}
-	cutoff := nanos(at.Add(-touchInterval))
+	cutoff := Nanos(at.Add(-touchInterval))
 	if last.Valid && last.Int64 > cutoff {
 		return nil
 	}
 	// The condition is repeated so that concurrent touches write once.
-	if _, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1
-		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`, nanos(at), id, cutoff); err != nil {
+	if _, err := s.write.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`, Nanos(at), id, cutoff); err != nil {
 		return fmt.Errorf("touch token %q: %w", id, err)
 	}
 	return nil
@@ -165,9 +165,9 @@ func scanTokenInto(r rowScanner, tk *api.Token, extra ...any) error {
 	if err := r.Scan(dest...); err != nil {
 		return err
 	}
-	tk.CreatedAt = fromNanos(created)
-	tk.ExpiresAt = fromNullNanos(expires)
-	tk.RevokedAt = fromNullNanos(revoked)
-	tk.LastUsedAt = fromNullNanos(used)
+	tk.CreatedAt = FromNanos(created)
+	tk.ExpiresAt = FromNullNanos(expires)
+	tk.RevokedAt = FromNullNanos(revoked)
+	tk.LastUsedAt = FromNullNanos(used)
 	return nil
 }

@@ -1,0 +1,15 @@
+package postgres
+
+import "github.com/onepam/onepam/control/store/sqlstore"
+
+// dialect is PostgreSQL's for the shared store: $n placeholders, and
+// FOR SHARE where a row read in a write transaction must not be deleted
+// by another node before it commits.
+var dialect = sqlstore.Dialect{
+	Dollar:   true,
+	IsUnique: isUnique,
+	ForShare: ` FOR SHARE`,
+	HasPrefix: func(col, prefix string) (string, []any) {
+		return `starts_with(` + col + `, ?)`, []any{prefix}
+	},
+}

@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Dialect says how one database differs from the SQL the shared code
+// writes.
+type Dialect struct {
+	// Dollar: placeholders are $1, $2, ... (PostgreSQL) instead of ?.
+	Dollar bool
+	// IsUnique reports whether err is a unique or primary key violation.
+	IsUnique func(err error) bool
+	// ForShare is appended to a SELECT that must hold its rows against
+	// concurrent deletion until the transaction ends ("" where the
+	// transaction already excludes other writers).
+	ForShare string
+	// HasPrefix returns the condition "col starts with the argument" and
+	// its arguments.
+	HasPrefix func(col string, prefix string) (string, []any)
+}
+
+// rebinder turns the shared statements' "?" into the dialect's
+// placeholders, caching each statement's text.
+type rebinder struct {
+	dollar bool
+	mu     sync.RWMutex
+	cache  map[string]string
+}
+
+// maxCached bounds the cache against statements built with unbounded
+// variety; a statement past it is rebound on every use.
+const maxCached = 4096
+
+func newRebinder(dollar bool) *rebinder {
+	return &rebinder{dollar: dollar, cache: make(map[string]string)}
+}
+
+// bind returns q in the dialect's placeholders.
+func (r *rebinder) bind(q string) string {
+	if !r.dollar || !strings.Contains(q, "?") {
+		return q
+	}
+	r.mu.RLock()
+	b, ok := r.cache[q]
+	r.mu.RUnlock()
+	if ok {
+		return b
+	}
+	b = Rebind(q)
+	r.mu.Lock()
+	if len(r.cache) < maxCached {
+		r.cache[q] = b
+	}
+	r.mu.Unlock()
+	return b
+}
+
+// Rebind replaces each "?" of q outside quotes with $1, $2, ... in order.
+func Rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
