@@ -349,9 +349,10 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) { compareRigs(t, up, c, fast, slow[0]) })
 				t.Run(c.name+" (watched)", func(t *testing.T) { compareRigs(t, up, c, watching, slow[1]) })
 			}
-			for _, r := range []*rig{fast, watching, slow[0], slow[1]} {
-				r.export()
-			}
+			// The fast path's recordings export to valid HAR (the
+			// net/http path's are checked by the other tests).
+			fast.export()
+			watching.export()
 		})
 	}
 }
