@@ -12,4 +12,11 @@ var dialect = sqlstore.Dialect{
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `starts_with(` + col + `, ?)`, []any{prefix}
 	},
+	In: func(col string, vals []string) (string, []any) {
+		return col + ` = ANY(?)`, []any{vals}
+	},
+	IsForeignKey: isForeignKey,
+	LockTable: func(table string) string {
+		return `LOCK TABLE ` + table + ` IN SHARE ROW EXCLUSIVE MODE`
+	},
 }

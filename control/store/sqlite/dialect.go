@@ -10,4 +10,11 @@ var dialect = sqlstore.Dialect{
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}
 	},
+	In: func(col string, vals []string) (string, []any) {
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
+		}
+		return col + ` IN (` + placeholders(len(vals)) + `)`, args
+	},
 }

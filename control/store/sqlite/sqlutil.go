@@ -18,6 +18,9 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
 // Values as the shared store stores them.
 var (
 	nanos         = sqlstore.Nanos

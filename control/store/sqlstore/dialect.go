@@ -20,6 +20,27 @@ type Dialect struct {
 	// HasPrefix returns the condition "col starts with the argument" and
 	// its arguments.
 	HasPrefix func(col string, prefix string) (string, []any)
+	// In returns the condition "col is one of vals" and its arguments.
+	In func(col string, vals []string) (string, []any)
+	// IsForeignKey reports whether err is a foreign key violation that
+	// the store reports as ErrNotFound (nil: none is).
+	IsForeignKey func(err error) bool
+	// LockTable returns the statement that locks table against other
+	// writers until the transaction ends (nil: no statement needed).
+	LockTable func(table string) string
+}
+
+// isForeignKey applies IsForeignKey where the dialect has one.
+func (d Dialect) isForeignKey(err error) bool {
+	return err != nil && d.IsForeignKey != nil && d.IsForeignKey(err)
+}
+
+// lockTable applies LockTable where the dialect has one.
+func (d Dialect) lockTable(table string) string {
+	if d.LockTable == nil {
+		return ""
+	}
+	return d.LockTable(table)
 }
 
 // rebinder turns the shared statements' "?" into the dialect's

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const passwordCost = bcrypt.DefaultCost
 // empty password removes it (token login only). ErrNotFound if there is
 // no such user; ErrInvalid for a password bcrypt cannot hash (over 72
 // bytes).
-func (s *Store) SetUserPassword(ctx context.Context, name, password string) error {
+func (s *Core) SetUserPassword(ctx context.Context, name, password string) error {
 	var hash []byte
 	if password != "" {
 		h, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
@@ -28,7 +28,7 @@ func (s *Store) SetUserPassword(ctx context.Context, name, password string) erro
 		}
 		hash = h
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE name = $2`, hash, name)
+	res, err := s.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
 	if err != nil {
 		return fmt.Errorf("set password of %q: %w", name, err)
 	}
@@ -43,10 +43,10 @@ func (s *Store) SetUserPassword(ctx context.Context, name, password string) erro
 // CheckUserPassword returns the user whose console password this is.
 // An unknown user, a user without a password and a wrong password are all
 // ErrNotFound (the caller cannot tell them apart, nor can an attacker).
-func (s *Store) CheckUserPassword(ctx context.Context, name, password string) (api.User, error) {
+func (s *Core) CheckUserPassword(ctx context.Context, name, password string) (api.User, error) {
 	var hash []byte
 	u, err := scanUser(rowFunc(func(dest ...any) error {
-		return s.db.QueryRowContext(ctx, `SELECT name, role, created_at, password_hash FROM users WHERE name = $1`, name).
+		return s.read.QueryRowContext(ctx, `SELECT name, role, created_at, password_hash FROM users WHERE name = ?`, name).
 			Scan(append(dest, &hash)...)
 	}))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 )
 
 // CreateUser inserts a user; ErrConflict if the name exists.
-func (s *Store) CreateUser(ctx context.Context, u api.User) error {
+func (s *Core) CreateUser(ctx context.Context, u api.User) error {
 	if u.Name == "" {
 		return fmt.Errorf("create user: %w: empty name", store.ErrInvalid)
 	}
@@ -19,11 +19,11 @@ func (s *Store) CreateUser(ctx context.Context, u api.User) error {
 		return fmt.Errorf("create user %q: %w: unknown role %q", u.Name, store.ErrInvalid, u.Role)
 	}
 	if u.CreatedAt.IsZero() {
-		u.CreatedAt = s.cfg.now()
+		u.CreatedAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (name, role, created_at) VALUES ($1, $2, $3)`,
-		u.Name, string(u.Role), nanos(u.CreatedAt))
-	if isUnique(err) {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)`,
+		u.Name, string(u.Role), Nanos(u.CreatedAt))
+	if s.d.IsUnique(err) {
 		return fmt.Errorf("create user %q: %w", u.Name, store.ErrConflict)
 	}
 	if err != nil {
@@ -33,8 +33,8 @@ func (s *Store) CreateUser(ctx context.Context, u api.User) error {
 }
 
 // GetUser returns one user; ErrNotFound if there is none of that name.
-func (s *Store) GetUser(ctx context.Context, name string) (api.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT name, role, created_at FROM users WHERE name = $1`, name))
+func (s *Core) GetUser(ctx context.Context, name string) (api.User, error) {
+	u, err := scanUser(s.read.QueryRowContext(ctx, `SELECT name, role, created_at FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return api.User{}, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
@@ -45,8 +45,8 @@ func (s *Store) GetUser(ctx context.Context, name string) (api.User, error) {
 }
 
 // ListUsers returns every user, by name.
-func (s *Store) ListUsers(ctx context.Context) ([]api.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, role, created_at FROM users ORDER BY name`)
+func (s *Core) ListUsers(ctx context.Context) ([]api.User, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name, role, created_at FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -67,21 +67,21 @@ func (s *Store) ListUsers(ctx context.Context) ([]api.User, error) {
 
 // DeleteUser removes a user and revokes every token of it, in one
 // transaction.
-func (s *Store) DeleteUser(ctx context.Context, name string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = $1`, name)
+func (s *Core) DeleteUser(ctx context.Context, name string) error {
+	err := s.InTx(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 		if err != nil {
 			return err
 		}
-		n, err := affected(res)
+		n, err := Affected(res)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE user_name = $2 AND revoked_at IS NULL`,
-			nanos(s.cfg.now()), name)
+		_, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL`,
+			Nanos(s.now()), name)
 		return err
 	})
 	if err != nil {
@@ -91,9 +91,9 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 }
 
 // CountUsers returns the number of users.
-func (s *Store) CountUsers(ctx context.Context) (int, error) {
+func (s *Core) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
@@ -109,6 +109,6 @@ func scanUser(r rowScanner) (api.User, error) {
 		return api.User{}, err
 	}
 	u.Role = api.Role(role)
-	u.CreatedAt = fromNanos(created)
+	u.CreatedAt = FromNanos(created)
 	return u, nil
 }

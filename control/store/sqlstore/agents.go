@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -14,17 +14,17 @@ const agentCols = `id, name, hostname, version, cert_serial, enrolled_at, last_s
 
 // CreateAgent inserts an agent. ErrConflict if the id is taken or a
 // non-revoked agent has the name.
-func (s *Store) CreateAgent(ctx context.Context, a store.AgentRecord) error {
+func (s *Core) CreateAgent(ctx context.Context, a store.AgentRecord) error {
 	if a.ID == "" || a.Name == "" {
 		return fmt.Errorf("create agent: %w: empty id or name", store.ErrInvalid)
 	}
 	if a.EnrolledAt.IsZero() {
-		a.EnrolledAt = s.cfg.now()
+		a.EnrolledAt = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		a.ID, a.Name, a.Hostname, a.Version, a.CertSerial, nanos(a.EnrolledAt),
-		nullNanos(a.LastSeenAt), nullNanos(a.RevokedAt), a.RemoteAddr)
-	if isUnique(err) {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Hostname, a.Version, a.CertSerial, Nanos(a.EnrolledAt),
+		NullNanos(a.LastSeenAt), NullNanos(a.RevokedAt), a.RemoteAddr)
+	if s.d.IsUnique(err) {
 		return fmt.Errorf("create agent %q: %w", a.Name, store.ErrConflict)
 	}
 	if err != nil {
@@ -34,8 +34,8 @@ func (s *Store) CreateAgent(ctx context.Context, a store.AgentRecord) error {
 }
 
 // GetAgent returns an agent by id.
-func (s *Store) GetAgent(ctx context.Context, id string) (store.AgentRecord, error) {
-	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id))
+func (s *Core) GetAgent(ctx context.Context, id string) (store.AgentRecord, error) {
+	a, err := scanAgent(s.read.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AgentRecord{}, fmt.Errorf("agent %q: %w", id, store.ErrNotFound)
 	}
@@ -47,8 +47,8 @@ func (s *Store) GetAgent(ctx context.Context, id string) (store.AgentRecord, err
 
 // GetAgentByName returns the non-revoked agent of that name, or else the
 // most recently enrolled revoked one.
-func (s *Store) GetAgentByName(ctx context.Context, name string) (store.AgentRecord, error) {
-	a, err := scanAgent(s.db.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE name = $1
+func (s *Core) GetAgentByName(ctx context.Context, name string) (store.AgentRecord, error) {
+	a, err := scanAgent(s.read.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE name = ?
 		ORDER BY revoked_at IS NULL DESC, enrolled_at DESC, id DESC LIMIT 1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AgentRecord{}, fmt.Errorf("agent %q: %w", name, store.ErrNotFound)
@@ -61,8 +61,8 @@ func (s *Store) GetAgentByName(ctx context.Context, name string) (store.AgentRec
 
 // ListAgents returns every agent, revoked ones included, by name then
 // enrollment time.
-func (s *Store) ListAgents(ctx context.Context) ([]store.AgentRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+agentCols+` FROM agents ORDER BY name, enrolled_at, id`)
+func (s *Core) ListAgents(ctx context.Context) ([]store.AgentRecord, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+agentCols+` FROM agents ORDER BY name, enrolled_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
@@ -84,20 +84,20 @@ func (s *Store) ListAgents(ctx context.Context) ([]store.AgentRecord, error) {
 // RevokeAgent marks an agent revoked (an earlier revocation time is kept)
 // and removes its resources, in one transaction: a revoked agent serves
 // nothing, and its resource names become free for other agents.
-func (s *Store) RevokeAgent(ctx context.Context, id string, at time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, nanos(at), id)
+func (s *Core) RevokeAgent(ctx context.Context, id string, at time.Time) error {
+	err := s.InTx(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, Nanos(at), id)
 		if err != nil {
 			return err
 		}
-		n, err := affected(res)
+		n, err := Affected(res)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return fmt.Errorf("agent %q: %w", id, store.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = $1`, id)
+		_, err = tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = ?`, id)
 		return err
 	})
 	if err != nil {
@@ -108,17 +108,17 @@ func (s *Store) RevokeAgent(ctx context.Context, id string, at time.Time) error 
 
 // AgentSeen records a connection or heartbeat; empty strings keep the
 // stored version, hostname and remote address.
-func (s *Store) AgentSeen(ctx context.Context, id string, at time.Time, version, hostname, remoteAddr string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE agents SET
-		last_seen_at = $1,
-		version = COALESCE(NULLIF($2, ''), version),
-		hostname = COALESCE(NULLIF($3, ''), hostname),
-		remote_addr = COALESCE(NULLIF($4, ''), remote_addr)
-		WHERE id = $5`, nanos(at), version, hostname, remoteAddr, id)
+func (s *Core) AgentSeen(ctx context.Context, id string, at time.Time, version, hostname, remoteAddr string) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE agents SET
+		last_seen_at = ?,
+		version = COALESCE(NULLIF(?, ''), version),
+		hostname = COALESCE(NULLIF(?, ''), hostname),
+		remote_addr = COALESCE(NULLIF(?, ''), remote_addr)
+		WHERE id = ?`, Nanos(at), version, hostname, remoteAddr, id)
 	if err != nil {
 		return fmt.Errorf("agent %q seen: %w", id, err)
 	}
-	n, err := affected(res)
+	n, err := Affected(res)
 	if err != nil {
 		return fmt.Errorf("agent %q seen: %w", id, err)
 	}
@@ -137,8 +137,8 @@ func scanAgent(r rowScanner) (store.AgentRecord, error) {
 	if err := r.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.CertSerial, &enrolled, &seen, &revoked, &a.RemoteAddr); err != nil {
 		return store.AgentRecord{}, err
 	}
-	a.EnrolledAt = fromNanos(enrolled)
-	a.LastSeenAt = fromNullNanos(seen)
-	a.RevokedAt = fromNullNanos(revoked)
+	a.EnrolledAt = FromNanos(enrolled)
+	a.LastSeenAt = FromNullNanos(seen)
+	a.RevokedAt = FromNullNanos(revoked)
 	return a, nil
 }

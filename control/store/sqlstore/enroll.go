@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 )
 
 // CreateEnrollToken stores a one-time agent enrollment token by its hash.
-func (s *Store) CreateEnrollToken(ctx context.Context, hash []byte, createdBy string, expiresAt time.Time) error {
+func (s *Core) CreateEnrollToken(ctx context.Context, hash []byte, createdBy string, expiresAt time.Time) error {
 	if len(hash) == 0 {
 		return fmt.Errorf("create enrollment token: %w: empty hash", store.ErrInvalid)
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO enroll_tokens (hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		hash, createdBy, nanos(s.cfg.now()), nanos(expiresAt))
-	if isUnique(err) {
+		hash, createdBy, Nanos(s.now()), Nanos(expiresAt))
+	if s.d.IsUnique(err) {
 		return fmt.Errorf("create enrollment token: %w", store.ErrConflict)
 	}
 	if err != nil {
@@ -27,13 +27,13 @@ func (s *Store) CreateEnrollToken(ctx context.Context, hash []byte, createdBy st
 // ConsumeEnrollToken marks the token used if it is unused and unexpired at
 // now, in one conditional UPDATE: of concurrent consumers exactly one wins.
 // ErrTokenUsed otherwise (unknown, expired or already used).
-func (s *Store) ConsumeEnrollToken(ctx context.Context, hash []byte, now time.Time) error {
+func (s *Core) ConsumeEnrollToken(ctx context.Context, hash []byte, now time.Time) error {
 	res, err := s.write.ExecContext(ctx, `UPDATE enroll_tokens SET used_at = ?
-		WHERE hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(now), hash, nanos(now))
+		WHERE hash = ? AND used_at IS NULL AND expires_at > ?`, Nanos(now), hash, Nanos(now))
 	if err != nil {
 		return fmt.Errorf("consume enrollment token: %w", err)
 	}
-	n, err := affected(res)
+	n, err := Affected(res)
 	if err != nil {
 		return fmt.Errorf("consume enrollment token: %w", err)
 	}
