@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -33,25 +34,52 @@ func Raw(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &rawConn{TCPConn: tc, rc: rc}
+	r := &rawConn{TCPConn: tc, rc: rc}
+	r.rd.call, r.wr.call = r.rd.read, r.wr.write // bound once: no closure per call
+	return r
 }
 
 type rawConn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc     syscall.RawConn
+	rd, wr rawOp
+}
+
+// rawOp is one direction's system call: the callback handed to the
+// RawConn and its arguments and results, kept in the connection so that a
+// call allocates nothing. mu serialises callers of the same direction
+// (the RawConn's own lock is taken only inside rc.Read/rc.Write).
+type rawOp struct {
+	mu    sync.Mutex
+	call  func(fd uintptr) bool
+	p     []byte
+	n     int
+	errno syscall.Errno
+}
+
+func (o *rawOp) read(fd uintptr) bool {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+	o.n, o.errno = int(r), e
+	return e != syscall.EAGAIN
+}
+
+func (o *rawOp) write(fd uintptr) bool {
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+	o.n, o.errno = int(r), e
+	return e != syscall.EAGAIN
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		n, errno = int(r), e
-		return e != syscall.EAGAIN
-	})
+	o := &c.rd
+	o.mu.Lock()
+	o.p = p
+	err := c.rc.Read(o.call)
+	n, errno := o.n, o.errno
+	o.p = nil
+	o.mu.Unlock()
 	if err != nil {
 		return 0, c.opErr("read", err)
 	}
@@ -65,16 +93,15 @@ func (c *rawConn) Read(p []byte) (int, error) {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
+	o := &c.wr
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	total := 0
 	for total < len(p) {
-		var n int
-		var errno syscall.Errno
-		rest := p[total:]
-		err := c.rc.Write(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-			n, errno = int(r), e
-			return e != syscall.EAGAIN
-		})
+		o.p = p[total:]
+		err := c.rc.Write(o.call)
+		n, errno := o.n, o.errno
+		o.p = nil
 		if err != nil {
 			return total, c.opErr("write", err)
 		}
