@@ -122,6 +122,23 @@ func (c *rawConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
+// SyscallConn returns the system call access to a TCP socket of the net
+// package (plain or Raw), nil for anything else (TLS, yamux streams). The
+// proxies use it to write a request inside RawConn.Read's callback, so
+// that the wait for the answer is armed before it is sent and no read that
+// finds nothing comes first.
+func SyscallConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // RawListener returns a listener whose accepted TCP connections are Raw.
 func RawListener(ln net.Listener) net.Listener { return rawListener{ln} }
 

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -119,7 +118,7 @@ func driveCPU(b *testing.B, cs []net.Conn, size int) {
 	var left atomic.Int64
 	left.Store(int64(b.N))
 	errs := make(chan error, len(clients))
-	r0, t0 := cpuTime(), time.Now()
+	r0, t0 := proxytest.ProcessCPU(), time.Now()
 	b.ResetTimer()
 	for _, cl := range clients {
 		go func() {
@@ -138,7 +137,7 @@ func driveCPU(b *testing.B, cs []net.Conn, size int) {
 		}
 	}
 	b.StopTimer()
-	cpu, wall := cpuTime()-r0, time.Since(t0)
+	cpu, wall := proxytest.ProcessCPU()-r0, time.Since(t0)
 	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "req/s")
 }
@@ -173,11 +172,4 @@ func readResponse(br *bufio.Reader) (int, error) {
 	}
 	_, err = br.Discard(n)
 	return n, err
-}
-
-// cpuTime is the process's user + system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -137,7 +137,7 @@ func (p *pinnedConn) open(ctx context.Context) error {
 		c.Close()
 		return errors.New("connection ended")
 	}
-	p.conn, p.rc = c, rawConnOf(c)
+	p.conn, p.rc = c, relay.SyscallConn(c)
 	if p.br == nil {
 		p.br, p.bw = bufio.NewReaderSize(c, 16<<10), bufio.NewWriterSize(c, 8<<10)
 	} else {

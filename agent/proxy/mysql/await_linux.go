@@ -4,23 +4,7 @@ package mysql
 
 import (
 	"net"
-	"syscall"
 )
-
-// rawConnOf returns the system call access to a socket of the net package
-// (the agent's connections to the server are relay.Raw TCP connections),
-// nil for anything else (TLS).
-func rawConnOf(c net.Conn) syscall.RawConn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
 
 // flushAwait sends the command buffered for the server and returns once
 // the server's answer can be read.

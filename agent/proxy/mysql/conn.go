@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
 
@@ -116,7 +117,7 @@ func (m *mconn) serve(ctx context.Context) error {
 	}
 	m.client.SetDeadline(time.Time{})
 	sc.conn.SetDeadline(time.Time{})
-	sc.rc = rawConnOf(sc.conn)
+	sc.rc = relay.SyscallConn(sc.conn)
 	end := m.s.clock()
 	if err := m.s.record(querylog.Entry{T: m.s.since(start), Conn: int(m.id), Database: m.db, User: m.user,
 		Kind: kindConnect, Duration: end.Sub(start).Seconds(), Rows: -1}); err != nil {

@@ -10,21 +10,6 @@ import (
 	"unsafe"
 )
 
-// rawConnOf returns the system call access to a socket of the net
-// package (the agent's connections to the server are relay.Raw TCP
-// connections), nil for anything else (TLS).
-func rawConnOf(c net.Conn) syscall.RawConn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
 // serverLoopRaw is serverLoop on a TCP socket, read with raw system calls
 // inside one syscall.RawConn.Read for the connection's whole life.
 //

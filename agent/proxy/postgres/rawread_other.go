@@ -2,12 +2,6 @@
 
 package postgres
 
-import (
-	"net"
-	"syscall"
-)
-
-// rawConnOf returns nil outside Linux: serverLoop reads with Read.
-func rawConnOf(net.Conn) syscall.RawConn { return nil }
+import "syscall"
 
 func (pc *pgConn) serverLoopRaw(*inbuf, syscall.RawConn) error { panic("unreachable") }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/onepam/onepam/pkg/relay"
 	"github.com/onepam/onepam/recordfmt/querylog"
 )
 
@@ -123,7 +124,7 @@ func (pc *pgConn) malformed(side string, err error) error {
 // serverLoop reads the server's messages, logs the results of requests
 // and forwards them to the client unchanged.
 func (pc *pgConn) serverLoop(in *inbuf, server net.Conn) error {
-	if rc := rawConnOf(server); rc != nil {
+	if rc := relay.SyscallConn(server); rc != nil {
 		return pc.serverLoopRaw(in, rc)
 	}
 	for {
