@@ -1,14 +1,20 @@
 package postgres
 
-import "github.com/onepam/onepam/control/store/sqlstore"
+import (
+	"database/sql"
+
+	"github.com/onepam/onepam/control/store/sqlstore"
+)
 
 // dialect is PostgreSQL's for the shared store: $n placeholders, and
 // FOR SHARE where a row read in a write transaction must not be deleted
 // by another node before it commits.
 var dialect = sqlstore.Dialect{
-	Dollar:   true,
-	IsUnique: isUnique,
-	ForShare: ` FOR SHARE`,
+	Dollar:    true,
+	IsUnique:  isUnique,
+	ForShare:  ` FOR SHARE`,
+	ForUpdate: ` FOR UPDATE`,
+	ReadTx:    &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `starts_with(` + col + `, ?)`, []any{prefix}
 	},

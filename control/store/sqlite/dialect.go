@@ -1,11 +1,16 @@
 package sqlite
 
-import "github.com/onepam/onepam/control/store/sqlstore"
+import (
+	"database/sql"
+
+	"github.com/onepam/onepam/control/store/sqlstore"
+)
 
 // dialect is SQLite's for the shared store: ? placeholders, and no row
 // locks, since every write transaction begins IMMEDIATE on the one write
 // connection.
 var dialect = sqlstore.Dialect{
+	ReadTx:   &sql.TxOptions{ReadOnly: true},
 	IsUnique: isUnique,
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}

@@ -43,7 +43,7 @@ func (s *Store) ListSessions(ctx context.Context, f store.SessionFilter) ([]api.
 	if err != nil {
 		return nil, "", fmt.Errorf("list sessions: %w", err)
 	}
-	page, err := s.querySessions(ctx, limit, q, args...)
+	page, err := s.QuerySessions(ctx, limit, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list sessions: %w", err)
 	}

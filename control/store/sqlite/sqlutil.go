@@ -1,22 +1,13 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"errors"
-	"strings"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
-
-// queryer is what both *sql.DB and *sql.Tx offer for reads.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -30,6 +21,7 @@ var (
 	toJSON        = sqlstore.ToJSON
 	fromJSON      = sqlstore.FromJSON
 	affected      = sqlstore.Affected
+	placeholders  = sqlstore.Placeholders
 )
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
@@ -39,12 +31,4 @@ func isUnique(err error) bool {
 		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
-}
-
-// placeholders returns "?, ?, ..." with n marks.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
 }

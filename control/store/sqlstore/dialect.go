@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,13 @@ type Dialect struct {
 	// concurrent deletion until the transaction ends ("" where the
 	// transaction already excludes other writers).
 	ForShare string
+	// ForUpdate is appended to a SELECT whose rows the transaction will
+	// update, locking them until it ends ("" where the transaction
+	// already excludes other writers).
+	ForUpdate string
+	// ReadTx are the options of the read transaction that reads a page
+	// of sessions and their timelines as one snapshot.
+	ReadTx *sql.TxOptions
 	// HasPrefix returns the condition "col starts with the argument" and
 	// its arguments.
 	HasPrefix func(col string, prefix string) (string, []any)

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,14 @@ func FromJSON(s string, v any) error {
 		return fmt.Errorf("decode json column: %w", err)
 	}
 	return nil
+}
+
+// Placeholders returns "?, ?, ..." with n marks.
+func Placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
 }
 
 // Affected returns the rows changed by res.

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -21,18 +21,19 @@ import (
 // and terminate_reason to t.Actor and t.Detail; a non-empty t.Agent sets
 // the agent (normally given with active). A zero t.At is the clock's time.
 //
-// The session's row is locked (SELECT ... FOR UPDATE) from the read of its
-// status to the commit, so of two racing moves out of one state, from any
-// number of control nodes, exactly one wins; the other reads the new
-// status and gets the illegal-transition error.
-func (s *Store) Transition(ctx context.Context, id string, t store.Transition) (api.Session, error) {
+// The session's row is locked from the read of its status to the commit
+// (the dialect's ForUpdate; on SQLite writes are serialised on the single
+// write connection), and the UPDATE also checks the status it read, so of
+// two racing moves out of one state exactly one wins; the other gets the
+// illegal-transition error.
+func (s *Core) Transition(ctx context.Context, id string, t store.Transition) (api.Session, error) {
 	if t.At.IsZero() {
-		t.At = s.cfg.now()
+		t.At = s.now()
 	}
 	var out api.Session
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx Tx) error {
 		var from string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE id = $1 FOR UPDATE`, id).Scan(&from)
+		err := tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE id = ?`+s.d.ForUpdate, id).Scan(&from)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -42,38 +43,46 @@ func (s *Store) Transition(ctx context.Context, id string, t store.Transition) (
 		if err := api.CheckTransition(api.SessionStatus(from), t.To); err != nil {
 			return err
 		}
-		var a args
-		set := `status = ` + a.add(string(t.To))
-		at := nanos(t.At)
+		set := `status = ?`
+		args := []any{string(t.To)}
+		at := Nanos(t.At)
 		switch t.To {
 		case api.StatusActive:
-			set += `, started_at = ` + a.add(at)
+			set += `, started_at = ?`
+			args = append(args, at)
 		case api.StatusFailed:
-			set += `, ended_at = ` + a.add(at) + `, error = ` + a.add(t.Detail)
+			set += `, ended_at = ?, error = ?`
+			args = append(args, at, t.Detail)
 		case api.StatusTerminated:
-			set += `, ended_at = ` + a.add(at) + `, terminated_by = ` + a.add(t.Actor) + `, terminate_reason = ` + a.add(t.Detail)
+			set += `, ended_at = ?, terminated_by = ?, terminate_reason = ?`
+			args = append(args, at, t.Actor, t.Detail)
 		case api.StatusCompleted:
-			set += `, ended_at = ` + a.add(at)
+			set += `, ended_at = ?`
+			args = append(args, at)
 		}
 		if t.Agent != "" {
-			set += `, agent = ` + a.add(t.Agent)
+			set += `, agent = ?`
+			args = append(args, t.Agent)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET `+set+` WHERE id = `+a.add(id)+` AND status = `+a.add(from), a...)
+		args = append(args, id, from)
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET `+set+` WHERE id = ? AND status = ?`, args...)
 		if err != nil {
 			return err
 		}
-		n, err := affected(res)
+		n, err := Affected(res)
 		if err != nil {
 			return err
 		}
 		if n != 1 {
+			// Another writer moved the session between our read and write
+			// (possible only with a second process on the file).
 			return fmt.Errorf("%w: %s → %s (the session changed concurrently)", api.ErrIllegalTransition, from, t.To)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO session_timeline (session_id, n, time, event, status, actor, detail)
-			VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM session_timeline WHERE session_id = $1), $2, $3, $4, $5, $6)`, id, at, api.EventFor(t.To), string(t.To), t.Actor, t.Detail); err != nil {
+			VALUES (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM session_timeline WHERE session_id = ?), ?, ?, ?, ?, ?)`, id, id, at, api.EventFor(t.To), string(t.To), t.Actor, t.Detail); err != nil {
 			return err
 		}
-		out, err = getSession(ctx, tx, id)
+		out, err = s.getSession(ctx, tx, id)
 		return err
 	})
 	if err != nil {
