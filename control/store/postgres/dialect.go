@@ -14,7 +14,11 @@ var dialect = sqlstore.Dialect{
 	IsUnique:  isUnique,
 	ForShare:  ` FOR SHARE`,
 	ForUpdate: ` FOR UPDATE`,
-	ReadTx:    &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	// A statement takes at most 65535 parameters: 500 × 20, 2000 × 7.
+	BulkSessionRows:  500,
+	BulkTimelineRows: 2000,
+	BulkInsert:       `INSERT`,
+	ReadTx:           &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `starts_with(` + col + `, ?)`, []any{prefix}
 	},

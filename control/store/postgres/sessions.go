@@ -2,14 +2,6 @@ package postgres
 
 import "github.com/onepam/onepam/control/store/sqlstore"
 
-// The shared store's session columns, for the bulk insert and the list
+// sessionCols are the shared store's session columns, for the list
 // queries of this package.
-const (
-	sessionCols    = sqlstore.SessionCols
-	numSessionCols = sqlstore.NumSessionCols
-)
-
-var (
-	prepareSession = sqlstore.PrepareSession
-	sessionArgs    = sqlstore.SessionArgs
-)
+const sessionCols = sqlstore.SessionCols

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlstore"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -227,7 +228,7 @@ const textChunk = 1000
 // insertText inserts lines at the attempt's next positions (the caller
 // advances ti.Lines once the transaction committed).
 func insertText(ctx context.Context, tx *sql.Tx, ti *store.TextIndexing, lines []store.TextLine) error {
-	return insertChunks(ctx, tx, len(lines), textChunk,
+	return sqlstore.InsertChunks(ctx, sqlstore.NewTx(tx, dialect), len(lines), textChunk,
 		`INSERT INTO recording_text (num, pos, session_id, kind, t, line, words) VALUES `, 7,
 		func(i int) []any {
 			l := lines[i]

@@ -10,8 +10,12 @@ import (
 // locks, since every write transaction begins IMMEDIATE on the one write
 // connection.
 var dialect = sqlstore.Dialect{
-	ReadTx:   &sql.TxOptions{ReadOnly: true},
-	IsUnique: isUnique,
+	ReadTx: &sql.TxOptions{ReadOnly: true},
+	// 40 × 20 and 140 × 7 parameters per statement.
+	BulkSessionRows:  40,
+	BulkTimelineRows: 140,
+	BulkInsert:       `INSERT OR ROLLBACK`,
+	IsUnique:         isUnique,
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}
 	},

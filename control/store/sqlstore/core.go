@@ -82,6 +82,15 @@ func (t Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 	return t.tx.QueryRowContext(ctx, t.rb.bind(q), args...)
 }
 
+// NewTx wraps a transaction begun by the caller, its statements rebound
+// to d (without the cache of a Core).
+func NewTx(tx *sql.Tx, d Dialect) Tx { return Tx{tx, newRebinder(d.Dollar)} }
+
+// PrepareContext prepares a statement.
+func (t Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, t.rb.bind(q))
+}
+
 // Raw is the underlying transaction, for statements the caller writes in
 // the dialect's own placeholders.
 func (t Tx) Raw() *sql.Tx { return t.tx }

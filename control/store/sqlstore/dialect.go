@@ -22,6 +22,10 @@ type Dialect struct {
 	// update, locking them until it ends ("" where the transaction
 	// already excludes other writers).
 	ForUpdate string
+	// BulkSessionRows and BulkTimelineRows are the rows per multi-row
+	// INSERT of BulkInsertSessions, and BulkInsert its verb.
+	BulkSessionRows, BulkTimelineRows int
+	BulkInsert                        string
 	// ReadTx are the options of the read transaction that reads a page
 	// of sessions and their timelines as one snapshot.
 	ReadTx *sql.TxOptions
@@ -63,6 +67,10 @@ type rebinder struct {
 // variety; a statement past it is rebound on every use.
 const maxCached = 4096
 
+// maxCachedLen bounds the statements cached: a longer one (a multi-row
+// INSERT) is rebound on every use.
+const maxCachedLen = 4096
+
 func newRebinder(dollar bool) *rebinder {
 	return &rebinder{dollar: dollar, cache: make(map[string]string)}
 }
@@ -80,7 +88,7 @@ func (r *rebinder) bind(q string) string {
 	}
 	b = Rebind(q)
 	r.mu.Lock()
-	if len(r.cache) < maxCached {
+	if len(r.cache) < maxCached && len(q) <= maxCachedLen {
 		r.cache[q] = b
 	}
 	r.mu.Unlock()

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -10,20 +10,14 @@ import (
 	"github.com/onepam/onepam/pkg/api"
 )
 
-// Rows per multi-row INSERT of BulkInsertSessions.
-const (
-	bulkSessionRows  = 40  // × 20 columns
-	bulkTimelineRows = 140 // × 7 columns
-)
-
 // BulkInsertSessions inserts sessions in any state, with their timelines
 // as given (an empty timeline gets the "created" event), in one
 // transaction of multi-row INSERTs. It is for imports, seeding and
 // benchmarks: unlike CreateSession it does not require pending, and it
 // writes thousands of sessions per transaction. Ids must be canonical
 // UUIDv7 (store.ErrInvalid otherwise); a taken id is store.ErrConflict and
-// nothing is inserted.
-func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) error {
+// nothing is inserted. The dialect sets the rows per INSERT and its verb.
+func (s *Core) BulkInsertSessions(ctx context.Context, sessions []api.Session) error {
 	type tl struct {
 		id string
 		n  int
@@ -44,21 +38,21 @@ func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) 
 			events = append(events, tl{sess.ID, n + 1, e})
 		}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := insertChunks(ctx, tx, len(rows), bulkSessionRows,
-			`INSERT OR ROLLBACK INTO sessions (`+sessionCols+`) VALUES `, numSessionCols,
+	err := s.InTx(ctx, func(tx Tx) error {
+		err := InsertChunks(ctx, tx, len(rows), s.d.BulkSessionRows,
+			s.d.BulkInsert+` INTO sessions (`+sessionCols+`) VALUES `, numSessionCols,
 			func(i int) []any { return sessionArgs(&rows[i]) })
-		if isUnique(err) {
+		if s.d.IsUnique(err) {
 			return store.ErrConflict
 		}
 		if err != nil {
 			return err
 		}
-		return insertChunks(ctx, tx, len(events), bulkTimelineRows,
-			`INSERT OR ROLLBACK INTO session_timeline (session_id, n, time, event, status, actor, detail) VALUES `, 7,
+		return InsertChunks(ctx, tx, len(events), s.d.BulkTimelineRows,
+			s.d.BulkInsert+` INTO session_timeline (session_id, n, time, event, status, actor, detail) VALUES `, 7,
 			func(i int) []any {
 				e := events[i]
-				return []any{e.id, e.n, nanos(e.e.Time), e.e.Event, string(e.e.Status), e.e.Actor, e.e.Detail}
+				return []any{e.id, e.n, Nanos(e.e.Time), e.e.Event, string(e.e.Status), e.e.Actor, e.e.Detail}
 			})
 	})
 	if err != nil {
@@ -67,11 +61,11 @@ func (s *Store) BulkInsertSessions(ctx context.Context, sessions []api.Session) 
 	return nil
 }
 
-// insertChunks inserts n rows, chunk rows per statement (prepared once for
+// InsertChunks inserts n rows, chunk rows per statement (prepared once for
 // full chunks), where row(i) gives the cols values of row i.
-func insertChunks(ctx context.Context, tx *sql.Tx, n, chunk int, prefix string, cols int, row func(i int) []any) error {
+func InsertChunks(ctx context.Context, tx Tx, n, chunk int, prefix string, cols int, row func(i int) []any) error {
 	values := func(k int) string {
-		one := "(" + placeholders(cols) + ")"
+		one := "(" + Placeholders(cols) + ")"
 		return prefix + strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")
 	}
 	var full *sql.Stmt
