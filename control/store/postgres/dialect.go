@@ -18,7 +18,19 @@ var dialect = sqlstore.Dialect{
 	BulkSessionRows:  500,
 	BulkTimelineRows: 2000,
 	BulkInsert:       `INSERT`,
-	ReadTx:           &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	// The advisory lock's key is "onepam-r" (0x6f6e6570616d2d72).
+	ResourcesLock: `SELECT pg_advisory_xact_lock(8029466718993460594)`,
+	UpsertResource: `INSERT INTO resources (name, agent_id, type, labels, description, address, protocol)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET agent_id = excluded.agent_id, type = excluded.type,
+			labels = excluded.labels, description = excluded.description, address = excluded.address, protocol = excluded.protocol`,
+	HasLabels: func(col string, labels map[string]string) ([]string, []any, error) {
+		j, err := toJSON(labels, "{}")
+		if err != nil {
+			return nil, nil, err
+		}
+		return []string{col + ` @> ?::jsonb`}, []any{j}, nil
+	},
+	ReadTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `starts_with(` + col + `, ?)`, []any{prefix}
 	},

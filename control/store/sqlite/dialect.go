@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"sort"
 
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
@@ -15,7 +16,25 @@ var dialect = sqlstore.Dialect{
 	BulkSessionRows:  40,
 	BulkTimelineRows: 140,
 	BulkInsert:       `INSERT OR ROLLBACK`,
-	IsUnique:         isUnique,
+	UpsertResource: `INSERT OR REPLACE INTO resources (name, agent_id, type, labels, description, address, protocol)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	HasLabels: func(col string, labels map[string]string) ([]string, []any, error) {
+		keys := make([]string, 0, len(labels))
+		for k := range labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var (
+			conds []string
+			args  []any
+		)
+		for _, k := range keys {
+			conds = append(conds, `EXISTS (SELECT 1 FROM json_each(`+col+`) j WHERE j.key = ? AND j.value = ?)`)
+			args = append(args, k, labels[k])
+		}
+		return conds, args, nil
+	},
+	IsUnique: isUnique,
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}
 	},

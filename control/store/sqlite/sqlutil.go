@@ -9,9 +9,6 @@ import (
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
-// rowScanner is *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
-
 // Values as the shared store stores them.
 var (
 	nanos         = sqlstore.Nanos

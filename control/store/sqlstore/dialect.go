@@ -26,6 +26,16 @@ type Dialect struct {
 	// INSERT of BulkInsertSessions, and BulkInsert its verb.
 	BulkSessionRows, BulkTimelineRows int
 	BulkInsert                        string
+	// ResourcesLock is the statement SetAgentResources runs first, to
+	// apply one inventory at a time ("" where writes are serialised).
+	ResourcesLock string
+	// UpsertResource inserts or replaces a resource by name, from the
+	// values (name, agent_id, type, labels, description, address,
+	// protocol).
+	UpsertResource string
+	// HasLabels returns the conditions "the JSON object col holds every
+	// key and value of labels" and their arguments.
+	HasLabels func(col string, labels map[string]string) ([]string, []any, error)
 	// ReadTx are the options of the read transaction that reads a page
 	// of sessions and their timelines as one snapshot.
 	ReadTx *sql.TxOptions

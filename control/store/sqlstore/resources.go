@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -13,27 +13,25 @@ import (
 
 const resourceCols = `r.name, r.type, r.labels, r.description, r.address, r.protocol, r.agent_id, a.name`
 
-// resourcesLock is the key of the advisory lock SetAgentResources holds
-// ("onepam-r").
-const resourcesLock int64 = 0x6f6e6570616d2d72
-
 // SetAgentResources replaces the agent's inventory in one transaction.
 // Names served by another non-revoked agent, repeated names, empty names
 // and unknown types are refused and reported in the map (name → reason);
 // the rest are stored. The agent must exist and not be revoked.
 //
-// The transaction locks the agent's row and takes the resources advisory
-// lock, so inventories of several agents, sent to several control nodes
-// at once, are applied one after the other and a name cannot be taken
-// twice.
-func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.Resource) (map[string]string, error) {
+// Where the dialect locks rows, the transaction locks the agent's row and
+// takes the dialect's resources lock, so inventories of several agents,
+// sent to several control nodes at once, are applied one after the other
+// and a name cannot be taken twice.
+func (s *Core) SetAgentResources(ctx context.Context, agentID string, rs []api.Resource) (map[string]string, error) {
 	refused := map[string]string{}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx Tx) error {
 		var revoked sql.NullInt64
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, resourcesLock); err != nil {
-			return err
+		if s.d.ResourcesLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.ResourcesLock); err != nil {
+				return err
+			}
 		}
-		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM agents WHERE id = $1 FOR UPDATE`, agentID).Scan(&revoked)
+		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM agents WHERE id = ?`+s.d.ForUpdate, agentID).Scan(&revoked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("agent %q: %w", agentID, store.ErrNotFound)
 		}
@@ -43,18 +41,16 @@ func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.
 		if revoked.Valid {
 			return fmt.Errorf("agent %q is revoked: %w", agentID, store.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = $1`, agentID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE agent_id = ?`, agentID); err != nil {
 			return err
 		}
 		owner, err := tx.PrepareContext(ctx, `SELECT a.name, a.id, a.revoked_at IS NOT NULL FROM resources r
-			JOIN agents a ON a.id = r.agent_id WHERE r.name = $1`)
+			JOIN agents a ON a.id = r.agent_id WHERE r.name = ?`)
 		if err != nil {
 			return err
 		}
 		defer owner.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO resources (name, agent_id, type, labels, description, address, protocol)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET agent_id = excluded.agent_id, type = excluded.type,
-			labels = excluded.labels, description = excluded.description, address = excluded.address, protocol = excluded.protocol`)
+		ins, err := tx.PrepareContext(ctx, s.d.UpsertResource)
 		if err != nil {
 			return err
 		}
@@ -84,7 +80,7 @@ func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.
 				refused[r.Name] = fmt.Sprintf("already served by agent %q", ownerName)
 				continue
 			}
-			labels, err := toJSON(r.Labels, "{}")
+			labels, err := ToJSON(r.Labels, "{}")
 			if err != nil {
 				return err
 			}
@@ -102,34 +98,38 @@ func (s *Store) SetAgentResources(ctx context.Context, agentID string, rs []api.
 
 // ListResources returns the resources matching f, by name. Online is left
 // false: whether an agent is connected is not stored.
-func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error) {
+func (s *Core) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error) {
 	var (
 		where []string
-		a     args
+		args  []any
 	)
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))
 		for i, t := range f.Types {
 			types[i] = string(t)
 		}
-		where = append(where, `r.type = ANY(`+a.add(types)+`)`)
+		cond, a := s.d.In("r.type", types)
+		where = append(where, cond)
+		args = append(args, a...)
 	}
 	if len(f.Labels) > 0 {
-		labels, err := toJSON(f.Labels, "{}")
+		conds, a, err := s.d.HasLabels("r.labels", f.Labels)
 		if err != nil {
 			return nil, fmt.Errorf("list resources: %w", err)
 		}
-		where = append(where, `r.labels @> `+a.add(labels)+`::jsonb`)
+		where = append(where, conds...)
+		args = append(args, a...)
 	}
 	if f.Agent != "" {
-		where = append(where, `r.agent_id = `+a.add(f.Agent))
+		where = append(where, `r.agent_id = ?`)
+		args = append(args, f.Agent)
 	}
 	q := `SELECT ` + resourceCols + ` FROM resources r JOIN agents a ON a.id = r.agent_id`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY r.name`
-	rows, err := s.db.QueryContext(ctx, q, a...)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
@@ -149,9 +149,9 @@ func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]st
 }
 
 // GetResource returns one resource by name.
-func (s *Store) GetResource(ctx context.Context, name string) (store.ResourceRecord, error) {
-	r, err := scanResource(s.db.QueryRowContext(ctx, `SELECT `+resourceCols+`
-		FROM resources r JOIN agents a ON a.id = r.agent_id WHERE r.name = $1`, name))
+func (s *Core) GetResource(ctx context.Context, name string) (store.ResourceRecord, error) {
+	r, err := scanResource(s.read.QueryRowContext(ctx, `SELECT `+resourceCols+`
+		FROM resources r JOIN agents a ON a.id = r.agent_id WHERE r.name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ResourceRecord{}, fmt.Errorf("resource %q: %w", name, store.ErrNotFound)
 	}
@@ -172,7 +172,7 @@ func scanResource(r rowScanner) (store.ResourceRecord, error) {
 	}
 	rec.Type = api.SessionType(typ)
 	rec.Labels = map[string]string{}
-	if err := fromJSON(labels, &rec.Labels); err != nil {
+	if err := FromJSON(labels, &rec.Labels); err != nil {
 		return store.ResourceRecord{}, err
 	}
 	return rec, nil
