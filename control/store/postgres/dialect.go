@@ -3,6 +3,8 @@ package postgres
 import (
 	"database/sql"
 
+	"github.com/onepam/onepam/control/store"
+
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
@@ -10,6 +12,10 @@ import (
 // FOR SHARE where a row read in a write transaction must not be deleted
 // by another node before it commits.
 var dialect = sqlstore.Dialect{
+	BuildSessionQuery: func(f store.SessionFilter, fetch int) (string, []any, error) {
+		q, a, err := buildSessionQuery(f, fetch)
+		return q, a, err
+	},
 	Dollar:    true,
 	IsUnique:  isUnique,
 	ForShare:  ` FOR SHARE`,

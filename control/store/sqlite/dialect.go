@@ -11,7 +11,8 @@ import (
 // locks, since every write transaction begins IMMEDIATE on the one write
 // connection.
 var dialect = sqlstore.Dialect{
-	ReadTx: &sql.TxOptions{ReadOnly: true},
+	BuildSessionQuery: buildSessionQuery,
+	ReadTx:            &sql.TxOptions{ReadOnly: true},
 	// 40 × 20 and 140 × 7 parameters per statement.
 	BulkSessionRows:  40,
 	BulkTimelineRows: 140,

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/onepam/onepam/control/store"
 )
 
 // Dialect says how one database differs from the SQL the shared code
@@ -36,6 +38,9 @@ type Dialect struct {
 	// HasLabels returns the conditions "the JSON object col holds every
 	// key and value of labels" and their arguments.
 	HasLabels func(col string, labels map[string]string) ([]string, []any, error)
+	// BuildSessionQuery writes the SQL of one page of ListSessions with
+	// fetch rows, selecting SessionCols, in the dialect's placeholders.
+	BuildSessionQuery func(f store.SessionFilter, fetch int) (string, []any, error)
 	// ReadTx are the options of the read transaction that reads a page
 	// of sessions and their timelines as one snapshot.
 	ReadTx *sql.TxOptions
