@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"strings"
@@ -55,29 +54,8 @@ func TestPostgresStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := admin.Connect(ctx, s.ID, api.ChannelEvents)
-	if err != nil {
-		t.Fatalf("connect events: %v", err)
-	}
-	if ev := readEvent(t, bufio.NewReader(events)); ev.Status != api.StatusActive {
-		t.Fatalf("first event %+v", ev)
-	}
-	data, err := admin.Connect(ctx, s.ID, api.ChannelData)
-	if err != nil {
-		t.Fatalf("connect data: %v", err)
-	}
-	payload := strings.Repeat("0123456789abcdef", 4<<10) // 64 KiB
-	go func() {
-		io.WriteString(data, payload)
-		data.CloseWrite()
-	}()
-	got, err := io.ReadAll(data)
-	if err != nil || string(got) != payload {
-		t.Fatalf("echo: %d bytes, %v", len(got), err)
-	}
-	data.Close()
+	events, n := echoSession(ctx, t, admin, s.ID, 64<<10)
 	events.Close()
-	n := int64(len(payload))
 	done := waitFor(t, "completed", func() (api.Session, bool) {
 		got, err := admin.GetSession(ctx, s.ID)
 		return got, err == nil && got.Status == api.StatusCompleted

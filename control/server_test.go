@@ -192,6 +192,35 @@ func startAgent(t *testing.T, r *running, resources ...agent.ResourceConfig) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
+// echoSession attaches the lead of session id (an echo resource), checks
+// the session became active, echoes size bytes through one data
+// connection and returns the open events channel and the bytes echoed.
+func echoSession(ctx context.Context, t *testing.T, c *client.Client, id string, size int) (client.Conn, int64) {
+	t.Helper()
+	events, err := c.Connect(ctx, id, api.ChannelEvents)
+	if err != nil {
+		t.Fatalf("connect events: %v", err)
+	}
+	if ev := readEvent(t, bufio.NewReader(events)); ev.Status != api.StatusActive {
+		t.Fatalf("first event %+v", ev)
+	}
+	data, err := c.Connect(ctx, id, api.ChannelData)
+	if err != nil {
+		t.Fatalf("connect data: %v", err)
+	}
+	payload := strings.Repeat("0123456789abcdef", size/16)
+	go func() {
+		io.WriteString(data, payload)
+		data.CloseWrite()
+	}()
+	got, err := io.ReadAll(data)
+	if err != nil || string(got) != payload {
+		t.Fatalf("echo: %d bytes, %v", len(got), err)
+	}
+	data.Close()
+	return events, int64(len(payload))
+}
+
 func readEvent(t *testing.T, br *bufio.Reader) api.SessionEvent {
 	t.Helper()
 	line, err := br.ReadBytes('\n')
@@ -236,29 +265,7 @@ func TestEndToEndTCPSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := bob.Connect(ctx, s.ID, api.ChannelEvents)
-	if err != nil {
-		t.Fatalf("connect events: %v", err)
-	}
-	evr := bufio.NewReader(events)
-	if ev := readEvent(t, evr); ev.Status != api.StatusActive {
-		t.Fatalf("first event %+v", ev)
-	}
-	data, err := bob.Connect(ctx, s.ID, api.ChannelData)
-	if err != nil {
-		t.Fatalf("connect data: %v", err)
-	}
-	payload := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
-	go func() {
-		io.WriteString(data, payload)
-		data.CloseWrite()
-	}()
-	got, err := io.ReadAll(data)
-	if err != nil || len(got) != len(payload) || string(got) != payload {
-		t.Fatalf("echo: %d bytes, %v", len(got), err)
-	}
-	data.Close()
-	n := int64(len(payload))
+	events, n := echoSession(ctx, t, bob, s.ID, 1<<20)
 	live := waitFor(t, "live byte counts", func() (api.Session, bool) {
 		got, err := bob.GetSession(ctx, s.ID)
 		return got, err == nil && got.BytesUp == n && got.BytesDown == n
