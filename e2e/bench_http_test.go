@@ -33,12 +33,7 @@ var (
 // through CPU, and the per-process figures carry over to separate hosts.
 func BenchmarkHTTPWrk(b *testing.B) {
 	requireBenchPeers(b, "wrk")
-	page := strings.Repeat("onepam ", 150) // ~1 KiB
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, page)
-	}))
-	b.Cleanup(up.Close)
+	up := startPageUpstream(b)
 	w := newWorld(b, fmt.Sprintf("  - name: web\n    url: %s\n", up.URL))
 	tun := connectType(b, w.admin, "http", "web")
 	procs := []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}
@@ -47,33 +42,18 @@ func BenchmarkHTTPWrk(b *testing.B) {
 	run := func(name, base string, ps []proc) func() float64 {
 		return func() float64 {
 			c0, self0 := cpuOf(ps), e2etest.CPUTime(os.Getpid())
-			cmd := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", base+"/")
-			out, err := cmd.CombinedOutput()
+			res := runWrk(b, name, base+"/")
 			c1, self1 := cpuOf(ps), e2etest.CPUTime(os.Getpid())
-			m, n := wrkRate.FindSubmatch(out), wrkRequests.FindSubmatch(out)
-			if err != nil || m == nil || n == nil {
-				b.Fatalf("wrk: %v\n%s", err, out)
+			for k, v := range res.latency {
+				lat[name+" "+k] = append(lat[name+" "+k], v)
 			}
-			// Timeouts (wrk's 2 s) can happen on a loaded machine; refused,
-			// broken connections and error statuses cannot.
-			if se := wrkSocketErrors.FindStringSubmatch(string(out)); strings.Contains(string(out), "Non-2xx") || (se != nil && se[1]+se[2]+se[3] != "000") {
-				b.Fatalf("wrk saw errors through %s:\n%s", name, out)
-			}
-			for _, l := range wrkLatency.FindAllStringSubmatch(string(out), -1) {
-				v, _ := strconv.ParseFloat(l[2], 64)
-				v *= map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[l[3]]
-				lat[name+" p"+l[1]] = append(lat[name+" p"+l[1]], v)
-			}
-			reqs, _ := strconv.ParseFloat(string(n[1]), 64)
 			for i, p := range ps {
-				cpu[p.name] = append(cpu[p.name], float64((c1[i]-c0[i]).Microseconds())/reqs)
+				cpu[p.name] = append(cpu[p.name], float64((c1[i]-c0[i]).Microseconds())/res.requests)
 			}
 			// The upstream runs in this process; wrk is the child.
-			wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-			cpu[name+" upstream"] = append(cpu[name+" upstream"], float64((self1-self0).Microseconds())/reqs)
-			cpu[name+" wrk"] = append(cpu[name+" wrk"], float64(wrkCPU.Microseconds())/reqs)
-			v, _ := strconv.ParseFloat(string(m[1]), 64)
-			return v
+			cpu[name+" upstream"] = append(cpu[name+" upstream"], float64((self1-self0).Microseconds())/res.requests)
+			cpu[name+" wrk"] = append(cpu[name+" wrk"], float64(res.cpu.Microseconds())/res.requests)
+			return res.rate
 		}
 	}
 	interleave(b, "wrk -t2 -c16 -d10s, 1 KiB page (requests/s)", "req/s", run("onepam", "http://"+tun.Addr, procs), run("direct", up.URL, nil))
@@ -83,6 +63,50 @@ func BenchmarkHTTPWrk(b *testing.B) {
 	for _, k := range []string{"direct wrk", "direct upstream", "onepam wrk", "cli", "control", "agent", "onepam upstream"} {
 		fmt.Printf("  %s CPU per request median %.1f µs\n", k, e2etest.Summarize(cpu[k]).Median)
 	}
+}
+
+// startPageUpstream serves a ~1 KiB text page on every path: the
+// upstream of the wrk benchmarks.
+func startPageUpstream(b *testing.B) *httptest.Server {
+	page := strings.Repeat("onepam ", 150) // ~1 KiB
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, page)
+	}))
+	b.Cleanup(up.Close)
+	return up
+}
+
+// wrkResult is what one wrk run reported.
+type wrkResult struct {
+	rate, requests float64
+	latency        map[string]float64 // "p50", "p99" → ms
+	cpu            time.Duration      // wrk's own CPU time
+}
+
+// runWrk runs wrk -t2 -c16 -d10s against url (name says which path, for
+// errors) and fails on refused or broken connections and error statuses.
+func runWrk(b *testing.B, name, url string) wrkResult {
+	b.Helper()
+	cmd := exec.Command("wrk", "-t2", "-c16", "-d10s", "--latency", url)
+	out, err := cmd.CombinedOutput()
+	m, n := wrkRate.FindSubmatch(out), wrkRequests.FindSubmatch(out)
+	if err != nil || m == nil || n == nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	// Timeouts (wrk's 2 s) can happen on a loaded machine; refused,
+	// broken connections and error statuses cannot.
+	if se := wrkSocketErrors.FindStringSubmatch(string(out)); strings.Contains(string(out), "Non-2xx") || (se != nil && se[1]+se[2]+se[3] != "000") {
+		b.Fatalf("wrk saw errors through %s:\n%s", name, out)
+	}
+	res := wrkResult{latency: map[string]float64{}, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	for _, l := range wrkLatency.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(l[2], 64)
+		res.latency["p"+l[1]] = v * map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[l[3]]
+	}
+	res.requests, _ = strconv.ParseFloat(string(n[1]), 64)
+	res.rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	return res
 }
 
 // BenchmarkHTTPDownloadMemory: peak memory (VmHWM) of the agent, control

@@ -61,40 +61,24 @@ var pgbenchTPS = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connectio
 // the figure that carries over to separate hosts.
 func BenchmarkDBPgbench(b *testing.B) {
 	requireBenchPeers(b, "pgbench", "psql")
-	db := "onepam_bench_" + randHex(4)
-	benchPSQL(b, "create database "+db)
-	b.Cleanup(func() {
-		_, _ = exec.Command("psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-c", "drop database if exists "+db).CombinedOutput()
-	})
-	if out, err := exec.Command("pgbench", "-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "postgres", db).CombinedOutput(); err != nil {
-		b.Fatalf("pgbench -i: %v\n%s", err, out)
-	}
+	db := pgbenchDatabase(b)
 	w := newWorld(b, fmt.Sprintf("  - name: pgdb\n    url: postgres://postgres@%s/%s\n", machinePG, db))
 	tun := connectType(b, w.admin, "db", "pgdb")
-	secs := "30"
-	if s := os.Getenv("ONEPAM_BENCH_PGBENCH_SECS"); s != "" {
-		secs = s
-	}
+	secs := pgbenchSeconds()
 	procs := []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}
 	cpu := map[string][]float64{} // gateway process → CPU µs per transaction
-	run := func(port string, ps []proc) func() float64 {
+	run := func(addr string, ps []proc) func() float64 {
 		return func() float64 {
 			c0 := cpuOf(ps)
-			out, err := exec.Command("pgbench", "-S", "-c", "8", "-j", "2", "-T", secs, "-n", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db).CombinedOutput()
+			tps, txns := runPgbench(b, db, addr, secs)
 			c1 := cpuOf(ps)
-			m, n := pgbenchTPS.FindSubmatch(out), pgbenchTxns.FindSubmatch(out)
-			if err != nil || m == nil || n == nil {
-				b.Fatalf("pgbench: %v\n%s", err, out)
-			}
-			txns, _ := strconv.ParseFloat(string(n[1]), 64)
 			for i, p := range ps {
 				cpu[p.name] = append(cpu[p.name], float64((c1[i]-c0[i]).Microseconds())/txns)
 			}
-			v, _ := strconv.ParseFloat(string(m[1]), 64)
-			return v
+			return tps
 		}
 	}
-	interleave(b, "pgbench -S -c 8 -j 2 -T "+secs+" (TPS)", "tps", run(portOf(tun.Addr), procs), run("5432", nil))
+	interleave(b, "pgbench -S -c 8 -j 2 -T "+secs+" (TPS)", "tps", run(tun.Addr, procs), run(machinePG, nil))
 	var total float64
 	for _, p := range procs {
 		med := e2etest.Summarize(cpu[p.name]).Median
@@ -103,6 +87,44 @@ func BenchmarkDBPgbench(b *testing.B) {
 		b.ReportMetric(med, "cpu-µs/txn-"+p.name)
 	}
 	fmt.Printf("  CPU per transaction, gateway total: %.1f µs\n", total)
+}
+
+// pgbenchDatabase creates a pgbench database (scale 10) on the machine's
+// PostgreSQL, dropped at the end.
+func pgbenchDatabase(b *testing.B) string {
+	b.Helper()
+	db := "onepam_bench_" + randHex(4)
+	benchPSQL(b, "create database "+db)
+	b.Cleanup(func() {
+		_, _ = exec.Command("psql", "-X", "-h", "127.0.0.1", "-U", "postgres", "-c", "drop database if exists "+db).CombinedOutput()
+	})
+	if out, err := exec.Command("pgbench", "-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "postgres", db).CombinedOutput(); err != nil {
+		b.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	return db
+}
+
+// pgbenchSeconds is each pgbench run's length: 30 s, or
+// ONEPAM_BENCH_PGBENCH_SECS.
+func pgbenchSeconds() string {
+	if s := os.Getenv("ONEPAM_BENCH_PGBENCH_SECS"); s != "" {
+		return s
+	}
+	return "30"
+}
+
+// runPgbench runs pgbench -S -c 8 -j 2 against addr and returns the TPS
+// and the number of transactions.
+func runPgbench(b *testing.B, db, addr, secs string) (tps, txns float64) {
+	b.Helper()
+	out, err := exec.Command("pgbench", "-S", "-c", "8", "-j", "2", "-T", secs, "-n", "-h", "127.0.0.1", "-p", portOf(addr), "-U", "postgres", db).CombinedOutput()
+	m, n := pgbenchTPS.FindSubmatch(out), pgbenchTxns.FindSubmatch(out)
+	if err != nil || m == nil || n == nil {
+		b.Fatalf("pgbench: %v\n%s", err, out)
+	}
+	tps, _ = strconv.ParseFloat(string(m[1]), 64)
+	txns, _ = strconv.ParseFloat(string(n[1]), 64)
+	return tps, txns
 }
 
 var pgbenchTxns = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
@@ -150,26 +172,32 @@ func BenchmarkDBQueryLatency(b *testing.B) {
 
 var slapAverage = regexp.MustCompile(`Average number of seconds to run all queries: ([0-9.]+) seconds`)
 
-// BenchmarkDBMysqlslap: mysqlslap (8 clients, 5000 generated reads)
+// BenchmarkDBMysqlslap: mysqlslap (8 clients, 20,000 generated reads)
 // through `onepam db connect` and straight to the machine's MariaDB.
 func BenchmarkDBMysqlslap(b *testing.B) {
 	requireBenchPeers(b, "mysqlslap")
 	w := newWorld(b, fmt.Sprintf("  - name: maria\n    url: mysql://root@%s/\n", machineMaria))
 	tun := connectType(b, w.admin, "db", "maria")
-	run := func(port string) func() float64 {
-		return func() float64 {
-			out, err := exec.Command("mysqlslap", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", port, "-u", "root",
-				"--create-schema=onepam_slap_"+randHex(4), "--concurrency=8", "--iterations=1", "--auto-generate-sql",
-				"--auto-generate-sql-load-type=read", "--number-of-queries=5000").CombinedOutput()
-			m := slapAverage.FindSubmatch(out)
-			if err != nil || m == nil {
-				b.Fatalf("mysqlslap: %v\n%s", err, out)
-			}
-			v, _ := strconv.ParseFloat(string(m[1]), 64)
-			return 5000 / v // queries per second
-		}
+	run := func(addr string) func() float64 { return func() float64 { return runMysqlslap(b, addr) } }
+	interleave(b, "mysqlslap --concurrency=8 --number-of-queries="+strconv.Itoa(slapQueries)+" read (queries/s)", "q/s", run(tun.Addr), run(machineMaria))
+}
+
+// slapQueries is the number of statements of one mysqlslap run.
+const slapQueries = 20000
+
+// runMysqlslap runs mysqlslap (8 clients, generated reads) against addr
+// and returns the statements per second.
+func runMysqlslap(b *testing.B, addr string) float64 {
+	b.Helper()
+	out, err := exec.Command("mysqlslap", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", portOf(addr), "-u", "root",
+		"--create-schema=onepam_slap_"+randHex(4), "--concurrency=8", "--iterations=1", "--auto-generate-sql",
+		"--auto-generate-sql-load-type=read", "--number-of-queries="+strconv.Itoa(slapQueries)).CombinedOutput()
+	m := slapAverage.FindSubmatch(out)
+	if err != nil || m == nil {
+		b.Fatalf("mysqlslap: %v\n%s", err, out)
 	}
-	interleave(b, "mysqlslap --concurrency=8 --number-of-queries=5000 read (queries/s)", "q/s", run(portOf(tun.Addr)), run("3306"))
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return slapQueries / v
 }
 
 // BenchmarkVNCFullScreen: full-screen (non-incremental) framebuffer
