@@ -97,6 +97,12 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 	}
 }
 
+// ServerEnv is what $ONEPAM_BENCH_SERVER_ENV holds (VAR=value words,
+// space-separated), added to the environment of the control and agent
+// processes only: a benchmark can run the servers with, say, GOMAXPROCS=1
+// while the test process (often the upstream) and the CLI keep theirs.
+func ServerEnv() []string { return strings.Fields(os.Getenv("ONEPAM_BENCH_SERVER_ENV")) }
+
 // Proc is a child process whose output is captured.
 type Proc struct {
 	Name string
@@ -234,7 +240,7 @@ func StartControlIn(tb testing.TB, dataDir string) *Control {
 }
 
 func (c *Control) start() {
-	c.Proc = Start(c.tb, "control", nil, c.cli, "control", "serve",
+	c.Proc = Start(c.tb, "control", ServerEnv(), c.cli, "control", "serve",
 		"--data-dir", c.DataDir,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", c.APIPort),
 		"--agent-listen", fmt.Sprintf("127.0.0.1:%d", c.AgentPort))
@@ -374,7 +380,7 @@ func (c *Control) runAgent(tb testing.TB, name, token string, a *Agent) *Proc {
 	if token != "" {
 		args = append(args, "--token", token)
 	}
-	return Start(tb, "agent-"+name, nil, agentBin, args...)
+	return Start(tb, "agent-"+name, ServerEnv(), agentBin, args...)
 }
 
 // RestartAgent starts the agent again with its saved identity.
