@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -75,22 +76,31 @@ func chainPaths(b *testing.B, target, directAddr string, gateway path) []path {
 
 // comparePaths runs measure on every path in turn, one warm-up round then
 // benchRounds() rounds, and prints each path's median, its ratio to the
-// first path (taken round by round) and the CPU time per operation of its
-// processes; measure returns the rate (larger is better) and the number
-// of operations it did.
-func comparePaths(b *testing.B, what, unit string, paths []path, measure func(p path) (rate, ops float64)) {
+// first path (taken round by round), the medians of the run's other
+// figures and the CPU time per operation of its processes; measure
+// returns the rate (larger is better), the number of operations it did and
+// other figures by name (a latency, say).
+func comparePaths(b *testing.B, what, unit string, paths []path, measure func(p path) (rate, ops float64, other map[string]float64)) {
 	b.Helper()
 	rates := map[string][]float64{}
+	others := map[string][]float64{} // "path/figure" → values
+	var otherNames []string
 	ratios := map[string][]float64{}
 	cpu := map[string][]float64{} // "path/process" → CPU µs per operation
 	for r := -1; r < benchRounds(); r++ {
 		var base float64
 		for i, p := range paths {
 			c0 := cpuOf(p.procs)
-			rate, ops := measure(p)
+			rate, ops, other := measure(p)
 			c1 := cpuOf(p.procs)
 			if r < 0 {
 				continue
+			}
+			for k, v := range other {
+				if !slices.Contains(otherNames, k) {
+					otherNames = append(otherNames, k)
+				}
+				others[p.name+"/"+k] = append(others[p.name+"/"+k], v)
 			}
 			if i == 0 {
 				base = rate
@@ -107,6 +117,10 @@ func comparePaths(b *testing.B, what, unit string, paths []path, measure func(p 
 	for _, p := range paths {
 		s, q := e2etest.Summarize(rates[p.name]), e2etest.Summarize(ratios[p.name])
 		fmt.Printf("  %-10s %9.0f %s  ratio %.2f (%.2f-%.2f)", p.name, s.Median, unit, q.Median, q.Min, q.Max)
+		slices.Sort(otherNames)
+		for _, k := range otherNames {
+			fmt.Printf("  %s %.2f", k, e2etest.Summarize(others[p.name+"/"+k]).Median)
+		}
 		var total float64
 		for _, pr := range p.procs {
 			c := e2etest.Summarize(cpu[p.name+"/"+pr.name]).Median
@@ -114,7 +128,7 @@ func comparePaths(b *testing.B, what, unit string, paths []path, measure func(p 
 			fmt.Printf("  %s %.1f", pr.name, c)
 		}
 		if len(p.procs) > 0 {
-			fmt.Printf("  (relay CPU %.1f µs per op)", total)
+			fmt.Printf("  (in all %.1f)", total)
 		}
 		fmt.Println()
 		b.ReportMetric(q.Median, "ratio-"+p.name)
@@ -131,9 +145,9 @@ func BenchmarkHTTPWrkHops(b *testing.B) {
 	tun := connectType(b, w.admin, "http", "web")
 	gw := path{name: "onepam", addr: tun.Addr, procs: []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}}
 	paths := chainPaths(b, up.Listener.Addr().String(), up.Listener.Addr().String(), gw)
-	comparePaths(b, "wrk -t2 -c16 -d10s, 1 KiB page", "req/s", paths, func(p path) (float64, float64) {
+	comparePaths(b, "wrk -t2 -c16 -d10s, 1 KiB page; latency in ms; CPU µs per request", "req/s", paths, func(p path) (float64, float64, map[string]float64) {
 		res := runWrk(b, p.name, "http://"+p.addr+"/")
-		return res.rate, res.requests
+		return res.rate, res.requests, res.latency
 	})
 }
 
@@ -148,8 +162,9 @@ func BenchmarkDBPgbenchHops(b *testing.B) {
 	gw := path{name: "onepam", addr: tun.Addr, procs: []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}}
 	paths := chainPaths(b, machinePG, machinePG, gw)
 	secs := pgbenchSeconds()
-	comparePaths(b, "pgbench -S -c 8 -j 2 -T "+secs, "tps", paths, func(p path) (float64, float64) {
-		return runPgbench(b, db, p.addr, secs)
+	comparePaths(b, "pgbench -S -c 8 -j 2 -T "+secs+"; CPU µs per transaction", "tps", paths, func(p path) (float64, float64, map[string]float64) {
+		tps, txns := runPgbench(b, db, p.addr, secs)
+		return tps, txns, nil
 	})
 }
 
@@ -162,7 +177,7 @@ func BenchmarkDBMysqlslapHops(b *testing.B) {
 	tun := connectType(b, w.admin, "db", "maria")
 	gw := path{name: "onepam", addr: tun.Addr, procs: []proc{{"cli", tun.Pid}, {"control", w.ctl.Pid}, {"agent", w.agent.Pid}}}
 	paths := chainPaths(b, machineMaria, machineMaria, gw)
-	comparePaths(b, "mysqlslap --concurrency=8 --number-of-queries="+strconv.Itoa(slapQueries)+" read", "q/s", paths, func(p path) (float64, float64) {
-		return runMysqlslap(b, p.addr), slapQueries
+	comparePaths(b, "mysqlslap --concurrency=8 --number-of-queries="+strconv.Itoa(slapQueries)+" read; CPU µs per statement", "q/s", paths, func(p path) (float64, float64, map[string]float64) {
+		return runMysqlslap(b, p.addr), slapQueries, nil
 	})
 }
