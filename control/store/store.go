@@ -4,6 +4,12 @@
 // The embedded default is SQLite (package store/sqlite); PostgreSQL is for
 // deployments with several control replicas on one database.
 //
+// Each running control process is a node with a row of its own
+// (RegisterNode, NodeHeartbeat, RemoveNode): sessions record the node that
+// carries them and agents the node they are attached to, so that nodes
+// sharing a database tell what a live node holds from what a stopped one
+// left behind.
+//
 // Session status changes go through Transition, which applies
 // api.CheckTransition inside the same transaction that writes the new
 // state and its timeline event, so no caller can make an illegal move.
@@ -119,6 +125,44 @@ type Store interface {
 	// Audit log.
 	AddAudit(ctx context.Context, e api.AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]api.AuditEvent, error) // newest first
+
+	// Control nodes: the control processes using the database.
+	// RegisterNode inserts a node's row, or replaces the row of its id.
+	RegisterNode(ctx context.Context, n ControlNode) error
+	// NodeHeartbeat sets a node's heartbeat time; ErrNotFound when its
+	// row is gone (removed by another node that took it for stopped).
+	NodeHeartbeat(ctx context.Context, id string, at time.Time) error
+	// RemoveNode deletes a node's row and detaches the agents attached to
+	// it; a missing row is not an error.
+	RemoveNode(ctx context.Context, id string) error
+	GetNode(ctx context.Context, id string) (ControlNode, error)
+	ListNodes(ctx context.Context) ([]ControlNode, error) // by id
+	// AttachAgent records that an agent is attached to node.
+	AttachAgent(ctx context.Context, agentID, node string) error
+	// DetachAgent clears an agent's node if it is still node (an agent
+	// that moved to another node meanwhile stays there).
+	DetachAgent(ctx context.Context, agentID, node string) error
+}
+
+// ControlNode is the row of a running control process.
+type ControlNode struct {
+	ID          string // UUIDv7 per process start, or the --node-id given
+	Name        string // the advertised name (default: the host name)
+	StartedAt   time.Time
+	HeartbeatAt time.Time // the node's own clock at its last heartbeat
+}
+
+// Label names a node in messages: "name (id)", or the id when the name
+// is empty or the id itself.
+func (n ControlNode) Label() string { return NodeLabel(n.ID, n.Name) }
+
+// NodeLabel names the node id of name in messages: "name (id)", or id
+// when name is empty or id itself.
+func NodeLabel(id, name string) string {
+	if name == "" || name == id {
+		return id
+	}
+	return name + " (" + id + ")"
 }
 
 // AgentRecord is an agent row.
@@ -132,6 +176,9 @@ type AgentRecord struct {
 	LastSeenAt *time.Time
 	RevokedAt  *time.Time
 	RemoteAddr string
+	// NodeID is the control node the agent is attached to ("" when none
+	// is known): set when the agent connects, cleared when it leaves.
+	NodeID string
 }
 
 // ResourceRecord is a resource row with the agent serving it.

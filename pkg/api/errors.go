@@ -19,6 +19,7 @@ const (
 	CodeTargetFailed    ErrorCode = "target_failed"   // 502: agent offline or target unreachable
 	CodeTerminated      ErrorCode = "terminated"      // 410: the session was terminated
 	CodeUnavailable     ErrorCode = "unavailable"     // 503: shutting down
+	CodeOtherNode       ErrorCode = "other_node"      // 421: the agent or session is held by another control node (named in the message)
 	CodeInternal        ErrorCode = "internal"        // 500
 )
 
@@ -41,6 +42,8 @@ func (c ErrorCode) HTTPStatus() int {
 		return http.StatusGone
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeOtherNode:
+		return http.StatusMisdirectedRequest
 	default:
 		return http.StatusInternalServerError
 	}

@@ -12,6 +12,7 @@ type Session struct {
 	Status          SessionStatus   `json:"status"`           // pending, active, completed, terminated, failed
 	Resource        string          `json:"resource"`         // resource name
 	Agent           string          `json:"agent"`            // name of the agent that serves the resource
+	NodeID          string          `json:"node_id"`          // the control node that carries the session; "" for sessions from before nodes were recorded
 	Login           string          `json:"login"`            // target login (ssh user, db user); "" when none
 	ClientIP        string          `json:"client_ip"`        // the person's address as control saw it
 	CreatedAt       time.Time       `json:"created_at"`       // row created (pending)

@@ -58,6 +58,8 @@ func codeForStatus(status int) api.ErrorCode {
 		return api.CodeTerminated
 	case http.StatusServiceUnavailable:
 		return api.CodeUnavailable
+	case http.StatusMisdirectedRequest:
+		return api.CodeOtherNode
 	}
 	return api.CodeInternal
 }

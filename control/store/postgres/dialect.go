@@ -20,7 +20,7 @@ var dialect = sqlstore.Dialect{
 	IsUnique:  isUnique,
 	ForShare:  ` FOR SHARE`,
 	ForUpdate: ` FOR UPDATE`,
-	// A statement takes at most 65535 parameters: 500 × 20, 2000 × 7.
+	// A statement takes at most 65535 parameters: 500 × 21, 2000 × 7.
 	BulkSessionRows:  500,
 	BulkTimelineRows: 2000,
 	BulkInsert:       `INSERT`,
@@ -47,4 +47,7 @@ var dialect = sqlstore.Dialect{
 	LockTable: func(table string) string {
 		return `LOCK TABLE ` + table + ` IN SHARE ROW EXCLUSIVE MODE`
 	},
+	Shared:  true,
+	TryLock: `SELECT pg_try_advisory_lock(?)`,
+	Unlock:  `SELECT pg_advisory_unlock(?)`,
 }

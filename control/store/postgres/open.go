@@ -88,8 +88,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	return &Store{Core: sqlstore.New(dialect, db, db, cfg.now), cfg: cfg, db: db}, nil
 }
 
-// Close closes the connection pool.
+// Close releases the locks the store holds and closes the connection
+// pool.
 func (s *Store) Close() error {
+	s.ReleaseLocks()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}

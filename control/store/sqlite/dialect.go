@@ -13,7 +13,7 @@ import (
 var dialect = sqlstore.Dialect{
 	BuildSessionQuery: buildSessionQuery,
 	ReadTx:            &sql.TxOptions{ReadOnly: true},
-	// 40 × 20 and 140 × 7 parameters per statement.
+	// 40 × 21 and 140 × 7 parameters per statement.
 	BulkSessionRows:  40,
 	BulkTimelineRows: 140,
 	BulkInsert:       `INSERT OR ROLLBACK`,

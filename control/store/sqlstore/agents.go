@@ -10,7 +10,7 @@ import (
 	"github.com/onepam/onepam/control/store"
 )
 
-const agentCols = `id, name, hostname, version, cert_serial, enrolled_at, last_seen_at, revoked_at, remote_addr`
+const agentCols = `id, name, hostname, version, cert_serial, enrolled_at, last_seen_at, revoked_at, remote_addr, node_id`
 
 // CreateAgent inserts an agent. ErrConflict if the id is taken or a
 // non-revoked agent has the name.
@@ -21,9 +21,9 @@ func (s *Core) CreateAgent(ctx context.Context, a store.AgentRecord) error {
 	if a.EnrolledAt.IsZero() {
 		a.EnrolledAt = s.now()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.write.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.Hostname, a.Version, a.CertSerial, Nanos(a.EnrolledAt),
-		NullNanos(a.LastSeenAt), NullNanos(a.RevokedAt), a.RemoteAddr)
+		NullNanos(a.LastSeenAt), NullNanos(a.RevokedAt), a.RemoteAddr, a.NodeID)
 	if s.d.IsUnique(err) {
 		return fmt.Errorf("create agent %q: %w", a.Name, store.ErrConflict)
 	}
@@ -134,7 +134,7 @@ func scanAgent(r rowScanner) (store.AgentRecord, error) {
 		enrolled      int64
 		seen, revoked sql.NullInt64
 	)
-	if err := r.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.CertSerial, &enrolled, &seen, &revoked, &a.RemoteAddr); err != nil {
+	if err := r.Scan(&a.ID, &a.Name, &a.Hostname, &a.Version, &a.CertSerial, &enrolled, &seen, &revoked, &a.RemoteAddr, &a.NodeID); err != nil {
 		return store.AgentRecord{}, err
 	}
 	a.EnrolledAt = FromNanos(enrolled)

@@ -14,6 +14,7 @@ type Core struct {
 	read  DB
 	write DB
 	now   func() time.Time
+	locks processLocks // TryCatchUpLock where the dialect has no TryLock
 }
 
 // New returns a Core that reads through read and writes through write

@@ -55,6 +55,14 @@ type Dialect struct {
 	// LockTable returns the statement that locks table against other
 	// writers until the transaction ends (nil: no statement needed).
 	LockTable func(table string) string
+	// Shared: several control nodes may use the database at once
+	// (PostgreSQL); otherwise one control process does (SQLite).
+	Shared bool
+	// TryLock takes a lock of the database session by its int64 key
+	// without waiting, answering one boolean, and Unlock releases it
+	// (PostgreSQL's advisory locks); "" where the database has none and
+	// the lock is the Core's own (one process).
+	TryLock, Unlock string
 }
 
 // isForeignKey applies IsForeignKey where the dialect has one.

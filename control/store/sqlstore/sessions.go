@@ -13,10 +13,10 @@ import (
 // sessionCols are the columns scanSession reads, in its order.
 const sessionCols = `id, user_name, type, status, resource, agent, login, client_ip,
 	created_at, started_at, ended_at, bytes_up, bytes_down, error, terminated_by, terminate_reason,
-	rec_format, rec_state, rec_size, rec_available`
+	rec_format, rec_state, rec_size, rec_available, node_id`
 
 // numSessionCols is the number of sessionCols.
-const numSessionCols = 20
+const numSessionCols = 21
 
 // CreateSession inserts a pending session and its "created" timeline event
 // (actor: the session's user). The ID must be a canonical UUIDv7; a zero
@@ -80,7 +80,7 @@ func sessionArgs(s *api.Session) []any {
 	return []any{s.ID, s.User, string(s.Type), string(s.Status), s.Resource, s.Agent, s.Login, s.ClientIP,
 		Nanos(s.CreatedAt), NullNanos(s.StartedAt), NullNanos(s.EndedAt), s.BytesUp, s.BytesDown,
 		s.Error, s.TerminatedBy, s.TerminateReason,
-		string(s.Recording.Format), string(s.Recording.State), s.Recording.Size, s.Recording.Available}
+		string(s.Recording.Format), string(s.Recording.State), s.Recording.Size, s.Recording.Available, s.NodeID}
 }
 
 // GetSession returns a session with its timeline.
@@ -121,7 +121,7 @@ func scanSession(r rowScanner) (api.Session, error) {
 	)
 	if err := r.Scan(&s.ID, &s.User, &typ, &status, &s.Resource, &s.Agent, &s.Login, &s.ClientIP,
 		&created, &started, &ended, &s.BytesUp, &s.BytesDown, &s.Error, &s.TerminatedBy, &s.TerminateReason,
-		&recFormat, &recState, &s.Recording.Size, &s.Recording.Available); err != nil {
+		&recFormat, &recState, &s.Recording.Size, &s.Recording.Available, &s.NodeID); err != nil {
 		return api.Session{}, err
 	}
 	s.Type = api.SessionType(typ)

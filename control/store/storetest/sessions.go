@@ -40,10 +40,11 @@ func testSessions(t *testing.T, open func(t *testing.T) store.Store) {
 		s, ctx := open(t), ctxT(t)
 		want := newSession(base, api.TypeSSH, "alice", "web")
 		want.Login = "root"
+		want.NodeID = "node-1"
 		must(t, s.CreateSession(ctx, want), "create")
 		got, err := s.GetSession(ctx, want.ID)
 		must(t, err, "get")
-		if got.ID != want.ID || got.User != "alice" || got.Type != api.TypeSSH || got.Status != api.StatusPending ||
+		if got.ID != want.ID || got.User != "alice" || got.Type != api.TypeSSH || got.Status != api.StatusPending || got.NodeID != "node-1" ||
 			got.Resource != "web" || got.Agent != "agent-1" || got.Login != "root" || got.ClientIP != "127.0.0.1" ||
 			got.StartedAt != nil || got.EndedAt != nil || got.DurationSeconds != 0 || got.BytesUp != 0 || got.BytesDown != 0 ||
 			got.Error != "" || got.TerminatedBy != "" || got.TerminateReason != "" {

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"seed", testSeed},
 		{"file-events", testFileEvents},
 		{"search", testSearch},
+		{"nodes", testNodes},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, open) })

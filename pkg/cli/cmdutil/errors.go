@@ -19,7 +19,7 @@ const (
 	ExitAuth         = 3 // not logged in, or the token is unknown, expired or revoked
 	ExitDenied       = 4 // the role or policy forbids it
 	ExitNotFound     = 5 // no such session, user, token, agent, resource or rule
-	ExitTargetFailed = 6 // the agent is offline or the target cannot be reached
+	ExitTargetFailed = 6 // the agent is offline (or attached to another control node) or the target cannot be reached
 	ExitTerminated   = 7 // the session was terminated by an administrator
 	ExitUnreachable  = 8 // control cannot be reached
 )
@@ -110,6 +110,9 @@ func classifyAPI(err error, ae *api.Error) (int, string) {
 	case api.CodeNotFound:
 		return ExitNotFound, msg
 	case api.CodeTargetFailed:
+		return ExitTargetFailed, msg
+	case api.CodeOtherNode:
+		// The target cannot be reached through this control node.
 		return ExitTargetFailed, msg
 	case api.CodeTerminated:
 		return ExitTerminated, msg

@@ -30,6 +30,7 @@ func TestClassify(t *testing.T) {
 		{"forbidden", api.Errorf(api.CodeForbidden, "auditors may not kill sessions"), ExitDenied, "denied: auditors may not kill sessions"},
 		{"not found", fmt.Errorf("show: %w", api.Errorf(api.CodeNotFound, "no session x")), ExitNotFound, "show: no session x"},
 		{"target failed", api.Errorf(api.CodeTargetFailed, "agent a1 is offline"), ExitTargetFailed, "agent a1 is offline"},
+		{"agent on another node", api.Errorf(api.CodeOtherNode, `agent "a1" is attached to control node n2`), ExitTargetFailed, `agent "a1" is attached to control node n2`},
 		{"terminated", api.Errorf(api.CodeTerminated, "session terminated by an administrator (alice)"), ExitTerminated, "session terminated by an administrator (alice)"},
 		{"conflict", api.Errorf(api.CodeConflict, "user bob exists"), ExitError, "user bob exists"},
 		{"unreachable", &client.NetworkError{URL: "https://c:7443", Err: errors.New("connection refused")}, ExitUnreachable, "cannot reach control at https://c:7443: connection refused"},
