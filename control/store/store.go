@@ -135,6 +135,10 @@ type Store interface {
 	// RemoveNode deletes a node's row and detaches the agents attached to
 	// it; a missing row is not an error.
 	RemoveNode(ctx context.Context, id string) error
+	// RemoveStaleNodes deletes the rows of the nodes whose heartbeat is
+	// before cutoff (nodes that stopped without their shutdown) and
+	// detaches their agents; it returns the ids removed.
+	RemoveStaleNodes(ctx context.Context, cutoff time.Time) ([]string, error)
 	GetNode(ctx context.Context, id string) (ControlNode, error)
 	ListNodes(ctx context.Context) ([]ControlNode, error) // by id
 	// AttachAgent records that an agent is attached to node.

@@ -64,6 +64,41 @@ func (s *Core) RemoveNode(ctx context.Context, id string) error {
 	return nil
 }
 
+// RemoveStaleNodes deletes the rows of the nodes whose heartbeat is before
+// cutoff, then detaches their agents, in one transaction; a node that
+// heartbeats meanwhile keeps its row and its agents.
+func (s *Core) RemoveStaleNodes(ctx context.Context, cutoff time.Time) ([]string, error) {
+	var ids []string
+	err := s.InTx(ctx, func(tx Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM control_nodes WHERE heartbeat_at < ? RETURNING id`, Nanos(cutoff))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		in, args := s.d.In("node_id", ids)
+		_, err = tx.ExecContext(ctx, `UPDATE agents SET node_id = '' WHERE `+in, args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove stale nodes: %w", err)
+	}
+	return ids, nil
+}
+
 // GetNode returns a node's row.
 func (s *Core) GetNode(ctx context.Context, id string) (store.ControlNode, error) {
 	n, err := scanNode(s.read.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM control_nodes WHERE id = ?`, id))

@@ -56,6 +56,32 @@ func testNodes(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("list after remove: %+v", list)
 		}
 	})
+	t.Run("remove-stale", func(t *testing.T) {
+		s, ctx := open(t), ctxT(t)
+		must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "ag-old", Name: "web", EnrolledAt: base}), "create agent")
+		must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "ag-new", Name: "db", EnrolledAt: base}), "create agent 2")
+		must(t, s.RegisterNode(ctx, store.ControlNode{ID: "old", StartedAt: base}), "register old")
+		must(t, s.RegisterNode(ctx, store.ControlNode{ID: "new", StartedAt: base, HeartbeatAt: base.Add(time.Minute)}), "register new")
+		must(t, s.AttachAgent(ctx, "ag-old", "old"), "attach to old")
+		must(t, s.AttachAgent(ctx, "ag-new", "new"), "attach to new")
+		ids, err := s.RemoveStaleNodes(ctx, base.Add(time.Second))
+		must(t, err, "remove stale")
+		if len(ids) != 1 || ids[0] != "old" {
+			t.Fatalf("removed %v, want [old]", ids)
+		}
+		for id, want := range map[string]string{"ag-old": "", "ag-new": "new"} {
+			a, err := s.GetAgent(ctx, id)
+			must(t, err, "get agent")
+			if a.NodeID != want {
+				t.Fatalf("agent %s on node %q, want %q", id, a.NodeID, want)
+			}
+		}
+		ids, err = s.RemoveStaleNodes(ctx, base.Add(time.Second))
+		must(t, err, "remove stale again")
+		if len(ids) != 0 {
+			t.Fatalf("removed %v again", ids)
+		}
+	})
 	t.Run("agent-node", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "ag-1", Name: "web", EnrolledAt: base}), "create agent")
