@@ -117,6 +117,9 @@ func (m *Manager) lookup(ctx context.Context, p auth.Principal, id string) (*liv
 		case s.Status.Terminal():
 			return nil, endedError(id, s.Status, s.Error)
 		}
+		if err := m.sessionElsewhere(ctx, s); err != nil {
+			return nil, err
+		}
 		return nil, api.Errorf(api.CodeConflict, "session %s is not run by this control server", id)
 	}
 	if l.user != p.User {

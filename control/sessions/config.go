@@ -29,6 +29,14 @@ type Store interface {
 	Transition(ctx context.Context, id string, t store.Transition) (api.Session, error)
 	AddSessionBytes(ctx context.Context, id string, up, down int64) error
 	UnfinishedSessions(ctx context.Context, agent string) ([]api.Session, error)
+	GetAgent(ctx context.Context, id string) (store.AgentRecord, error)
+	// Control nodes (nodes.go).
+	RegisterNode(ctx context.Context, n store.ControlNode) error
+	NodeHeartbeat(ctx context.Context, id string, at time.Time) error
+	RemoveNode(ctx context.Context, id string) error
+	RemoveStaleNodes(ctx context.Context, cutoff time.Time) ([]string, error)
+	GetNode(ctx context.Context, id string) (store.ControlNode, error)
+	ListNodes(ctx context.Context) ([]store.ControlNode, error)
 	AddAudit(ctx context.Context, e api.AuditEvent) error
 	AddFileEvent(ctx context.Context, e api.FileEvent) error
 }
@@ -50,6 +58,8 @@ type Config struct {
 	// OpenTimeout bounds the wait for the agent's answer to a session or
 	// connection stream (default 15 s).
 	OpenTimeout time.Duration
+	// Node is the control node the manager runs on (nodes.go).
+	Node Node
 }
 
 // Defaults.
@@ -75,5 +85,6 @@ func (c Config) withDefaults() Config {
 	if c.OpenTimeout <= 0 {
 		c.OpenTimeout = DefaultOpenTimeout
 	}
+	c.Node = c.Node.withDefaults()
 	return c
 }

@@ -115,6 +115,13 @@ func writeEventLocked(ec net.Conn, ev api.SessionEvent) {
 // byte counts and removes the session from the registry. Later callers get
 // a conflict (or terminated) error.
 func (m *Manager) finish(l *live, t store.Transition, message string) (api.Session, error) {
+	return m.end(l, t, message, nil)
+}
+
+// end is finish; with stored set, the session already reached t.To in
+// the store (ended through another control node) and stored is its row:
+// only the live side is ended.
+func (m *Manager) end(l *live, t store.Transition, message string, stored *api.Session) (api.Session, error) {
 	if t.At.IsZero() {
 		t.At = m.now()
 	}
@@ -154,11 +161,19 @@ func (m *Manager) finish(l *live, t store.Transition, message string) (api.Sessi
 	l.mu.Unlock()
 	l.markReady()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	s, err := m.transition(ctx, l.id, t)
-	cancel()
-	if err != nil {
-		m.cfg.Logger.Error("end session", "session_id", l.id, "to", t.To, "err", err)
+	var (
+		s   api.Session
+		err error
+	)
+	if stored != nil {
+		s = *stored
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err = m.transition(ctx, l.id, t)
+		cancel()
+		if err != nil {
+			m.cfg.Logger.Error("end session", "session_id", l.id, "to", t.To, "err", err)
+		}
 	}
 	m.cfg.Metrics.SessionEnded(l.id, l.typ, t.To, wasActive)
 	m.cfg.Logger.Info("session ended", "session_id", l.id, "status", t.To, "actor", t.Actor, "detail", t.Detail)

@@ -38,8 +38,15 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // Run reaps pending sessions that were never attached and flushes byte
-// counters until ctx is done.
+// counters until ctx is done; meanwhile it keeps the node's row alive and
+// sweeps the sessions of stopped nodes (nodes.go).
 func (m *Manager) Run(ctx context.Context) error {
+	nodeDone := make(chan struct{})
+	go func() {
+		defer close(nodeDone)
+		m.runNode(ctx)
+	}()
+	defer func() { <-nodeDone }()
 	reapEvery := min(max(m.cfg.PendingTimeout/4, 10*time.Millisecond), 5*time.Second)
 	reap := time.NewTicker(reapEvery)
 	defer reap.Stop()
@@ -59,31 +66,15 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// RecoverInterrupted fails every session a previous run left pending or
-// active ("interrupted: control restarted"). Call it before serving.
+// RecoverInterrupted fails, at start, the sessions that no live control
+// node carries: those a previous run of this node left pending or active
+// ("interrupted: control restarted"), those of nodes that stopped
+// ("interrupted: control node X stopped") and rows from before nodes were
+// recorded. The sessions of other live nodes sharing the database are
+// left alone. It is Sweep, which Run repeats every Node.SweepInterval;
+// call it before serving.
 func (m *Manager) RecoverInterrupted(ctx context.Context) (int, error) {
-	ss, err := m.cfg.Store.UnfinishedSessions(ctx, "")
-	if err != nil {
-		return 0, fmt.Errorf("list unfinished sessions: %w", err)
-	}
-	n := 0
-	for _, s := range ss {
-		m.mu.Lock()
-		_, running := m.live[s.ID]
-		m.mu.Unlock()
-		if running {
-			continue
-		}
-		_, err := m.cfg.Store.Transition(ctx, s.ID, store.Transition{To: api.StatusFailed, At: m.now(), Detail: "interrupted: control restarted"})
-		if err != nil && !errors.Is(err, api.ErrIllegalTransition) {
-			return n, fmt.Errorf("fail interrupted session %s: %w", s.ID, err)
-		}
-		if err == nil {
-			n++
-			m.cfg.Logger.Info("session failed: interrupted by a control restart", "session_id", s.ID, "previous_status", s.Status)
-		}
-	}
-	return n, nil
+	return m.Sweep(ctx)
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Clock().UTC() }
@@ -128,8 +119,10 @@ func (m *Manager) audit(ctx context.Context, e api.AuditEvent) {
 }
 
 // Create authorises p to connect to the resource of req and inserts a
-// pending session. Denials are *api.Error (forbidden, not found,
-// target_failed when the agent is offline, unavailable when shutting down).
+// pending session carried by this node. Denials are *api.Error
+// (forbidden, not found, target_failed when the agent is offline,
+// other_node when it is attached to another live control node,
+// unavailable when shutting down).
 func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSessionRequest, clientIP string) (api.Session, error) {
 	if m.closing.Load() {
 		return api.Session{}, api.Errorf(api.CodeUnavailable, "control server is shutting down: try again in a moment")
@@ -161,6 +154,9 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 		return api.Session{}, deny(reason)
 	}
 	if !m.cfg.Gateway.Online(res.AgentID) {
+		if err := m.agentElsewhere(ctx, res); err != nil {
+			return api.Session{}, err
+		}
 		return api.Session{}, api.Errorf(api.CodeTargetFailed, "agent %q serving resource %q is offline: check it with onepam agents ls", res.Agent, res.Name)
 	}
 	now := m.now()
@@ -171,6 +167,7 @@ func (m *Manager) Create(ctx context.Context, p auth.Principal, req api.CreateSe
 		Status:    api.StatusPending,
 		Resource:  res.Name,
 		Agent:     res.Agent,
+		NodeID:    m.cfg.Node.ID,
 		Login:     req.Login,
 		ClientIP:  clientIP,
 		CreatedAt: now,
