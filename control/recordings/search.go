@@ -27,6 +27,13 @@ type TextIndex interface {
 	PurgeReplacedText(ctx context.Context) (int64, error)
 }
 
+// CatchUpLocker is the lock of the catch-up (the stores'
+// TryCatchUpLock): ok is false, without waiting, while another holder has
+// it.
+type CatchUpLocker interface {
+	TryCatchUpLock(ctx context.Context) (release func(), ok bool, err error)
+}
+
 // IndexerConfig configures an Indexer. Recordings and Index are required.
 type IndexerConfig struct {
 	Recordings Opener
@@ -37,6 +44,9 @@ type IndexerConfig struct {
 	Batch int
 	// Timeout bounds one attempt at indexing a recording (default 5 min).
 	Timeout time.Duration
+	// CatchUpLock, when set, lets one control node at a time run the
+	// catch-up (nodes sharing a PostgreSQL database); nil: no lock.
+	CatchUpLock CatchUpLocker
 	// MaxAttempts is how many attempts a recording gets before the
 	// catch-up at start gives up on it (default 3). An attempt during
 	// which control stopped counts (a recording that brings control

@@ -18,6 +18,9 @@ type CatchUpResult struct {
 	Failed  int   // attempts that failed (tried again at the next start, up to MaxAttempts)
 	GaveUp  int   // recordings given up: control stopped during each of their attempts
 	Purged  int64 // lines from before the indexing state (migration 0006) deleted
+	// Skipped: another control node holds the catch-up lock (it catches
+	// up the same database); nothing was done.
+	Skipped bool
 }
 
 // Run catches up (CatchUp), then waits for ctx to end and stops the
@@ -38,10 +41,28 @@ func (ix *Indexer) Run(ctx context.Context) {
 // old lines of the recordings indexed again (lines from before the
 // indexing state). A recording whose attempts all ended with control
 // stopped is given up (logged), as is one whose data is gone.
+//
+// With IndexerConfig.CatchUpLock, one control node at a time catches up:
+// while another holds the lock, CatchUp does nothing (Skipped).
 func (ix *Indexer) CatchUp(ctx context.Context) (CatchUpResult, error) {
 	log := ix.cfg.Logger
 	start := time.Now()
 	var res CatchUpResult
+	if ix.cfg.CatchUpLock != nil {
+		release, ok, err := ix.cfg.CatchUpLock.TryCatchUpLock(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("search index catch-up: take the lock", "err", err)
+			}
+			return res, err
+		}
+		if !ok {
+			log.Info("search index catch-up skipped: another control node is catching up")
+			res.Skipped = true
+			return res, nil
+		}
+		defer release()
+	}
 	err := ix.catchUp(ctx, &res)
 	if err != nil && ctx.Err() == nil {
 		log.Error("search index catch-up", "err", err)
