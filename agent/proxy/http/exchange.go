@@ -176,13 +176,15 @@ func statusText(resp *http.Response) string {
 func (s *session) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeOf(r.Context())
 	if r.Context().Err() != nil {
-		// The person went away (or the session ended): nobody to answer.
+		// The person went away (or the session ended, or the request body
+		// was cut short): nobody to answer. The server drops the
+		// connection (rather than answering 200 for the handler).
 		if x != nil {
 			x.mu.Lock()
 			x.err, x.status, x.statusText = err, 0, ""
 			x.mu.Unlock()
 		}
-		return
+		panic(http.ErrAbortHandler)
 	}
 	page := errorPage(s.base.String(), err)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -321,14 +323,15 @@ func (x *exchange) entry() *har.Entry {
 		proto = "HTTP/1.1"
 	}
 	reqHeaders := append([]har.NameValue{{Name: "Host", Value: host}}, har.Headers(hdr)...)
+	post, bodySize := requestBody(hdr.Get("Content-Type"), &x.reqCap)
 	e := &har.Entry{
 		StartedDateTime: har.FormatTime(x.start),
 		Request: har.Request{
 			Method: method, URL: u.String(), HTTPVersion: proto,
 			Cookies: har.RequestCookies(hdr), Headers: reqHeaders, QueryString: har.Query(u.RawQuery),
-			PostData:    har.NewPostData(hdr.Get("Content-Type"), &x.reqCap),
+			PostData:    post,
 			HeadersSize: har.HeadersSize(method+" "+u.RequestURI()+" "+proto, hdr) + int64(len("Host: \r\n")+len(host)),
-			BodySize:    x.reqCap.N,
+			BodySize:    bodySize,
 		},
 		Timings:         x.timings(end),
 		ServerIPAddress: x.serverIP,
@@ -349,22 +352,45 @@ func (x *exchange) entry() *har.Entry {
 		// No response reached the person.
 		e.Response = har.Response{HTTPVersion: proto, HeadersSize: -1, BodySize: -1, Content: har.Content{MimeType: "x-unknown"}}
 	}
-	var notes []string
-	if x.err != nil {
-		notes = append(notes, "error: "+x.err.Error())
-	}
-	if x.comment != "" {
-		notes = append(notes, x.comment)
-	}
-	if p := e.Request.PostData; p != nil && p.Comment != "" {
-		notes = append(notes, "request "+p.Comment)
-	}
-	if e.Response.Content.Comment != "" {
-		notes = append(notes, "response "+e.Response.Content.Comment)
-	}
-	e.Comment = strings.Join(notes, "; ")
+	e.Comment = entryComment(x.err, x.comment, e)
 	e.Time = e.Timings.Total()
 	return e
+}
+
+// requestBody is what an entry records of a request body, from its
+// capture: the postData (nil for none; form fields as params, text, or
+// base64, with a note when the capture was cut) and the size. Both paths
+// record request bodies with it.
+func requestBody(contentType string, c *har.Capture) (*har.PostData, int64) {
+	return har.NewPostData(contentType, c), c.N
+}
+
+// entryComment is the comment of e: the exchange's error, a note, and the
+// comments of the request's and the response's bodies. Both paths write
+// it with it.
+func entryComment(err error, note string, e *har.Entry) string {
+	var notes [4]string
+	n := 0
+	if err != nil {
+		notes[n] = "error: " + err.Error()
+		n++
+	}
+	if note != "" {
+		notes[n] = note
+		n++
+	}
+	if p := e.Request.PostData; p != nil && p.Comment != "" {
+		notes[n] = "request " + p.Comment
+		n++
+	}
+	if c := e.Response.Content.Comment; c != "" {
+		notes[n] = "response " + c
+		n++
+	}
+	if n == 1 {
+		return notes[0]
+	}
+	return strings.Join(notes[:n], "; ")
 }
 
 // maxInflate bounds decoding a recorded gzip body.

@@ -188,6 +188,7 @@ func (fc *fastConn) release() {
 // fallback is the connection for http.Server: the bytes read but not
 // used first, then the connection.
 func (fc *fastConn) fallback() net.Conn {
+	fc.s.fallbacks.Add(1)
 	fc.setDeadline(time.Time{})
 	return &prefixConn{Conn: fc.conn, fc: fc}
 }
@@ -323,6 +324,19 @@ func (w *watch) setUp(c net.Conn) bool {
 	defer w.mu.Unlock()
 	w.up = c
 	return !w.gone
+}
+
+// arm starts watching an exchange begun with skip once its request body
+// is read (until then the exchange reads the connection itself); skip as
+// for begin.
+func (w *watch) arm(skip bool) {
+	if skip {
+		return
+	}
+	w.mu.Lock()
+	w.skip = false
+	w.mu.Unlock()
+	w.timer.Reset(w.after)
 }
 
 // end marks the exchange as over and reports whether the person left

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +25,8 @@ import (
 )
 
 // rawUpstream answers canned bytes, chosen by the last segment of the
-// request's path, and keeps every request head it got.
+// request's path, and keeps every request head it got, each with what
+// it got of the body: its length and sha256, or where it was cut.
 type rawUpstream struct {
 	ln      net.Listener
 	addr    string
@@ -79,16 +84,33 @@ func (u *rawUpstream) serve(c net.Conn) {
 			}
 		}
 		h := head.String()
-		u.mu.Lock()
-		u.heads = append(u.heads, h)
-		u.mu.Unlock()
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(h)))
 		if err != nil {
+			u.got(h)
 			return
 		}
-		if req.ContentLength > 0 {
-			io.CopyN(io.Discard, br, req.ContentLength)
+		if req.Header.Get("Expect") == "100-continue" {
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 		}
+		var body io.Reader = io.LimitReader(br, max(req.ContentLength, 0))
+		if slices.Equal(req.TransferEncoding, []string{"chunked"}) {
+			body = httputil.NewChunkedReader(br)
+		}
+		hash := sha256.New()
+		n, err := io.Copy(hash, body)
+		switch {
+		case err != nil || (req.TransferEncoding == nil && n < req.ContentLength):
+			u.got(fmt.Sprintf("%s[body cut after %d of %d bytes]", h, n, req.ContentLength))
+			return
+		case req.TransferEncoding != nil:
+			if _, err := textproto.NewReader(br).ReadMIMEHeader(); err != nil { // the trailers
+				return
+			}
+			fallthrough
+		case n > 0:
+			h += fmt.Sprintf("[body %d bytes, sha256 %x]", n, hash.Sum(nil))
+		}
+		u.got(h)
 		p := req.URL.Path
 		a, ok := u.answers[p[strings.LastIndexByte(p, '/')+1:]]
 		if !ok {
@@ -102,6 +124,12 @@ func (u *rawUpstream) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+func (u *rawUpstream) got(h string) {
+	u.mu.Lock()
+	u.heads = append(u.heads, h)
+	u.mu.Unlock()
 }
 
 // since returns the heads got after the first n.
@@ -178,6 +206,18 @@ type rawCase struct {
 	// entries is how many entries the connection makes when not one per
 	// request.
 	entries int
+	// cutBody: the person's sending side ends after the last request
+	// (whose body is short).
+	cutBody bool
+	// upstream is how many requests the upstream has to have got before
+	// its view is compared (0: once the entries are recorded).
+	upstream int
+	// fast: the fast path serves all of it (no fallback to net/http).
+	fast bool
+	// errorWords: the paths word an error differently (the net/http
+	// path's comes from http.Transport): error pages and comments are
+	// compared as "an error".
+	errorWords bool
 }
 
 func get(path string, fields ...string) string {
@@ -226,6 +266,108 @@ func rawCases() []rawCase {
 	}
 }
 
+// withBody is a request with this body and Content-Length.
+func withBody(method, path, body string, fields ...string) string {
+	return method + " " + path + " HTTP/1.1\r\nHost: app.local\r\n" + strings.Join(fields, "") +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// binaryBody is every byte value, twice.
+func binaryBody() string {
+	b := make([]byte, 512)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return string(b)
+}
+
+// tenMiB is a 10 MiB body that is not one byte repeated.
+var tenMiB = sync.OnceValue(func() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 10<<20; i++ {
+		fmt.Fprintf(&b, "%08x", i)
+	}
+	return b.String()[:10<<20]
+})
+
+// bodyCases are requests with bodies (and the ones without that may have
+// one).
+func bodyCases() []rawCase {
+	form := "Content-Type: application/x-www-form-urlencoded\r\n"
+	json := "Content-Type: application/json\r\n"
+	big := strings.Repeat("a line of text the capture cuts somewhere. ", 100<<10/40)
+	return []rawCase{
+		{name: "form post", fast: true, requests: []string{
+			withBody("POST", "/plain", "user=ann&password=hunter2&note=two+words%21", form, "User-Agent: t/1\r\n"),
+			withBody("POST", "/plain?next=/x", "broken=%zz&a=1", form),
+			get("/plain"),
+		}},
+		{name: "JSON", fast: true, requests: []string{
+			withBody("POST", "/json", `{"user":"ann","token":"t-secret","n":[1,2]}`, json, "Accept: application/json\r\n"),
+			withBody("PATCH", "/json", `{"op":"replace"}`, "Content-Type: application/merge-patch+json\r\n"),
+		}},
+		{name: "binary body", fast: true, requests: []string{
+			withBody("PUT", "/plain", binaryBody(), "Content-Type: application/octet-stream\r\n"),
+			withBody("POST", "/plain", "\x00\x01 no type"),
+			withBody("POST", "/gzip", gzipped("hello, gzip"), "Content-Type: text/plain\r\n", "Content-Encoding: gzip\r\n"),
+		}},
+		{name: "body larger than the cap", fast: true, requests: []string{
+			withBody("POST", "/plain", big, "Content-Type: text/plain\r\n"),
+			withBody("POST", "/plain", "caf\xc3\xa9 "+big, json),
+		}},
+		{name: "10 MiB body", fast: true, requests: []string{withBody("PUT", "/big", tenMiB(), "Content-Type: application/octet-stream\r\n"), get("/plain")}},
+		{name: "no body", fast: true, requests: []string{
+			withBody("POST", "/plain", ""), "POST /plain HTTP/1.1\r\nHost: app.local\r\n\r\n",
+			withBody("PUT", "/plain", ""), withBody("PATCH", "/plain", ""), withBody("DELETE", "/plain", ""),
+			"DELETE /plain HTTP/1.1\r\nHost: app.local\r\n\r\n", withBody("GET", "/plain", ""), withBody("OPTIONS", "/plain", ""),
+			"Post /plain HTTP/1.1\r\nHost: app.local\r\n\r\n",
+		}},
+		{name: "bodies on other methods", fast: true, requests: []string{
+			withBody("DELETE", "/json", `{"id":7}`, json), withBody("GET", "/plain", "q=1", form),
+			withBody("PROPFIND", "/plain", "<propfind/>", "Content-Type: application/xml\r\n", "Depth: 1\r\n"),
+			"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 005\r\nContent-Type: text/plain\r\n\r\n12345",
+		}},
+		{name: "Connection names the body's fields", fast: true, requests: []string{
+			withBody("POST", "/plain", "a=1", form, "Connection: Content-Length, Content-Type\r\n"),
+			get("/plain"),
+		}},
+		{name: "person cuts the body", fast: true, errorWords: true, cutBody: true, upstream: 2, requests: []string{
+			withBody("POST", "/plain", "whole", "Content-Type: text/plain\r\n"),
+			"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly this",
+		}},
+		{name: "person cuts the body in the head's read", fast: true, errorWords: true, cutBody: true, upstream: 1, requests: []string{
+			"PUT /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 1\r\n\r\n",
+		}},
+		{name: "pipelined after bodies", fast: true, pipeline: true, requests: []string{
+			withBody("POST", "/plain", "first=1", form), get("/json"), withBody("PUT", "/plain", binaryBody()),
+			withBody("POST", "/chunked", ""), get("/plain", "Connection: close\r\n"),
+		}},
+		{name: "upstream closes after a body", fast: true, requests: []string{
+			withBody("POST", "/close", "x=1", form), withBody("POST", "/plain", "x=2", form), withBody("POST", "/http10", "x=3", form),
+			withBody("POST", "/plain", "x=4", form),
+		}},
+		{name: "upstream fails a body request", fast: true, errorWords: true, requests: []string{
+			withBody("POST", "/garbage", "x=1", form), withBody("POST", "/plain", "x=2", form),
+		}},
+		{name: "negative Content-Length", requests: []string{get("/plain"), "POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: -1\r\n\r\n"}},
+		{name: "non-numeric Content-Length", requests: []string{"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 1e3\r\n\r\n"}},
+		{name: "empty Content-Length", requests: []string{"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length:\r\n\r\nx"}},
+		{name: "two different Content-Lengths", requests: []string{"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"}},
+		{name: "Content-Length and chunked", requests: []string{"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"}},
+		{name: "two equal Content-Lengths fall back", requests: []string{
+			"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", withBody("POST", "/plain", "x"),
+		}},
+		{name: "chunked body falls back", requests: []string{
+			withBody("POST", "/plain", "x=1", form),
+			"POST /plain HTTP/1.1\r\nHost: app.local\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+			withBody("POST", "/plain", "x=2", form),
+		}},
+		{name: "Expect: 100-continue falls back", requests: []string{
+			withBody("POST", "/plain", "x=1", form, "Expect: 100-continue\r\n"), withBody("POST", "/plain", "x=2", form),
+		}},
+	}
+}
+
 // transcript sends c on a new connection to r and writes what came back.
 func transcript(t *testing.T, r *rig, c rawCase) string {
 	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
@@ -239,9 +381,15 @@ func transcript(t *testing.T, r *rig, c rawCase) string {
 	if c.pipeline {
 		io.WriteString(conn, strings.Join(c.requests, ""))
 	}
-	for _, req := range c.requests {
+	if c.pipeline && c.cutBody {
+		conn.(*net.TCPConn).CloseWrite()
+	}
+	for i, req := range c.requests {
 		if !c.pipeline {
 			io.WriteString(conn, req)
+			if c.cutBody && i == len(c.requests)-1 {
+				conn.(*net.TCPConn).CloseWrite()
+			}
 		}
 		method, _, _ := strings.Cut(req, " ")
 		for {
@@ -266,7 +414,7 @@ func transcript(t *testing.T, r *rig, c rawCase) string {
 			sort.Strings(keys)
 			for _, k := range keys {
 				for _, v := range resp.Header[k] {
-					if k == "Date" {
+					if k == "Date" || (c.errorWords && resp.StatusCode == http.StatusBadGateway && k == "Content-Length") {
 						v = "(now)"
 					}
 					fmt.Fprintf(&out, "%s: %s\n", k, v)
@@ -280,8 +428,13 @@ func transcript(t *testing.T, r *rig, c rawCase) string {
 				resp.TransferEncoding = nil // see emptyCL
 			}
 			shown := fmt.Sprintf("%q", body)
-			if len(body) > 100 {
+			if c.errorWords && resp.StatusCode == http.StatusBadGateway {
+				shown = errorPageHash
+			} else if len(body) > 100 {
 				shown = fmt.Sprintf("%d bytes, sha256 %s", len(body), sum(body))
+			}
+			if c.errorWords && resp.StatusCode == http.StatusBadGateway {
+				resp.ContentLength = 0
 			}
 			fmt.Fprintf(&out, "length %d te %v close %v body %s cut %v trailer %v\n", resp.ContentLength, resp.TransferEncoding, resp.Close, shown, err != nil, resp.Trailer)
 			if err != nil || resp.Close {
@@ -293,10 +446,27 @@ func transcript(t *testing.T, r *rig, c rawCase) string {
 	return out.String()
 }
 
+// errorPageHash stands for a 502 page in transcripts of cases whose
+// paths word errors differently.
+const errorPageHash = "(an error page)"
+
 // normalized is e without its times and connection number, timings
-// reduced to whether they are measured, as JSON.
-func normalized(e *har.Entry) string {
+// reduced to whether they are measured, as JSON. anyConnect: whether a
+// new upstream connection was made is not compared (a case with requests
+// the net/http path sends through the session's shared transport: it
+// reuses other connections than the fast path, which sends everything on
+// the person connection's own upstream connection; TestPinnedConnection
+// checks that reuse). errorWords: as rawCase.errorWords.
+func normalized(e *har.Entry, anyConnect, errorWords bool) string {
 	c := *e
+	if errorWords {
+		if strings.HasPrefix(c.Comment, "error: ") {
+			c.Comment = "error: (worded by each path)"
+		}
+		if c.Response.Status == http.StatusBadGateway {
+			c.Response.Content.Text, c.Response.Content.Size, c.Response.BodySize = errorPageHash, 0, 0
+		}
+	}
 	c.StartedDateTime, c.Time, c.T = "", 0, 0
 	c.Connection, c.Conn = "", 0 // the rigs number their connections each
 	sign := func(v float64) float64 {
@@ -308,8 +478,29 @@ func normalized(e *har.Entry) string {
 	tm := &c.Timings
 	tm.Blocked, tm.DNS, tm.Connect, tm.SSL, tm.Send, tm.Wait, tm.Receive =
 		sign(tm.Blocked), sign(tm.DNS), sign(tm.Connect), sign(tm.SSL), sign(tm.Send), sign(tm.Wait), sign(tm.Receive)
+	if anyConnect {
+		tm.Connect = 0
+	}
 	b, _ := json.MarshalIndent(&c, "", " ")
 	return string(b)
+}
+
+// viaSharedTransport reports whether the net/http path sends the request
+// of e through the session's shared http.Transport (session.pinnable).
+func viaSharedTransport(e *har.Entry) bool {
+	if e.Request.BodySize > 0 {
+		return true
+	}
+	for _, h := range e.Request.Headers {
+		if h.Name == "Expect" {
+			return true
+		}
+	}
+	switch e.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
 }
 
 // TestFastPathMatchesNetHTTP sends the same bytes through a session on
@@ -345,7 +536,7 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 			if fast.sess.(*session).fast == nil || slow[0].sess.(*session).fast != nil {
 				t.Fatal("the fast path is not on in one session and off in the other")
 			}
-			for _, c := range rawCases() {
+			for _, c := range append(rawCases(), bodyCases()...) {
 				t.Run(c.name, func(t *testing.T) { compareRigs(t, up, c, fast, slow[0]) })
 				t.Run(c.name+" (watched)", func(t *testing.T) { compareRigs(t, up, c, watching, slow[1]) })
 			}
@@ -365,17 +556,30 @@ func compareRigs(t *testing.T, up *rawUpstream, c rawCase, fast, slow *rig) {
 	var gotEntries [2][]string
 	for i, r := range []*rig{fast, slow} {
 		n, before := up.count(), len(r.entries())
+		fallbacks := r.sess.(*session).fallbacks.Load()
 		gotText[i] = transcript(t, r, c)
 		want := len(c.requests)
 		if c.entries != 0 {
 			want = c.entries
 		}
 		es := r.waitEntries(before + want)
-		// The upstream's reads of this case are done once
-		// its entries are.
+		// The upstream's reads of this case are done once its entries
+		// are, or once it got as many requests as it has to.
+		for deadline := time.Now().Add(10 * time.Second); up.count() < n+c.upstream; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the upstream got %d requests, want %d", up.count()-n, c.upstream)
+			}
+		}
 		gotHeads[i] = up.since(n)
+		if r == fast && c.fast && r.sess.(*session).fallbacks.Load() != fallbacks {
+			t.Errorf("the connection fell back to net/http")
+		}
+		anyConnect := false
 		for _, e := range es[before:] {
-			gotEntries[i] = append(gotEntries[i], normalized(e))
+			anyConnect = anyConnect || viaSharedTransport(e)
+		}
+		for _, e := range es[before:] {
+			gotEntries[i] = append(gotEntries[i], normalized(e, anyConnect, c.errorWords))
 		}
 	}
 	if gotText[0] != gotText[1] && !c.cut {

@@ -40,12 +40,14 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 		reqCookies = har.RequestCookies(http.Header{"Cookie": cookies})
 	}
 	_, query, _ := strings.Cut(x.uri, "?")
+	contentType, _ := firstValue(x.up, "Content-Type")
+	post, bodySize := requestBody(contentType, &x.reqCap)
 	*e = har.Entry{
 		StartedDateTime: har.FormatTime(x.start),
 		Request: har.Request{
 			Method: method, URL: x.url, HTTPVersion: proto,
 			Cookies: reqCookies, Headers: reqHeaders, QueryString: har.Query(query),
-			HeadersSize: int64(size),
+			PostData: post, HeadersSize: int64(size), BodySize: bodySize,
 		},
 		Timings:         x.timings(end),
 		ServerIPAddress: x.serverIP,
@@ -88,14 +90,7 @@ func (fc *fastConn) entry(x *fastX) *har.Entry {
 		// No response reached the person.
 		e.Response = har.Response{HTTPVersion: proto, Headers: respHeaders, HeadersSize: -1, BodySize: -1, Content: har.Content{MimeType: "x-unknown"}}
 	}
-	switch c := e.Response.Content.Comment; {
-	case x.err != nil && c != "":
-		e.Comment = "error: " + x.err.Error() + "; response " + c
-	case x.err != nil:
-		e.Comment = "error: " + x.err.Error()
-	case c != "":
-		e.Comment = "response " + c
-	}
+	e.Comment = entryComment(x.err, "", e)
 	e.Time = e.Timings.Total()
 	return e
 }

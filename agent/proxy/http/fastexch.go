@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +25,7 @@ type fastX struct {
 	status   int
 	text     string
 	rec      []hfield // the response's fields as recorded, sorted
+	reqCap   har.Capture
 	respCap  har.Capture
 	bodyEnd  time.Time
 	err      error
@@ -59,9 +63,10 @@ func (fc *fastConn) upstreamFields(rq *reqHead) []hfield {
 	return up
 }
 
-// writeRequest puts the upstream request in fc.req as http.Request.Write
-// writes it: request line, Host, User-Agent (its first value, when not
-// empty), the other fields sorted.
+// writeRequest puts the upstream request head in fc.req as
+// http.Request.Write writes it: request line, Host, User-Agent (its first
+// value, when not empty), Content-Length (the body's, or 0 for POST, PUT
+// and PATCH without one), the other fields sorted.
 func (fc *fastConn) writeRequest(x *fastX) {
 	b := append(fc.req[:0], x.rq.method...)
 	b = append(b, ' ')
@@ -78,12 +83,23 @@ func (fc *fastConn) writeRequest(x *fastX) {
 			break
 		}
 	}
+	if n := x.rq.length; n > 0 || sendsZeroLength(x.rq.method) {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, "\r\n"...)
+	}
 	for _, f := range x.up {
-		if f.name != "User-Agent" {
+		if f.name != "User-Agent" && f.name != "Content-Length" {
 			b = appendField(b, f.name, wireValue(f.value))
 		}
 	}
 	fc.req = append(b, "\r\n"...)
+}
+
+// sendsZeroLength reports whether net/http sends "Content-Length: 0" for
+// a request of this method without a body.
+func sendsZeroLength(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
 }
 
 // wireValue is a field value as http.Header.Write writes it: line breaks
@@ -107,19 +123,22 @@ func appendField(b []byte, name, value string) []byte {
 func (fc *fastConn) exchange(rq *reqHead, uri, full string) (keep bool) {
 	s := fc.s
 	x := &fc.x
-	capBuf := x.respCap
+	reqCap, respCap := x.reqCap, x.respCap
 	*x = fastX{rq: rq, uri: uri, url: full}
-	x.respCap = capBuf
+	x.reqCap, x.respCap = reqCap, respCap
+	x.reqCap.Reset(s.cfg.BodyCap)
 	x.respCap.Reset(s.cfg.BodyCap)
 	x.start = s.now()
 	x.up = fc.upstreamFields(rq)
 	fc.writeRequest(x)
-	fc.w.begin(fc.br.Buffered() > 0 || len(fc.pr.stash) > 0)
+	// A body is read from the person's connection by send: the watch
+	// starts once it is read.
+	fc.w.begin(rq.length > 0 || fc.nextBuffered())
 	r, err := fc.roundTrip(x)
 	switch {
 	case err == nil:
 		keep = fc.forward(x, r)
-	case fc.w.isGone() || fc.ctx.Err() != nil:
+	case fc.w.isGone() || fc.ctx.Err() != nil || errors.Is(err, errBodyCut):
 		// Nobody to answer.
 		x.err, keep = err, false
 	default:
@@ -132,13 +151,23 @@ func (fc *fastConn) exchange(rq *reqHead, uri, full string) (keep bool) {
 	return keep
 }
 
+// nextBuffered reports whether bytes of a next request were read already.
+func (fc *fastConn) nextBuffered() bool {
+	return fc.br.Buffered() > 0 || len(fc.pr.stash) > 0
+}
+
 // roundTrip sends the request on the pinned upstream connection and
 // reads the response head (passing 1xx responses on). A reused
 // connection that fails before any byte of a response is dialled again
-// and the request sent again once.
+// and a replayable request sent again once; one that is not replayable
+// goes on a new connection when the upstream closed the idle one.
 func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 	s, p := fc.s, &fc.cc.pin
+	replayable := x.rq.replayable()
 	for attempt := 0; ; attempt++ {
+		if p.conn != nil && !replayable && p.stale() {
+			p.drop()
+		}
 		reused := p.conn != nil
 		if !reused {
 			x.connStart = s.now()
@@ -153,8 +182,15 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 			return nil, errPersonGone
 		}
 		x.gotConn, x.reused, x.serverIP = s.now(), reused, p.ip
-		err := p.sendAwait(fc.req, fc.wroteFn)
-		if err == nil {
+		err := fc.send(x)
+		if errors.Is(err, errBodyCut) {
+			p.drop() // the upstream gets a short request
+			return nil, err
+		}
+		// An upstream may answer before it read all of a body, and close:
+		// its answer is read after a failed write too.
+		if err == nil || !replayable {
+			perr := err
 			if _, err = p.br.Peek(1); err == nil {
 				x.firstByte = s.now()
 				r, err := fc.readResponse(x)
@@ -162,6 +198,9 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 					p.drop()
 				}
 				return r, err
+			}
+			if perr != nil {
+				err = perr
 			}
 		}
 		if !errors.Is(err, errSend) {
@@ -174,11 +213,76 @@ func (fc *fastConn) roundTrip(x *fastX) (*upResp, error) {
 		if fc.ctx.Err() != nil {
 			return nil, context.Cause(fc.ctx)
 		}
-		if reused && attempt == 0 {
+		if reused && attempt == 0 && replayable {
 			continue
 		}
 		return nil, err
 	}
+}
+
+// errBodyCut ends an exchange whose person's connection ended inside the
+// request body.
+var errBodyCut = errors.New("request body cut short by the person")
+
+// send writes the request upstream: in one write when it has no body or
+// the whole body was read with the head; otherwise the head and the part
+// of the body read with it in one write, then the rest in chunks as it
+// is read from the person's connection (without a read deadline, as
+// http.Server reads bodies). Body bytes are teed into the capture. The
+// last write goes through sendAwait. When the body cannot be read to its
+// end the connection closes after this exchange.
+func (fc *fastConn) send(x *fastX) error {
+	p := &fc.cc.pin
+	left := x.rq.length
+	if left == 0 {
+		return p.sendAwait(fc.req, fc.wroteFn)
+	}
+	br := fc.br
+	if n := int(min(int64(br.Buffered()), left)); n > 0 {
+		b, _ := br.Peek(n)
+		x.reqCap.Write(b)
+		fc.req = append(fc.req, b...)
+		br.Discard(n)
+		left -= int64(n)
+	}
+	if left == 0 {
+		fc.w.arm(fc.nextBuffered())
+		return p.sendAwait(fc.req, fc.wroteFn)
+	}
+	if _, err := p.conn.Write(fc.req); err != nil {
+		x.rq.close = true
+		return fmt.Errorf("%w: %w", errSend, err)
+	}
+	fc.setDeadline(time.Time{})
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	buf := *bp
+	for left > 0 {
+		n, rerr := br.Read(buf[:min(int64(len(buf)), left)])
+		x.reqCap.Write(buf[:n])
+		left -= int64(n)
+		if n > 0 {
+			var werr error
+			if left == 0 {
+				fc.w.arm(fc.nextBuffered())
+				werr = p.sendAwait(buf[:n], fc.wroteFn)
+			} else if _, werr = p.conn.Write(buf[:n]); werr != nil {
+				werr = fmt.Errorf("%w: %w", errSend, werr)
+			}
+			if werr != nil {
+				x.rq.close = left > 0
+				return werr
+			}
+		}
+		if rerr != nil && left > 0 {
+			x.rq.close = true
+			if rerr == io.EOF {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("%w: %w", errBodyCut, rerr)
+		}
+	}
+	return nil
 }
 
 // stampWrote notes when the request was written (sendAwait's wrote).

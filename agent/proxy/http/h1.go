@@ -16,17 +16,34 @@ import (
 type hfield struct{ name, value string }
 
 // reqHead is a request head the fast path serves: an HTTP/1.1 request in
-// origin form without a body, of a method that may be sent again.
+// origin form, without a body or with one of the length its one
+// Content-Length gives.
 type reqHead struct {
 	method string
 	target string // the request-target as sent (starts with "/")
 	host   string
 	// fields are the header fields in order but Host and the hop-by-hop
 	// ones (Connection and those it names, Keep-Alive, Proxy-*, Te,
-	// Trailer).
+	// Trailer); Content-Length is one of them (unless Connection names
+	// it, as net/http keeps it in the request's header).
 	fields     []hfield
-	close      bool // Connection: close
-	teTrailers bool // Te names trailers: the upstream gets Te: trailers
+	length     int64 // the body's length (Content-Length; 0: none)
+	close      bool  // Connection: close
+	teTrailers bool  // Te names trailers: the upstream gets Te: trailers
+}
+
+// replayable reports whether the request may be sent again when a reused
+// upstream connection fails before any answer (http.Transport's rule: no
+// body, and a method without side effects).
+func (rq *reqHead) replayable() bool {
+	if rq.length != 0 {
+		return false
+	}
+	switch rq.method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // hopByHop are the fields a proxy does not pass on (RFC 9110 §7.6.1, and
@@ -76,10 +93,12 @@ func (c *connTokens) has(name string) bool {
 
 // parseRequestHead parses head, a request head ending in "\r\n\r\n".
 // fields is reused for the result's fields. ok is false for anything the
-// fast path leaves to net/http: other methods, versions or target forms,
-// a body (Content-Length, Transfer-Encoding), Expect, Upgrade, more than
-// one Host, bare LF line ends, folded or invalid fields, query strings
-// ReverseProxy would re-encode.
+// fast path leaves to net/http: CONNECT and PRI, other versions or target
+// forms, Transfer-Encoding (a chunked body), a Content-Length that is not
+// one field of digits (net/http refuses the invalid ones with 400, and
+// merges equal ones), Expect, Upgrade, more than one Host, bare LF line
+// ends, folded or invalid fields, query strings ReverseProxy would
+// re-encode.
 func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 	line, rest, ok := cutLine(head)
 	if !ok {
@@ -87,9 +106,7 @@ func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 	}
 	method, line, _ := strings.Cut(line, " ")
 	target, proto, _ := strings.Cut(line, " ")
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-	default:
+	if !validToken(method) || method == http.MethodConnect || method == "PRI" {
 		return rq, false
 	}
 	if proto != "HTTP/1.1" || !fastTarget(target) {
@@ -97,7 +114,7 @@ func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 	}
 	rq.method, rq.target = method, target
 	var conn connTokens
-	haveHost := false
+	haveHost, haveLength := false, false
 	fields = fields[:0]
 	for {
 		if line, rest, ok = cutLine(rest); !ok {
@@ -117,7 +134,13 @@ func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 			}
 			rq.host, haveHost = f.value, true
 			continue
-		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade":
+		case "Content-Length":
+			n, ok := parseLength(f.value)
+			if haveLength || !ok {
+				return rq, false
+			}
+			rq.length, haveLength = n, true
+		case "Transfer-Encoding", "Expect", "Upgrade":
 			return rq, false
 		case "Connection":
 			conn.add(f.value)
@@ -151,6 +174,16 @@ func parseRequestHead(head string, fields []hfield) (rq reqHead, ok bool) {
 	}
 	rq.fields = fields
 	return rq, true
+}
+
+// parseLength parses a Content-Length value of digits only, as net/http
+// does (strconv.ParseUint, 63 bits).
+func parseLength(v string) (int64, bool) {
+	if v == "" || v[0] == '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 63)
+	return int64(n), err == nil
 }
 
 // respHead is a response head as the upstream sent it.
@@ -215,11 +248,11 @@ func parseResponseHead(head string, fields []hfield) (rh respHead, ok bool) {
 			}
 			rh.chunked = true
 		case "Content-Length":
-			n, err := strconv.ParseUint(f.value, 10, 63)
-			if cl++; cl > 1 || err != nil || f.value[0] == '+' {
+			n, ok := parseLength(f.value)
+			if cl++; cl > 1 || !ok {
 				return rh, false
 			}
-			rh.length = int64(n)
+			rh.length = n
 		case "Trailer":
 			return rh, false
 		case "Connection":

@@ -22,11 +22,12 @@ func headOf(data []byte) []byte {
 // FuzzParseRequestHead checks the fast path's request parser against
 // net/http: a head it takes is one http.ReadRequest takes too (and that
 // net/http's server would not refuse), with the same method, target,
-// Host, Connection: close and the same fields but the hop-by-hop ones.
+// Host, Connection: close, body length and the same fields but the
+// hop-by-hop ones.
 func FuzzParseRequestHead(f *testing.F) {
-	for _, c := range rawCases() {
+	for _, c := range append(rawCases(), bodyCases()...) {
 		for _, r := range c.requests {
-			f.Add([]byte(r))
+			f.Add(headOf([]byte(r)))
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -39,8 +40,11 @@ func FuzzParseRequestHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the fast path takes %q, net/http does not: %v", head, err)
 		}
-		if req.Method != rq.method || req.RequestURI != rq.target || req.Host != rq.host || req.Close != rq.close || req.ContentLength != 0 {
+		if req.Method != rq.method || req.RequestURI != rq.target || req.Host != rq.host || req.Close != rq.close || req.ContentLength != rq.length {
 			t.Fatalf("%q: fast %+v, net/http %s %s host %q close %v length %d", head, rq, req.Method, req.RequestURI, req.Host, req.Close, req.ContentLength)
+		}
+		if len(req.TransferEncoding) > 0 || req.Header.Get("Expect") != "" || req.Method == http.MethodConnect {
+			t.Fatalf("%q: the fast path takes a request net/http sees as %v, Expect %q", head, req.TransferEncoding, req.Header.Get("Expect"))
 		}
 		if _, err := url.ParseRequestURI(rq.target); err != nil {
 			t.Fatalf("target %q does not parse: %v", rq.target, err)

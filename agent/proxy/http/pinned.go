@@ -74,6 +74,11 @@ type pinnedConn struct {
 	sent    bool
 	sendErr error
 	wrote   func() // called once the request is written
+
+	// stale's state, and its callback made once.
+	peekFn  func(uintptr) bool
+	peekBuf [1]byte
+	peeked  bool
 }
 
 // errEnded cuts a response whose request was cancelled.

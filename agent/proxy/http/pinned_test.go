@@ -65,8 +65,7 @@ func newConnCounter(t *testing.T) *connCounter {
 // TestPinnedConnection checks the pinned upstream connection of a person
 // connection: reused for body-less requests, dialled again when the
 // upstream closed it (the request is sent again), when the upstream says
-// Connection: close, and left for the shared transport by requests with a
-// body.
+// Connection: close; requests with a body use it too (on the fast path).
 func TestPinnedConnection(t *testing.T) {
 	up := newConnCounter(t)
 	r := newRig(t, hostOf(up.srv), &TargetConfig{})
@@ -129,11 +128,13 @@ func TestPinnedConnection(t *testing.T) {
 			do(t, "GET", "/close", nil)
 			do(t, "GET", "/a", nil)
 		}, 2, 1, false},
-		{"a POST goes through the shared transport", func(t *testing.T) {
-			if got := do(t, "POST", "/p", strings.NewReader("x=1")); got != "POST /p\n" {
-				t.Fatalf("body %q", got)
+		{"requests with bodies keep it too", func(t *testing.T) {
+			for _, m := range []string{"POST", "PUT", "DELETE"} {
+				if got := do(t, m, "/p", strings.NewReader("x=1")); got != m+" /p\n" {
+					t.Fatalf("body %q", got)
+				}
 			}
-		}, 1, 1, false},
+		}, 3, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := up.conns.Load()

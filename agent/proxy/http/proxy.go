@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onepam/onepam/agent/proxy"
@@ -166,6 +167,7 @@ type session struct {
 	rp        *httputil.ReverseProxy
 	conns     proxy.Conns
 	fast      *fastSession // nil: every request goes through net/http
+	fallbacks atomic.Int64 // connections the fast path handed to net/http
 }
 
 func (s *session) dial(ctx context.Context, network, addr string) (net.Conn, error) {
