@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/onepam/onepam/control/apps"
+	"github.com/onepam/onepam/control/sessions"
+	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -59,6 +62,26 @@ type Config struct {
 	// AppIdleTimeout ends an app session without requests for this long.
 	// Default 15 minutes.
 	AppIdleTimeout time.Duration
+
+	// NodeID identifies this control process among the control nodes
+	// using the database: sessions record it, agents note it while
+	// attached. Default: a new UUIDv7 at each start. A fixed id lets a
+	// restarted node fail at once what its previous run left.
+	NodeID string
+	// NodeName is the name the node advertises: people whose agent is
+	// attached to this node are sent to it by that name. Default: the
+	// host name.
+	NodeName string
+	// NodeHeartbeat is how often the node refreshes its row. Default 5 s.
+	NodeHeartbeat time.Duration
+	// NodeTimeout is how old a node's heartbeat may get before the other
+	// nodes take it for stopped and fail its sessions. Default 30 s; at
+	// least twice NodeHeartbeat, and more than the clock skew between
+	// nodes.
+	NodeTimeout time.Duration
+	// NodeSweep is how often the sessions of stopped nodes are looked
+	// for. Default 10 s.
+	NodeSweep time.Duration
 }
 
 // Defaults.
@@ -108,5 +131,44 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AppIdleTimeout <= 0 {
 		c.AppIdleTimeout = apps.DefaultIdleTimeout
 	}
+	if c.NodeID == "" {
+		c.NodeID = store.NewID()
+	} else if !validNodeID(c.NodeID) {
+		return c, fmt.Errorf("control: --node-id %q: want 1 to 64 letters, digits, '.', '-' or '_'", c.NodeID)
+	}
+	if c.NodeName == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.NodeName = h
+		} else {
+			c.NodeName = c.NodeID
+		}
+	}
+	if c.NodeHeartbeat <= 0 {
+		c.NodeHeartbeat = sessions.DefaultHeartbeatInterval
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = max(sessions.DefaultNodeTimeout, 2*c.NodeHeartbeat)
+	}
+	if c.NodeTimeout < 2*c.NodeHeartbeat {
+		return c, fmt.Errorf("control: node timeout %s: want at least twice the heartbeat interval (%s)", c.NodeTimeout, c.NodeHeartbeat)
+	}
+	if c.NodeSweep <= 0 {
+		c.NodeSweep = sessions.DefaultSweepInterval
+	}
 	return c, nil
+}
+
+// validNodeID reports whether id is 1 to 64 letters, digits, '.', '-'
+// or '_' (a UUID is).
+func validNodeID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

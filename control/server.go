@@ -50,21 +50,34 @@ type Server struct {
 	agentLn    net.Listener
 	firstToken string
 
+	// agentNodeMu orders the writes of the node agents are attached to.
+	agentNodeMu sync.Mutex
+	joined      bool // the node's row is registered (Leave on failure)
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // New prepares a server: data directory, CA and server certificate,
-// database, recordings directory, first admin (first start only), recovery
-// of sessions interrupted by a previous run, and the two listeners.
+// database, recordings directory, first admin (first start only), the
+// control node's row (Config.NodeID), recovery of the sessions no live
+// node carries (a previous run's, a stopped node's), and the two
+// listeners. Call Serve soon after: it keeps the node's row alive.
 func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, apiLn: cfg.APIListener, agentLn: cfg.AgentListener}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node_id", cfg.NodeID), apiLn: cfg.APIListener, agentLn: cfg.AgentListener}
+	cfg.Logger = s.log
+	s.cfg.Logger = s.log
 	defer func() {
 		if err != nil {
+			if s.joined {
+				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_ = s.sessions.Leave(lctx)
+				cancel()
+			}
 			s.Close()
 		}
 	}()
@@ -85,7 +98,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
 
 	live := recordings.NewHub(0)
-	s.indexer, err = recordings.NewIndexer(recordings.IndexerConfig{Recordings: s.recs, Index: s.store, Logger: cfg.Logger.With("component", "search")})
+	s.indexer, err = recordings.NewIndexer(recordings.IndexerConfig{Recordings: s.recs, Index: s.store, CatchUpLock: s.store, Logger: cfg.Logger.With("component", "search")})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +120,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.sessions, err = sessions.New(sessions.Config{
 		Store: s.store, Gateway: s.gw, Metrics: s.metrics, Logger: cfg.Logger.With("component", "sessions"),
 		Clock: cfg.Clock, PendingTimeout: cfg.PendingTimeout,
+		Node: sessions.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(),
+			HeartbeatInterval: cfg.NodeHeartbeat, Timeout: cfg.NodeTimeout, SweepInterval: cfg.NodeSweep},
 	})
 	if err != nil {
 		return nil, err
@@ -119,10 +134,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.firstToken != "" {
 		s.log.Info("first start: created the admin user, its token and the seed policy rule", "user", FirstAdmin)
 	}
+	if err := s.sessions.Join(ctx); err != nil {
+		return nil, err
+	}
+	s.joined = true
 	if n, err := s.sessions.RecoverInterrupted(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
-		s.log.Warn("failed sessions interrupted by the previous run", "sessions", n)
+		s.log.Warn("failed sessions interrupted by a previous run or a stopped control node", "sessions", n)
 	}
 
 	apiHandler, err := controlapi.New(controlapi.Config{
@@ -165,10 +184,38 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 func (s *Server) agentChanged(agentID string, online bool) {
 	s.metrics.AgentOnline(agentID, online)
+	s.noteAgentNode(agentID, online)
 	if !online {
 		go s.sessions.AgentOffline(agentID)
 	}
 }
+
+// noteAgentNode records in the database that the agent is attached to
+// this node, or no longer is, so that another node sends people here.
+// A detach is skipped when the agent is back meanwhile, and clears only
+// this node (an agent that moved to another node stays there).
+func (s *Server) noteAgentNode(agentID string, online bool) {
+	s.agentNodeMu.Lock()
+	defer s.agentNodeMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	switch {
+	case online:
+		err = s.store.AttachAgent(ctx, agentID, s.cfg.NodeID)
+	case !s.gw.Online(agentID):
+		err = s.store.DetachAgent(ctx, agentID, s.cfg.NodeID)
+	}
+	if err != nil {
+		s.log.Error("record the control node of an agent", "agent_id", agentID, "online", online, "err", err)
+	}
+}
+
+// NodeID is this control node's id.
+func (s *Server) NodeID() string { return s.cfg.NodeID }
+
+// NodeName is this control node's advertised name.
+func (s *Server) NodeName() string { return s.cfg.NodeName }
 
 // APIAddr is the address the API listens on.
 func (s *Server) APIAddr() net.Addr { return s.apiLn.Addr() }
@@ -284,7 +331,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer wg.Done()
 		s.indexer.Run(bg) // indexes what a previous run left unindexed
 	}()
-	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version)
+	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version,
+		"node", s.cfg.NodeName)
 
 	var serveErr error
 	select {
@@ -302,6 +350,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	cancel()
 	stopBG()
 	wg.Wait()
+	// The node's sessions are ended: its row goes (the clean end of a
+	// node; one that stops without it is taken for stopped when its
+	// heartbeat gets old).
+	leaveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.sessions.Leave(leaveCtx); err != nil {
+		s.log.Error("remove this control node's row", "err", err)
+	}
+	cancel()
 	s.log.Info("control server stopped")
 	return serveErr
 }

@@ -30,8 +30,13 @@ type database interface {
 	SetRecordingLocation(ctx context.Context, sessionID, storeName string, at time.Time) error
 	RecordingLocation(ctx context.Context, sessionID string) (string, bool, error)
 	ExpirableRecordings(ctx context.Context, before time.Time, limit int) ([]api.Session, error)
-	// Recording text indexing (recordings.Indexer).
+	// Recording text indexing (recordings.Indexer), one node at a time
+	// for the catch-up.
 	recordings.TextIndex
+	recordings.CatchUpLocker
+	// Shared reports whether several control nodes may use the database
+	// at once (PostgreSQL) rather than one process (SQLite).
+	Shared() bool
 }
 
 var (
