@@ -23,74 +23,96 @@ import (
 )
 
 // BenchmarkCPUPerRequest measures the CPU time one small keep-alive GET
-// (a 1 KiB page, HAR recording on) costs the agent's HTTP proxy. Clients
-// write requests and read responses by hand over loopback TCP, straight
-// into ServeConn (no control, no CLI in between), to a real upstream
-// (httptest), from 16 connections as wrk -c16 does. The process's CPU
-// time (getrusage) per request is reported for the requests through the
-// proxy ("proxy") and for the same requests straight to the upstream
-// ("direct"); the proxy's own cost is the difference of the two.
+// (a 1 KiB page, HAR recording on) costs the agent's HTTP proxy, and one
+// POST of a 1 KiB form body (post/...; the same page answers it, the
+// body recorded as params). Clients write requests and read responses by
+// hand over loopback TCP, straight into ServeConn (no control, no CLI in
+// between), to a real upstream (httptest), from 16 connections as wrk
+// -c16 does. The process's CPU time (getrusage) per request is reported
+// for the requests through the proxy ("proxy") and for the same requests
+// straight to the upstream ("direct"); the proxy's own cost is the
+// difference of the two. Both kinds take the proxy's fast path.
 //
 //	go test ./agent/proxy/http -run '^$' -bench CPUPerRequest -benchtime 20000x -count 5
 func BenchmarkCPUPerRequest(b *testing.B) {
 	page := strings.Repeat("onepam ", 150) // ~1 KiB, as the e2e wrk benchmark
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, err := io.Copy(io.Discard, r.Body); err != nil || n != r.ContentLength {
+			http.Error(w, "short body", http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, page)
 	}))
 	b.Cleanup(up.Close)
-	const conns = 16
-	b.Run("direct", func(b *testing.B) {
-		cs := make([]net.Conn, conns)
-		for i := range cs {
-			c, err := net.Dial("tcp", hostOf(up))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { c.Close() })
-			cs[i] = c
-		}
-		driveCPU(b, cs, len(page))
-	})
-	b.Run("proxy", func(b *testing.B) {
-		info := proxytest.Info(
-			api.SessionOpen{SessionID: "sess-1", Type: api.TypeHTTP, Resource: "app", User: "ann", ClientIP: "192.0.2.7:5555"},
-			proxy.Target{Name: "app", Address: hostOf(up), Options: &TargetConfig{}}, &countingSink{})
-		sess, err := New(Config{Version: "test"}).Open(context.Background(), info)
+	getReq := []byte("GET / HTTP/1.1\r\nHost: app.local\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	form := "user=ann&note=" + strings.Repeat("x", 1024-len("user=ann&note="))
+	postReq := []byte("POST /form HTTP/1.1\r\nHost: app.local\r\nUser-Agent: bench\r\nAccept: */*\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1024\r\n\r\n" + form)
+	b.Run("direct", func(b *testing.B) { benchDirect(b, up, getReq, len(page)) })
+	b.Run("proxy", func(b *testing.B) { benchProxy(b, up, getReq, len(page)) })
+	b.Run("post/direct", func(b *testing.B) { benchDirect(b, up, postReq, len(page)) })
+	b.Run("post/proxy", func(b *testing.B) { benchProxy(b, up, postReq, len(page)) })
+}
+
+const benchConns = 16
+
+// benchDirect drives req straight to the upstream.
+func benchDirect(b *testing.B, up *httptest.Server, req []byte, size int) {
+	cs := make([]net.Conn, benchConns)
+	for i := range cs {
+		c, err := net.Dial("tcp", hostOf(up))
 		if err != nil {
 			b.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		b.Cleanup(func() {
-			sess.Close()
-			wg.Wait()
-		})
-		cs := make([]net.Conn, conns)
-		for i := range cs {
-			agentEnd, cliEnd, err := proxytest.Pair()
-			if err != nil {
-				b.Fatal(err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sess.ServeConn(context.Background(), agentEnd, api.ConnOpen{SessionID: "sess-1", ConnID: int64(i + 1), ClientAddr: "127.0.0.1:1"})
-				agentEnd.Close()
-			}()
-			var res api.ConnOpenResult
-			if err := tunnel.ReadFrame(cliEnd, &res); err != nil || !res.OK {
-				b.Fatalf("open connection: %v %+v", err, res)
-			}
-			b.Cleanup(func() { cliEnd.Close() })
-			cs[i] = cliEnd
-		}
-		driveCPU(b, cs, len(page))
-	})
+		b.Cleanup(func() { c.Close() })
+		cs[i] = c
+	}
+	driveCPU(b, cs, req, size)
 }
 
-// driveCPU sends b.N keep-alive GETs over the connections (a warm-up
-// round first) and reports the process's CPU time per request.
-func driveCPU(b *testing.B, cs []net.Conn, size int) {
+// benchProxy drives req through a session of the proxy.
+func benchProxy(b *testing.B, up *httptest.Server, req []byte, size int) {
+	info := proxytest.Info(
+		api.SessionOpen{SessionID: "sess-1", Type: api.TypeHTTP, Resource: "app", User: "ann", ClientIP: "192.0.2.7:5555"},
+		proxy.Target{Name: "app", Address: hostOf(up), Options: &TargetConfig{}}, &countingSink{})
+	sess, err := New(Config{Version: "test"}).Open(context.Background(), info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	b.Cleanup(func() {
+		sess.Close()
+		wg.Wait()
+	})
+	cs := make([]net.Conn, benchConns)
+	for i := range cs {
+		agentEnd, cliEnd, err := proxytest.Pair()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess.ServeConn(context.Background(), agentEnd, api.ConnOpen{SessionID: "sess-1", ConnID: int64(i + 1), ClientAddr: "127.0.0.1:1"})
+			agentEnd.Close()
+		}()
+		var res api.ConnOpenResult
+		if err := tunnel.ReadFrame(cliEnd, &res); err != nil || !res.OK {
+			b.Fatalf("open connection: %v %+v", err, res)
+		}
+		b.Cleanup(func() { cliEnd.Close() })
+		cs[i] = cliEnd
+	}
+	driveCPU(b, cs, req, size)
+	if n := sess.(*session).fallbacks.Load(); n != 0 {
+		b.Fatalf("%d connections fell back to net/http", n)
+	}
+}
+
+// driveCPU sends req b.N times over the connections, keep-alive (a
+// warm-up round first), and reports the process's CPU time per request.
+func driveCPU(b *testing.B, cs []net.Conn, req []byte, size int) {
 	type client struct {
 		c  net.Conn
 		br *bufio.Reader
@@ -99,7 +121,6 @@ func driveCPU(b *testing.B, cs []net.Conn, size int) {
 	for i, c := range cs {
 		clients[i] = client{c: c, br: bufio.NewReaderSize(c, 16<<10)}
 	}
-	req := []byte("GET / HTTP/1.1\r\nHost: app.local\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	get := func(cl client) error {
 		if _, err := cl.c.Write(req); err != nil {
 			return err
