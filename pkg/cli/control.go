@@ -47,6 +47,10 @@ type ControlServeOptions struct {
 	Retention        api.RetentionSettings
 	// RetentionInterval is how often the retention job runs.
 	RetentionInterval time.Duration
+	// NodeID and NodeName identify this control node among those sharing
+	// a PostgreSQL database ("": a new UUIDv7 per start, the host name).
+	NodeID   string
+	NodeName string
 }
 
 // NewCmdControlServe returns `onepam control serve`.
@@ -63,15 +67,21 @@ the CA pin and the onepam login line to use.
 Settings come from flags, else ONEPAM_* environment variables
 (ONEPAM_DATA_DIR, ONEPAM_STORE, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN,
 ONEPAM_PUBLIC_NAME as a comma list, ONEPAM_APPS_DOMAIN,
-ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML
-file of --config (keys data_dir, store, listen, agent_listen, public_names,
-apps_domain, app_idle_timeout, log_format, log_level), else the defaults.
-SIGINT or SIGTERM shut it down gracefully.
+ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_NODE_ID, ONEPAM_NODE_NAME,
+ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML file of --config (keys
+data_dir, store, listen, agent_listen, public_names, apps_domain,
+app_idle_timeout, node_id, node_name, log_format, log_level), else the
+defaults. SIGINT or SIGTERM shut it down gracefully.
 
 The database is SQLite, embedded in the data directory, unless --store
 names a PostgreSQL database
 (postgres://USER[:PASSWORD]@HOST:PORT/DB?sslmode=...), which several
-control servers may share; its schema is created or upgraded at start.
+control servers (nodes) may share; its schema is created or upgraded at
+start. Each node has an id (--node-id, default a new one at each start)
+and an advertised name (--node-name, default the host name): sessions
+record the node that carries them, a node fails the sessions of a node
+that stopped without its shutdown, and a person whose agent is attached
+to another node is told to connect through that node by its name.
 
 HTTP resources are published at https://NAME.<apps domain>:PORT on the API
 listener (default apps domain localhost: browsers resolve *.localhost to
@@ -101,6 +111,8 @@ https://<apps domain>:PORT, and the server certificate names both.`,
 	fl.StringArray("public-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	fl.String("apps-domain", "localhost", "publish http resources at https://NAME.<apps domain>")
 	fl.Duration("app-idle-timeout", 15*time.Minute, "end an app session after this long without requests")
+	fl.String("node-id", "", "this control node's id among the nodes sharing a PostgreSQL database (default: a new UUIDv7 at each start)")
+	fl.String("node-name", "", "the name this control node advertises to people sent to it (default: the host name)")
 	fl.String("log-format", "json", "log format: json or text")
 	fl.String("log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&configFile, "config", "", "YAML settings file")
@@ -117,6 +129,8 @@ var serveSettings = map[string]string{
 	"public_names":     "public-name",
 	"apps_domain":      "apps-domain",
 	"app_idle_timeout": "app-idle-timeout",
+	"node_id":          "node-id",
+	"node_name":        "node-name",
 	"log_format":       "log-format",
 	"log_level":        "log-level",
 }
@@ -133,7 +147,7 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := serveSettings[k]; !ok && recordingSettings[k] == "" {
-				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, store, listen, agent_listen, public_names, apps_domain, app_idle_timeout, log_format, log_level)", configFile, k)
+				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, store, listen, agent_listen, public_names, apps_domain, app_idle_timeout, node_id, node_name, log_format, log_level)", configFile, k)
 			}
 		}
 	}
@@ -145,6 +159,8 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		"public_names":     "ONEPAM_PUBLIC_NAME",
 		"apps_domain":      "ONEPAM_APPS_DOMAIN",
 		"app_idle_timeout": "ONEPAM_APP_IDLE_TIMEOUT",
+		"node_id":          "ONEPAM_NODE_ID",
+		"node_name":        "ONEPAM_NODE_NAME",
 		"log_format":       "ONEPAM_LOG_FORMAT",
 		"log_level":        "ONEPAM_LOG_LEVEL",
 	}
@@ -176,6 +192,8 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 	if opts.AppIdleTimeout = v.GetDuration("app_idle_timeout"); opts.AppIdleTimeout <= 0 {
 		return cmdutil.FlagErrorf("app idle timeout %q: want a positive duration like 15m", v.GetString("app_idle_timeout"))
 	}
+	opts.NodeID = v.GetString("node_id")
+	opts.NodeName = v.GetString("node_name")
 	opts.LogFormat = v.GetString("log_format")
 	opts.LogLevel = v.GetString("log_level")
 	if opts.LogFormat != "json" && opts.LogFormat != "text" {
@@ -220,6 +238,8 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 		PublicNames:    opts.PublicNames,
 		AppsDomain:     opts.AppsDomain,
 		AppIdleTimeout: opts.AppIdleTimeout,
+		NodeID:         opts.NodeID,
+		NodeName:       opts.NodeName,
 		Logger:         logger,
 		Version:        opts.Version,
 

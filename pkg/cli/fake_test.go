@@ -42,7 +42,7 @@ func fixtureSessions() []api.Session {
 		},
 		{
 			ID: "0197a000-0000-7000-8000-000000000003", User: "bob", Type: api.TypeTCP, Status: api.StatusTerminated,
-			Resource: "pg", Agent: "db-agent", ClientIP: "10.0.0.7", CreatedAt: at(9, 0, 0), StartedAt: tp(at(9, 0, 1)), EndedAt: tp(at(9, 2, 6)),
+			Resource: "pg", Agent: "db-agent", NodeID: "0197a000-0000-7000-8000-0000000000c1", ClientIP: "10.0.0.7", CreatedAt: at(9, 0, 0), StartedAt: tp(at(9, 0, 1)), EndedAt: tp(at(9, 2, 6)),
 			DurationSeconds: 125, BytesUp: 2048, BytesDown: 100, TerminatedBy: "alice", TerminateReason: "not approved",
 			Recording: api.Recording{Format: api.FormatConnlog, State: api.RecordingComplete, Size: 300, Available: true},
 			Timeline: []api.TimelineEvent{

@@ -115,6 +115,7 @@ func writeSession(w io.Writer, ios *iostreams.IOStreams, s *api.Session, now tim
 		{"Type", string(s.Type)},
 		{"Resource", s.Resource},
 		{"Agent", output.Dash(s.Agent)},
+		{"Control node", output.Dash(s.NodeID)},
 		{"Login", output.Dash(s.Login)},
 		{"Status", formatStatus(ios, s.Status)},
 	}
