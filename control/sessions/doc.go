@@ -22,4 +22,13 @@
 // Running sessions live in an in-memory registry with atomic byte counters
 // that are overlaid on API answers and flushed to the store when a
 // connection ends and every FlushInterval.
+//
+// A Manager runs on one control node (Config.Node, nodes.go): it
+// registers the node (Join), keeps its row alive and sweeps while it runs
+// (Run), and removes it at a clean end (Leave). Sessions record the node;
+// the sweep (RecoverInterrupted at start, then every SweepInterval) fails
+// only the sessions no live node carries, and ends here the sessions that
+// another node ended (a kill through it). Create and Attach answer
+// api.CodeOtherNode when the agent, or the session, is held by another
+// live node.
 package sessions

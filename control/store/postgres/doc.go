@@ -21,4 +21,10 @@
 // text indexing steps) lock what they read (SELECT ... FOR UPDATE, or an
 // advisory lock), so they are serialised across control nodes at the
 // default READ COMMITTED isolation.
+//
+// The nodes sharing the database each have a row of control_nodes
+// (migration 2) with their heartbeat; sessions and agents record their
+// node. The search index catch-up runs on one node at a time under
+// pg_try_advisory_lock, held on a connection of its own until released
+// (or until the node's connection dies).
 package postgres
