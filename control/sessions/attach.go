@@ -37,7 +37,7 @@ func (a *Attachment) SessionID() string { return a.l.id }
 // error carrying the agent's error). Data connections get their own
 // stream to the agent. Errors are *api.Error: not_found, forbidden (not
 // the owner), conflict (already ended), terminated, target_failed,
-// unavailable.
+// other_node (carried by another live control node), unavailable.
 func (m *Manager) Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*Attachment, error) {
 	if m.closing.Load() {
 		return nil, api.Errorf(api.CodeUnavailable, "control server is shutting down: try again in a moment")
