@@ -20,9 +20,11 @@ import (
 // it reads the request head itself (h1.go), writes the upstream request
 // in one write on the connection's pinned upstream connection, reads the
 // response head itself and writes the response head with the first body
-// bytes in one write, all on ServeConn's goroutine. It takes body-less
-// GET, HEAD, OPTIONS and TRACE requests that parseRequestHead accepts;
-// the first request it does not take (a body, an upgrade, Expect, a
+// bytes in one write, all on ServeConn's goroutine. It takes the requests
+// parseRequestHead accepts: no body, or one of a Content-Length, which
+// send (fastexch.go) streams upstream (the bytes read with the head in
+// the head's write, the rest in chunks) before the response is read. The
+// first request it does not take (a chunked body, an upgrade, Expect, a
 // malformed head, ...) hands the connection, its unread bytes first, to
 // http.Server for the rest of its life (serve in conn.go), so everything
 // else behaves exactly as before. What goes upstream, what the person

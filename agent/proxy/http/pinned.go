@@ -17,10 +17,11 @@ import (
 	"github.com/onepam/onepam/pkg/relay"
 )
 
-// roundTripper sends the upstream requests of a session. A request with
-// no body and a replayable method (GET, HEAD, OPTIONS, TRACE) to a
-// plain-http upstream goes over its person connection's own upstream
-// connection, written and read on the handler's goroutine: no transport
+// roundTripper sends the upstream requests of a session on the net/http
+// path (the fast path sends its own on the pinned connection, bodies
+// included). A request with no body and a replayable method (GET, HEAD,
+// OPTIONS, TRACE) to a plain-http upstream goes over its person
+// connection's own upstream connection, written and read on the handler's goroutine: no transport
 // goroutines, pool or per-request channels, which is most of a small
 // request's cost. Everything else (bodies, which must stream upstream
 // while the response may already come; https upstreams, which may speak
