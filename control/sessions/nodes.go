@@ -144,6 +144,10 @@ func (m *Manager) heartbeat(ctx context.Context) {
 // removes the rows of stopped nodes. It returns the number of sessions
 // failed.
 func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	// This node's own row is fresh first: a heartbeat that came late
+	// (a slow database, a jump of the clock) never makes a node remove
+	// its own row.
+	m.heartbeat(ctx)
 	// The live sessions are taken before the rows, and the nodes after:
 	// a session created later is not in the listing, and a node that
 	// registered after the listing carries none of the sessions listed.
