@@ -124,7 +124,7 @@ func (m *Manager) runNode(ctx context.Context) {
 // node removed it (took this one for stopped). It goes on while Shutdown
 // gives running sessions their grace; Leave removes the row after Run.
 func (m *Manager) heartbeat(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.Node.HeartbeatInterval)
+	ctx, cancel := context.WithTimeout(ctx, max(m.cfg.Node.HeartbeatInterval, 5*time.Second))
 	defer cancel()
 	err := m.cfg.Store.NodeHeartbeat(ctx, m.cfg.Node.ID, m.now())
 	if errors.Is(err, store.ErrNotFound) {
