@@ -25,6 +25,9 @@ type Manager struct {
 	// changed is closed and replaced whenever a session leaves the
 	// registry (Shutdown waits on it).
 	changed chan struct{}
+	// ended holds the final byte counters of sessions that left the
+	// registry lately (ended.go).
+	ended endedLog
 
 	hub hub // session event subscribers (events.go)
 }
@@ -98,6 +101,7 @@ func (m *Manager) snapshot() []*live {
 func (m *Manager) unregister(l *live) {
 	m.mu.Lock()
 	delete(m.live, l.id)
+	m.ended.add(l.id, endedCounts{up: l.up.Load(), down: l.down.Load(), at: m.now()})
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
@@ -270,10 +274,21 @@ func endedError(id string, st api.SessionStatus, errText string) error {
 }
 
 // Overlay fills a session's live byte counters and its duration at now.
+// Counters only grow, so s keeps the larger of its own and the live (or
+// lately ended) ones: a row read just before the session's final flush
+// still shows its final counts when the overlay comes after the session
+// left the registry.
 func (m *Manager) Overlay(s *api.Session) {
-	if l := m.get(s.ID); l != nil {
-		s.BytesUp = l.up.Load()
-		s.BytesDown = l.down.Load()
+	m.mu.Lock()
+	l := m.live[s.ID]
+	c, ended := m.ended.get(s.ID)
+	m.mu.Unlock()
+	if l != nil {
+		c, ended = endedCounts{up: l.up.Load(), down: l.down.Load()}, true
+	}
+	if ended {
+		s.BytesUp = max(s.BytesUp, c.up)
+		s.BytesDown = max(s.BytesDown, c.down)
 	}
 	s.DurationSeconds = s.Duration(m.now()).Seconds()
 }
