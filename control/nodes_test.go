@@ -3,6 +3,7 @@ package control
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -147,6 +148,27 @@ func TestControlNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("both nodes list A's agent online on A", func(t *testing.T) {
+		for _, n := range []struct {
+			name string
+			c    *client.Client
+		}{{"A", admin}, {"B", adminB}} {
+			t.Run(n.name, func(t *testing.T) {
+				// A notes the agent's node in the database just after the
+				// agent came online: wait for B to read it.
+				ag, res := waitFor(t, "agent listed online", func() (listing, bool) {
+					l, err := findListing(ctx, n.c, "a1", "echo")
+					return l, err == nil && l.agent.Online
+				}).both()
+				wantPlace(t, "agent", ag.Online, ag.NodeID, ag.NodeName, true, a.NodeID(), "control-a")
+				wantPlace(t, "resource", res.Online, res.NodeID, res.NodeName, true, a.NodeID(), "control-a")
+				if len(ag.Resources) != 1 || ag.Resources[0] != "echo" || res.Agent != "a1" {
+					t.Fatalf("agent %+v, resource %+v", ag, res)
+				}
+			})
+		}
+	})
+
 	t.Run("other node", func(t *testing.T) {
 		steps := []struct {
 			name     string
@@ -196,7 +218,18 @@ func TestControlNodes(t *testing.T) {
 		if got := byB(kept.ID); got.Status != api.StatusActive {
 			t.Fatalf("A's session before the timeout: %+v", got)
 		}
+		ag, res := listAgentAndResource(ctx, t, adminB, "a1", "echo").both()
+		wantPlace(t, "agent before the timeout", ag.Online, ag.NodeID, ag.NodeName, true, a.NodeID(), "control-a")
+		wantPlace(t, "resource before the timeout", res.Online, res.NodeID, res.NodeName, true, a.NodeID(), "control-a")
 		clk.Add(nodeTimeout + time.Second)
+		// Past the timeout A is stopped for B, whether or not B's sweep
+		// removed A's row yet.
+		ag, res = listAgentAndResource(ctx, t, adminB, "a1", "echo").both()
+		wantPlace(t, "agent after the timeout", ag.Online, ag.NodeID, ag.NodeName, false, "", "")
+		wantPlace(t, "resource after the timeout", res.Online, res.NodeID, res.NodeName, false, "", "")
+		if len(ag.Resources) != 1 || ag.Resources[0] != "echo" {
+			t.Fatalf("the offline agent's stored resources: %v", ag.Resources)
+		}
 		want := "interrupted: control node control-a (" + a.NodeID() + ") stopped"
 		got := waitFor(t, "A's session failed by B's periodic sweep", func() (api.Session, bool) {
 			s := byB(kept.ID)
@@ -226,6 +259,104 @@ func TestControlNodes(t *testing.T) {
 			t.Fatalf("B's row is still there after its shutdown")
 		}
 	})
+}
+
+// listing is an agent and a resource as a node lists them.
+type listing struct {
+	agent    api.Agent
+	resource api.Resource
+}
+
+func (l listing) both() (api.Agent, api.Resource) { return l.agent, l.resource }
+
+// listAgentAndResource lists agents and resources through c and returns
+// the agent and the resource named, failing when either is missing.
+func listAgentAndResource(ctx context.Context, t *testing.T, c *client.Client, agentName, resource string) listing {
+	t.Helper()
+	l, err := findListing(ctx, c, agentName, resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// findListing lists agents and resources through c and returns the
+// agent and the resource named.
+func findListing(ctx context.Context, c *client.Client, agentName, resource string) (listing, error) {
+	var l listing
+	agents, err := c.ListAgents(ctx)
+	if err != nil {
+		return l, err
+	}
+	rs, err := c.ListResources(ctx, client.ResourceQuery{})
+	if err != nil {
+		return l, err
+	}
+	found := 0
+	for _, a := range agents {
+		if a.Name == agentName {
+			l.agent, found = a, found+1
+		}
+	}
+	for _, r := range rs {
+		if r.Name == resource {
+			l.resource, found = r, found+1
+		}
+	}
+	if found != 2 {
+		return l, fmt.Errorf("agent %q or resource %q missing: agents %+v, resources %+v", agentName, resource, agents, rs)
+	}
+	return l, nil
+}
+
+// wantPlace fails unless what is online (or not) on the node id and name
+// wanted.
+func wantPlace(t *testing.T, what string, online bool, id, name string, wantOnline bool, wantID, wantName string) {
+	t.Helper()
+	if online != wantOnline || id != wantID || name != wantName {
+		t.Fatalf("%s: online %v on node %q (%q), want online %v on %q (%q)", what, online, id, name, wantOnline, wantID, wantName)
+	}
+}
+
+// TestSingleNodeListings: on SQLite (one control node) an agent's
+// listings name the one node it is attached to.
+func TestSingleNodeListings(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{now: time.Now().UTC()}
+	r := startClusterNode(t, "", "", "solo", clk)
+	admin := r.client(t, r.FirstAdminToken())
+	startAgent(t, r, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
+	ag, res := waitFor(t, "agent and resource online", func() (listing, bool) {
+		l, err := findListing(ctx, admin, "a1", "echo")
+		return l, err == nil && l.agent.Online && l.resource.Online
+	}).both()
+	wantPlace(t, "agent", ag.Online, ag.NodeID, ag.NodeName, true, r.NodeID(), "solo")
+	wantPlace(t, "resource", res.Online, res.NodeID, res.NodeName, true, r.NodeID(), "solo")
+	// Other nodes' rows are not read on SQLite (one process at a time):
+	// an agent not connected here is offline, even when its row names a
+	// node whose row (left by an earlier run) has a fresh heartbeat.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ghost := store.NewID()
+	must(r.store.CreateAgent(ctx, store.AgentRecord{ID: ghost, Name: "ghost", EnrolledAt: clk.Now()}))
+	if _, err := r.store.SetAgentResources(ctx, ghost, []api.Resource{{Name: "ghost-echo", Type: api.TypeTCP}}); err != nil {
+		t.Fatal(err)
+	}
+	must(r.store.RegisterNode(ctx, store.ControlNode{ID: "earlier-run", Name: "old", StartedAt: clk.Now()}))
+	must(r.store.AttachAgent(ctx, ghost, "earlier-run"))
+	ag, res = listAgentAndResource(ctx, t, admin, "ghost", "ghost-echo").both()
+	wantPlace(t, "agent of an earlier run", ag.Online, ag.NodeID, ag.NodeName, false, "", "")
+	wantPlace(t, "its resource", res.Online, res.NodeID, res.NodeName, false, "", "")
+	if _, err := r.store.GetNode(ctx, "earlier-run"); err != nil {
+		t.Fatalf("the earlier run's row was gone during the listing: %v", err)
+	}
+	ag, res = listAgentAndResource(ctx, t, admin, "a1", "echo").both()
+	wantPlace(t, "agent", ag.Online, ag.NodeID, ag.NodeName, true, r.NodeID(), "solo")
+	wantPlace(t, "resource", res.Online, res.NodeID, res.NodeName, true, r.NodeID(), "solo")
 }
 
 // TestRestartAfterCrash: a control that crashed left a session active and

@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
 		Live: live, RecordingAdmin: admin,
+		Node: controlapi.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(), Timeout: cfg.NodeTimeout},
 	})
 	if err != nil {
 		return nil, err

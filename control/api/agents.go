@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -47,6 +49,11 @@ func (h *handler) listAgents(w http.ResponseWriter, r *http.Request, p auth.Prin
 		h.writeError(w, r, err)
 		return
 	}
+	places, err := h.agentPlaces(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	names := map[string][]string{}
 	for _, rr := range res {
 		names[rr.AgentID] = append(names[rr.AgentID], rr.Name)
@@ -57,13 +64,65 @@ func (h *handler) listAgents(w http.ResponseWriter, r *http.Request, p auth.Prin
 		if rs == nil {
 			rs = []string{}
 		}
-		out = append(out, api.Agent{
+		ag := api.Agent{
 			ID: a.ID, Name: a.Name, Hostname: a.Hostname, Version: a.Version,
-			Online: a.RevokedAt == nil && h.cfg.Gateway.Online(a.ID), EnrolledAt: a.EnrolledAt,
-			LastSeenAt: a.LastSeenAt, RevokedAt: a.RevokedAt, Resources: rs, RemoteAddr: a.RemoteAddr,
-		})
+			EnrolledAt: a.EnrolledAt, LastSeenAt: a.LastSeenAt, RevokedAt: a.RevokedAt, Resources: rs, RemoteAddr: a.RemoteAddr,
+		}
+		if a.RevokedAt == nil {
+			ag.Online, ag.NodeID, ag.NodeName = places.where(a.ID, a.NodeID)
+		}
+		out = append(out, ag)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// agentPlaces tells the listings whether an agent is online and which
+// control node it is attached to: this node when the gateway holds it,
+// else the node its row names when that node is live (Config.Node).
+type agentPlaces struct {
+	self  Node
+	gw    Gateway
+	other map[string]store.ControlNode // the other live nodes, by id
+}
+
+// agentPlaces reads the other live nodes (none unless the database is
+// shared).
+func (h *handler) agentPlaces(ctx context.Context) (agentPlaces, error) {
+	p := agentPlaces{self: h.cfg.Node, gw: h.cfg.Gateway}
+	if !h.cfg.Node.Shared {
+		return p, nil
+	}
+	nodes, err := h.cfg.Store.ListNodes(ctx)
+	if err != nil {
+		return p, fmt.Errorf("list control nodes: %w", err)
+	}
+	now := h.cfg.Clock()
+	for _, n := range nodes {
+		if n.ID != h.cfg.Node.ID && now.Sub(n.HeartbeatAt) <= h.cfg.Node.Timeout {
+			if p.other == nil {
+				p.other = map[string]store.ControlNode{}
+			}
+			p.other[n.ID] = n
+		}
+	}
+	return p, nil
+}
+
+// where returns whether the agent agentID, whose row names the node
+// nodeID, is online, and the id and name of its node ("" when offline).
+// A row naming this node while the gateway does not hold the agent is
+// a detach not written yet: offline.
+func (p agentPlaces) where(agentID, nodeID string) (online bool, id, name string) {
+	if p.gw.Online(agentID) {
+		return true, p.self.ID, p.self.Name
+	}
+	if n, ok := p.other[nodeID]; ok {
+		if n.Name == "" {
+			n.Name = n.ID
+		}
+		return true, n.ID, n.Name
+	}
+	return false, "", ""
 }
 
 func (h *handler) removeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -124,10 +183,27 @@ func (h *handler) listResources(w http.ResponseWriter, r *http.Request, p auth.P
 		h.writeError(w, r, err)
 		return
 	}
+	places, err := h.agentPlaces(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// The node of each agent, when another node may hold some.
+	agentNode := map[string]string{}
+	if len(places.other) > 0 {
+		agents, err := h.cfg.Store.ListAgents(r.Context())
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		for _, a := range agents {
+			agentNode[a.ID] = a.NodeID
+		}
+	}
 	out := make([]api.Resource, 0, len(recs))
 	for _, rr := range recs {
 		res := rr.Resource
-		res.Online = h.cfg.Gateway.Online(rr.AgentID)
+		res.Online, res.NodeID, res.NodeName = places.where(rr.AgentID, agentNode[rr.AgentID])
 		if res.Labels == nil {
 			res.Labels = map[string]string{}
 		}

@@ -29,6 +29,7 @@ type Store interface {
 	ListAgents(ctx context.Context) ([]store.AgentRecord, error)
 	RevokeAgent(ctx context.Context, id string, at time.Time) error
 	ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error)
+	ListNodes(ctx context.Context) ([]store.ControlNode, error)
 	AddPolicyRule(ctx context.Context, r api.PolicyRule) error
 	ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error)
 	DeletePolicyRule(ctx context.Context, id string) error
@@ -83,6 +84,26 @@ type Config struct {
 	// Live, when set, serves live watching of recordings
 	// (GET /v1/sessions/{id}/watch); nil answers it "unavailable".
 	Live *recordings.Hub
+	// Node is the control node serving the API: the agent and resource
+	// listings name it for the agents connected here.
+	Node Node
+}
+
+// Node describes the control node the API runs on. Agents attached to
+// another node are listed online, with that node, while that node's
+// heartbeat (its row of control_nodes) is within Timeout on Clock; an
+// agent is attached to one node at a time, and Gateway says only
+// whether it is connected to this one.
+type Node struct {
+	ID   string
+	Name string // default: ID
+	// Shared: other control nodes may use the database at once
+	// (PostgreSQL). When false (SQLite, one process at a time) only this
+	// node's agents are online, and listings read no node rows.
+	Shared bool
+	// Timeout is how old another node's heartbeat may be for its agents
+	// to be listed online (default sessions.DefaultNodeTimeout).
+	Timeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -91,6 +112,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
+	}
+	if c.Node.Name == "" {
+		c.Node.Name = c.Node.ID
+	}
+	if c.Node.Timeout <= 0 {
+		c.Node.Timeout = sessions.DefaultNodeTimeout
 	}
 	return c
 }

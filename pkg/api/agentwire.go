@@ -70,7 +70,7 @@ type EnrollResponse struct {
 type AgentHello struct {
 	Version   string     `json:"version"`
 	Hostname  string     `json:"hostname"`
-	Resources []Resource `json:"resources"` // Agent/Online are ignored
+	Resources []Resource `json:"resources"` // Agent, Online, NodeID and NodeName are ignored
 	// Recordings lists session ids whose recordings the agent still holds
 	// in its spool (not fully acknowledged), so control knows they will
 	// be resumed.

@@ -69,16 +69,27 @@ type Resource struct {
 	// that do not announce it). It tells a db resource's dialect.
 	Protocol string `json:"protocol"`
 	Agent    string `json:"agent"`  // name of the agent serving it
-	Online   bool   `json:"online"` // whether that agent is connected
+	Online   bool   `json:"online"` // whether that agent is connected (to any live control node)
+	// NodeID and NodeName are the control node the serving agent is
+	// attached to, while it is online ("" when offline). Several control
+	// nodes may share a database; an agent is attached to one of them.
+	NodeID   string `json:"node_id"`
+	NodeName string `json:"node_name"`
 }
 
 // Agent is an enrolled agent.
 type Agent struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Hostname   string     `json:"hostname"`
-	Version    string     `json:"version"`
-	Online     bool       `json:"online"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	// Online: the agent is connected to a live control node (whichever
+	// node answers the listing).
+	Online bool `json:"online"`
+	// NodeID and NodeName are the control node the agent is attached to,
+	// while it is online ("" when offline or revoked).
+	NodeID     string     `json:"node_id"`
+	NodeName   string     `json:"node_name"`
 	EnrolledAt time.Time  `json:"enrolled_at"`
 	LastSeenAt *time.Time `json:"last_seen_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
