@@ -47,7 +47,9 @@ var dialect = sqlstore.Dialect{
 	LockTable: func(table string) string {
 		return `LOCK TABLE ` + table + ` IN SHARE ROW EXCLUSIVE MODE`
 	},
-	Shared:  true,
-	TryLock: `SELECT pg_try_advisory_lock(?)`,
-	Unlock:  `SELECT pg_advisory_unlock(?)`,
+	Shared:   true,
+	Greatest: `GREATEST`,
+	Text:     textIndex,
+	TryLock:  `SELECT pg_try_advisory_lock(?)`,
+	Unlock:   `SELECT pg_advisory_unlock(?)`,
 }

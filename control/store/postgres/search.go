@@ -2,30 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlstore"
 )
-
-// IndexRecordingText indexes lines as the whole text of a session's
-// recording and marks it indexed, in one transaction, replacing whatever
-// was indexed for it before: the one-call form of BeginRecordingText and
-// FinishRecordingText, for a text small enough for one transaction.
-func (s *Store) IndexRecordingText(ctx context.Context, sessionID string, lines []store.TextLine) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ti, _, err := beginText(ctx, tx, sessionID, true, s.cfg.now())
-		if err != nil {
-			return err
-		}
-		return finishText(ctx, tx, &ti, lines, s.cfg.now())
-	})
-	if err != nil {
-		return fmt.Errorf("index recording text of session %s: %w", sessionID, err)
-	}
-	return nil
-}
 
 // SearchRecordings finds lines matching q.Text as a phrase of whole words
 // (see words.go), newest sessions first, in time order within a session.
@@ -42,10 +24,7 @@ func (s *Store) SearchRecordings(ctx context.Context, q store.SearchQuery) ([]st
 	if limit > 1000 {
 		limit = 1000
 	}
-	kind := "o"
-	if q.Input {
-		kind = "i"
-	}
+	kind := sqlstore.TextKind(q.Input)
 	var a args
 	sqlText := `SELECT r.session_id, r.t, r.line FROM recording_text r
 		JOIN recording_text_state x ON x.num = r.num AND x.state = 'done'
@@ -82,12 +61,4 @@ func (s *Store) SearchRecordings(ctx context.Context, q store.SearchQuery) ([]st
 		hits = append(hits, h)
 	}
 	return hits, rows.Err()
-}
-
-// kindOf is the kind column of a line.
-func kindOf(input bool) string {
-	if input {
-		return "i"
-	}
-	return "o"
 }

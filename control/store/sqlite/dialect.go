@@ -36,6 +36,8 @@ var dialect = sqlstore.Dialect{
 		return conds, args, nil
 	},
 	IsUnique: isUnique,
+	Greatest: `MAX`,
+	Text:     textIndex,
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}
 	},

@@ -2,31 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/onepam/onepam/control/store"
 )
-
-// IndexRecordingText indexes lines as the whole text of a session's
-// recording and marks it indexed, in one transaction, replacing whatever
-// was indexed for it before: the one-call form of BeginRecordingText and
-// FinishRecordingText, for a text small enough for one transaction.
-func (s *Store) IndexRecordingText(ctx context.Context, sessionID string, lines []store.TextLine) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ti, _, err := beginText(ctx, tx, sessionID, true, s.cfg.now())
-		if err != nil {
-			return err
-		}
-		return finishText(ctx, tx, &ti, lines, s.cfg.now())
-	})
-	if err != nil {
-		return fmt.Errorf("index recording text of session %s: %w", sessionID, err)
-	}
-	return nil
-}
 
 // SearchRecordings finds lines matching q.Text as a phrase of whole words,
 // newest sessions first, in time order within a session. Lines of a

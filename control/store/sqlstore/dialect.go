@@ -63,6 +63,11 @@ type Dialect struct {
 	// (PostgreSQL's advisory locks); "" where the database has none and
 	// the lock is the Core's own (one process).
 	TryLock, Unlock string
+	// Greatest is the function of the larger of two values (GREATEST,
+	// or SQLite's two-argument MAX).
+	Greatest string
+	// Text is how the database keeps and searches recording text.
+	Text TextIndex
 }
 
 // isForeignKey applies IsForeignKey where the dialect has one.

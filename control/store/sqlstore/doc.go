@@ -7,6 +7,8 @@
 // two databases: the placeholder style (rebound from "?" to "$n" once per
 // statement text and cached), how an error reads as a unique violation,
 // and the few fragments whose SQL is not the same (row locks, prefix
-// matches). Packages sqlite and postgres embed a Core in their Store and
-// keep what is theirs: opening, pools, migrations, text search.
+// matches, how recording text lines are kept: TextIndex). Packages sqlite
+// and postgres embed a Core in their Store and keep what is theirs:
+// opening, pools, migrations, text search, and the storage of recording
+// text lines (SQLite's FTS5 rowids, PostgreSQL's tsvector of each line).
 package sqlstore
