@@ -122,7 +122,10 @@ func NewCmdAgentsList(f *cmdutil.Factory, runF func(context.Context, *AgentsList
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
-		Short:   "List agents: online or offline, last seen, version, resources",
+		Short:   "List agents: online or offline, control node, last seen, version, resources",
+		Long: `List the enrolled agents. An agent is online when it is connected to a
+live control node, whichever node answers: NODE names the control node it
+is attached to (connect to its resources through that node).`,
 		Example: `  onepam agents ls
   onepam agents ls -o json`,
 		Args: cmdutil.NoArgs,
@@ -149,7 +152,7 @@ func runAgentsList(ctx context.Context, opts *AgentsListOptions) error {
 	cs := opts.IO.ColorScheme()
 	now := opts.Now()
 	return output.Print(opts.IO.Out, opts.Format, agents, func(t *output.TableWriter) {
-		t.Header("NAME", "STATUS", "LAST SEEN", "VERSION", "RESOURCES", "ID")
+		t.Header("NAME", "STATUS", "NODE", "LAST SEEN", "VERSION", "RESOURCES", "ID")
 		for _, a := range agents {
 			status := cs.Gray("offline")
 			switch {
@@ -164,7 +167,7 @@ func runAgentsList(ctx context.Context, opts *AgentsListOptions) error {
 			} else if a.LastSeenAt != nil {
 				seen = output.Ago(now, *a.LastSeenAt)
 			}
-			t.Row(a.Name, status, seen, output.Dash(a.Version), listOr(a.Resources, "-"), a.ID)
+			t.Row(a.Name, status, nodeName(a.NodeID, a.NodeName), seen, output.Dash(a.Version), listOr(a.Resources, "-"), a.ID)
 		}
 	})
 }
@@ -205,4 +208,13 @@ func runAgentsRemove(ctx context.Context, opts *AgentsRemoveOptions) error {
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "removed agent %s\n", opts.Agent)
 	return err
+}
+
+// nodeName is the NODE column of a listing: the control node's name, or
+// its id when it has none, or "-" (offline).
+func nodeName(id, name string) string {
+	if name != "" {
+		return name
+	}
+	return output.Dash(id)
 }

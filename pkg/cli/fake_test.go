@@ -78,10 +78,12 @@ const fixtureConnlog = `{"t":0.012,"event":"open","conn":1,"peer":"10.0.0.7:5041
 
 // fakeControl serves the routes the command tests need.
 type fakeControl struct {
-	mu       sync.Mutex
-	queries  []string // raw queries of GET /v1/sessions
-	sessions []api.Session
-	killed   map[string]string // id → reason
+	mu        sync.Mutex
+	queries   []string // raw queries of GET /v1/sessions
+	sessions  []api.Session
+	killed    map[string]string // id → reason
+	agents    []api.Agent
+	resources []api.Resource
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -149,6 +151,12 @@ func (fc *fakeControl) handler() http.Handler {
 		}
 		writeErr(w, api.CodeNotFound, "no session "+r.PathValue("id"))
 	}))
+	mux.HandleFunc("GET /v1/agents", auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, fc.agents)
+	}))
+	mux.HandleFunc("GET /v1/resources", auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, fc.resources)
+	}))
 	mux.HandleFunc("GET /v1/sessions/{id}/recording", auth(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(fixtureConnlog))
 	}))
@@ -167,7 +175,7 @@ type testEnv struct {
 // newTestEnv starts a fake control and a factory logged in to it as admin
 // through the environment.
 func newTestEnv(t *testing.T) *testEnv {
-	fc := &fakeControl{sessions: fixtureSessions(), killed: map[string]string{}}
+	fc := &fakeControl{sessions: fixtureSessions(), killed: map[string]string{}, agents: fixtureAgents(), resources: fixtureResources()}
 	srv := clienttest.NewServer(t, fc.handler())
 	ios, _, out, errOut := iostreams.Test()
 	return &testEnv{

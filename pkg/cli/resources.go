@@ -33,6 +33,9 @@ func NewCmdResourcesList(f *cmdutil.Factory, runF func(context.Context, *Resourc
 		Use:     "ls [--type T] [--label k=v]...",
 		Aliases: []string{"list"},
 		Short:   "List resources",
+		Long: `List the resources the agents announced. A resource is online when its
+agent is connected to a live control node: NODE names that node (connect
+through it).`,
 		Example: `  onepam resources ls
   onepam resources ls --type tcp --label env=dev -o json`,
 		Args: cmdutil.NoArgs,
@@ -75,13 +78,13 @@ func runResourcesList(ctx context.Context, opts *ResourcesListOptions) error {
 	}
 	cs := opts.IO.ColorScheme()
 	return output.Print(opts.IO.Out, opts.Format, rs, func(t *output.TableWriter) {
-		t.Header("NAME", "TYPE", "PROTOCOL", "AGENT", "STATUS", "LABELS", "ADDRESS")
+		t.Header("NAME", "TYPE", "PROTOCOL", "AGENT", "STATUS", "NODE", "LABELS", "ADDRESS")
 		for _, r := range rs {
 			status := cs.Gray("offline")
 			if r.Online {
 				status = cs.Green("online")
 			}
-			t.Row(r.Name, string(r.Type), output.Dash(r.Protocol), output.Dash(r.Agent), status, output.Labels(r.Labels), output.Dash(r.Address))
+			t.Row(r.Name, string(r.Type), output.Dash(r.Protocol), output.Dash(r.Agent), status, nodeName(r.NodeID, r.NodeName), output.Labels(r.Labels), output.Dash(r.Address))
 		}
 	})
 }
