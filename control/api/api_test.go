@@ -37,8 +37,9 @@ func newTestAPI(t *testing.T) *testAPI { return newTestAPIWith(t, false) }
 
 // newTestAPIWith is newTestAPI, with recording=true also with the
 // recording routes' whole setup: the storage router, the recording Admin
-// (settings) and the live hub.
-func newTestAPIWith(t *testing.T, recording bool) *testAPI {
+// (settings) and the live hub. Each tweak edits the handler's Config
+// before New.
+func newTestAPIWith(t *testing.T, recording bool, tweaks ...func(*controlapi.Config)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -81,6 +82,9 @@ func newTestAPIWith(t *testing.T, recording bool) *testAPI {
 	tokens := auth.NewTokens(st, nil, nil)
 	cfg.Store, cfg.Tokens, cfg.Sessions, cfg.Gateway, cfg.Recordings = st, tokens, m, gw, blobs
 	cfg.Metrics, cfg.CAPin = metrics.New(nil), ca.Pin()
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
 	h, err := controlapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
