@@ -13,7 +13,8 @@ import (
 // control nodes are serialised. What is this store's own is how the lines
 // are kept: a recording's lines are the rows of recording_text with its
 // num (its row in recording_text_state), at positions 0, 1, ..., each
-// with the tsvector of its words (see words.go).
+// with the tsvector of its words (see words.go); a search is a phrase
+// tsquery of the words, matched against the lines of indexed recordings.
 
 // textIndex is this store's recording text for the shared store.
 var textIndex = sqlstore.TextIndex{
@@ -21,6 +22,12 @@ var textIndex = sqlstore.TextIndex{
 		return `num = ?`, []any{num}
 	},
 	Insert: insertText,
+	Query:  phraseQuery,
+	From: `recording_text r
+		JOIN recording_text_state x ON x.num = r.num AND x.state = 'done'
+		JOIN sessions s ON s.id = r.session_id`,
+	Match: `r.words @@ ?::tsquery`,
+	Order: `r.session_id DESC, r.t, r.pos`,
 }
 
 // PurgeReplacedText deletes lines of recordings that were indexed again

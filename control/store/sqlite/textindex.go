@@ -12,11 +12,12 @@ import (
 
 // The shared store (sqlstore.Core) indexes a recording's text in steps
 // that survive a control stopped half-way (migration 0006). What is this
-// store's own is where the lines are kept: in the FTS5 table
-// recording_text, a recording's lines at the rowids num<<textShift +
+// store's own is where the lines are kept and how they are searched: in
+// the FTS5 table recording_text (see ftsQuery), a recording's lines at the rowids num<<textShift +
 // position, num being its row in recording_text_state; lines indexed
 // before migration 0006 have smaller rowids (below legacyRowids), and
-// PurgeReplacedText deletes those of recordings indexed again since.
+// PurgeReplacedText deletes those of recordings indexed again since (a
+// search shows each line once, see visibleText).
 
 // textIndex is this store's recording text for the shared store.
 var textIndex = sqlstore.TextIndex{
@@ -28,7 +29,12 @@ var textIndex = sqlstore.TextIndex{
 	MaxNum: 1 << (63 - textShift),
 	// A recording that may have lines from before migration 0006 counts
 	// as replaced (for PurgeReplacedText).
-	Done: `UPDATE recording_text_legacy SET replaced = replaced + 1 WHERE ? <= last_session`,
+	Done:  `UPDATE recording_text_legacy SET replaced = replaced + 1 WHERE ? <= last_session`,
+	Query: ftsQuery,
+	From: `recording_text r JOIN sessions s ON s.id = r.session_id
+		LEFT JOIN recording_text_state x ON x.session_id = r.session_id`,
+	Match: `recording_text MATCH ? AND ` + visibleText,
+	Order: `r.session_id DESC, r.t`,
 }
 
 const (

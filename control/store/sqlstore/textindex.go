@@ -17,12 +17,13 @@ import (
 // store.Store: control/recordings declares what it needs.
 //
 // A recording is a row of recording_text_state (its num, state and
-// attempts); where its lines are kept is the dialect's TextIndex. Each
-// step locks the recording's state row (ForUpdate), so steps of attempts
-// on several control nodes are serialised.
+// attempts); where its lines are kept, and how they are found by their
+// words, is the dialect's TextIndex. Each step locks the recording's
+// state row (ForUpdate), so steps of attempts on several control nodes
+// are serialised.
 
 // TextIndex is how one database keeps the lines of recording text
-// (table recording_text).
+// (table recording_text) and searches them.
 type TextIndex struct {
 	// Lines returns the condition on recording_text that selects the
 	// lines of recording num, and its arguments.
@@ -37,6 +38,19 @@ type TextIndex struct {
 	// Done is a statement run with the session id in the transaction
 	// that marks a recording indexed ("" for none).
 	Done string
+
+	// Query turns a person's free text into the argument of Match: a
+	// phrase of its words ("" when it has none).
+	Query func(text string) string
+	// From is the FROM clause of a search: recording_text r, sessions s
+	// (s.id = r.session_id) and recording_text_state x.
+	From string
+	// Match is the search condition: the line matches the phrase of the
+	// one placeholder, and is searchable (its recording is indexed).
+	Match string
+	// Order is the ORDER BY of a search's hits: newest session first, in
+	// time order within a session.
+	Order string
 }
 
 // TextKind is the kind column of a line: "i" for input, "o" for output.
