@@ -88,10 +88,19 @@ func testNodes(t *testing.T, open func(t *testing.T) store.Store) {
 		must(t, s.CreateAgent(ctx, store.AgentRecord{ID: "ag-2", Name: "db", EnrolledAt: base}), "create agent 2")
 		must(t, s.RegisterNode(ctx, store.ControlNode{ID: "node-a", StartedAt: base}), "register a")
 		must(t, s.RegisterNode(ctx, store.ControlNode{ID: "node-b", StartedAt: base}), "register b")
+		// nodeOf reads the agent's node through GetAgent and ListAgents
+		// (the listings place agents by the nodes ListAgents gives).
 		nodeOf := func(id string) string {
 			t.Helper()
 			a, err := s.GetAgent(ctx, id)
 			must(t, err, "get agent")
+			list, err := s.ListAgents(ctx)
+			must(t, err, "list agents")
+			for _, l := range list {
+				if l.ID == id && l.NodeID != a.NodeID {
+					t.Fatalf("agent %s: ListAgents gives node %q, GetAgent %q", id, l.NodeID, a.NodeID)
+				}
+			}
 			return a.NodeID
 		}
 		steps := []struct {
