@@ -3,8 +3,6 @@ package postgres
 import (
 	"database/sql"
 
-	"github.com/onepam/onepam/control/store"
-
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
@@ -12,14 +10,11 @@ import (
 // FOR SHARE where a row read in a write transaction must not be deleted
 // by another node before it commits.
 var dialect = sqlstore.Dialect{
-	BuildSessionQuery: func(f store.SessionFilter, fetch int) (string, []any, error) {
-		q, a, err := buildSessionQuery(f, fetch)
-		return q, a, err
-	},
-	Dollar:    true,
-	IsUnique:  isUnique,
-	ForShare:  ` FOR SHARE`,
-	ForUpdate: ` FOR UPDATE`,
+	UnionBranch: func(q string) string { return `(` + q + `)` },
+	Dollar:      true,
+	IsUnique:    isUnique,
+	ForShare:    ` FOR SHARE`,
+	ForUpdate:   ` FOR UPDATE`,
 	// A statement takes at most 65535 parameters: 500 × 21, 2000 × 7.
 	BulkSessionRows:  500,
 	BulkTimelineRows: 2000,

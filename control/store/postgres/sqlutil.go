@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -30,13 +29,4 @@ func isUnique(err error) bool {
 func isForeignKey(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23503"
-}
-
-// args collects the arguments of a query built piece by piece; add
-// returns the placeholder ($n) of its value.
-type args []any
-
-func (a *args) add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
 }

@@ -11,8 +11,11 @@ import (
 // locks, since every write transaction begins IMMEDIATE on the one write
 // connection.
 var dialect = sqlstore.Dialect{
-	BuildSessionQuery: buildSessionQuery,
-	ReadTx:            &sql.TxOptions{ReadOnly: true},
+	ReadTx: &sql.TxOptions{ReadOnly: true},
+	// A list query's branches name their index, and a branch with its
+	// own ORDER BY and LIMIT is a subquery in a UNION ALL.
+	IndexedBy:   true,
+	UnionBranch: func(q string) string { return `SELECT * FROM (` + q + `)` },
 	// 40 × 21 and 140 × 7 parameters per statement.
 	BulkSessionRows:  40,
 	BulkTimelineRows: 140,

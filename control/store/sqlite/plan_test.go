@@ -14,7 +14,7 @@ import (
 // queryPlan returns the EXPLAIN QUERY PLAN lines of the list query of f.
 func queryPlan(ctx context.Context, t *testing.T, s *Store, f store.SessionFilter) []string {
 	t.Helper()
-	q, args, err := buildSessionQuery(f, 51)
+	q, args, err := dialect.SessionQuery(f, 51)
 	if err != nil {
 		t.Fatalf("build query: %v", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/onepam/onepam/control/store"
 )
 
 // Dialect says how one database differs from the SQL the shared code
@@ -38,9 +36,13 @@ type Dialect struct {
 	// HasLabels returns the conditions "the JSON object col holds every
 	// key and value of labels" and their arguments.
 	HasLabels func(col string, labels map[string]string) ([]string, []any, error)
-	// BuildSessionQuery writes the SQL of one page of ListSessions with
-	// fetch rows, selecting SessionCols, in the dialect's placeholders.
-	BuildSessionQuery func(f store.SessionFilter, fetch int) (string, []any, error)
+	// IndexedBy: each branch of a session list query names the index
+	// that serves it in id order (SQLite's INDEXED BY), so the plan is
+	// the builder's, not the planner's (see SessionQuery).
+	IndexedBy bool
+	// UnionBranch returns a branch of a session list query (a SELECT
+	// with its own ORDER BY and LIMIT) as it stands in a UNION ALL.
+	UnionBranch func(q string) string
 	// ReadTx are the options of the read transaction that reads a page
 	// of sessions and their timelines as one snapshot.
 	ReadTx *sql.TxOptions
@@ -124,10 +126,13 @@ func (r *rebinder) bind(q string) string {
 }
 
 // Rebind replaces each "?" of q outside quotes with $1, $2, ... in order.
-func Rebind(q string) string {
+func Rebind(q string) string { return rebindFrom(q, 0) }
+
+// rebindFrom replaces each "?" of q outside quotes with $n+1, $n+2, ...
+// in order.
+func rebindFrom(q string, n int) string {
 	var b strings.Builder
 	b.Grow(len(q) + 8)
-	n := 0
 	var quote byte
 	for i := 0; i < len(q); i++ {
 		c := q[i]

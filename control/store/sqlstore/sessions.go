@@ -229,7 +229,7 @@ func (s *Core) UnfinishedSessions(ctx context.Context, agent string) ([]api.Sess
 	return out, nil
 }
 
-// QuerySessions runs a query selecting SessionCols on the read pool and
+// QuerySessions runs a query selecting sessionCols on the read pool and
 // loads the timelines of its first keep rows (all when keep is 0) in one
 // more query, in the same read transaction (with the dialect's ReadTx
 // options) so that both see one snapshot.
