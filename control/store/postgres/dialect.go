@@ -44,7 +44,13 @@ var dialect = sqlstore.Dialect{
 	},
 	Shared:   true,
 	Greatest: `GREATEST`,
-	Text:     textIndex,
-	TryLock:  `SELECT pg_try_advisory_lock(?)`,
-	Unlock:   `SELECT pg_advisory_unlock(?)`,
+	Int64:    `BIGINT`,
+	// Every missing migration in one transaction holding an advisory
+	// lock ("onepam-m"): a node opening the database at once waits, then
+	// finds the schema current.
+	MigrationLock: `SELECT pg_advisory_xact_lock(8029466718993460589)`,
+	MigrateAtOnce: true,
+	Text:          textIndex,
+	TryLock:       `SELECT pg_try_advisory_lock(?)`,
+	Unlock:        `SELECT pg_advisory_unlock(?)`,
 }

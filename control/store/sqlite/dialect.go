@@ -9,7 +9,10 @@ import (
 
 // dialect is SQLite's for the shared store: ? placeholders, and no row
 // locks, since every write transaction begins IMMEDIATE on the one write
-// connection.
+// connection. For the same reason migrations need no lock statement: each
+// is applied in a transaction of its own, which re-reads the version
+// under the write lock, so two processes opening one file cannot both
+// apply it.
 var dialect = sqlstore.Dialect{
 	ReadTx: &sql.TxOptions{ReadOnly: true},
 	// A list query's branches name their index, and a branch with its
@@ -40,6 +43,7 @@ var dialect = sqlstore.Dialect{
 	},
 	IsUnique: isUnique,
 	Greatest: `MAX`,
+	Int64:    `INTEGER`,
 	Text:     textIndex,
 	HasPrefix: func(col, prefix string) (string, []any) {
 		return `substr(` + col + `, 1, length(?)) = ?`, []any{prefix, prefix}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/control/store/sqlstore"
 	"github.com/onepam/onepam/pkg/api"
 )
 
@@ -230,15 +231,8 @@ func openVersion(ctx context.Context, t *testing.T, path string, v int) *sql.DB 
 	db, err := sql.Open("sqlite", dsn(path, config{}.withDefaults(), false))
 	mustT(t, err)
 	db.SetMaxOpenConns(1)
-	_, err = db.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	mustT(t, err)
-	for {
-		applied, err := applyNext(ctx, db, ms[:v], v, time.Now)
-		mustT(t, err)
-		if !applied {
-			return db
-		}
-	}
+	mustT(t, sqlstore.Migrate(ctx, db, dialect, ms[:v], time.Now))
+	return db
 }
 
 // TestMigrateTextIndex: a database of an onepam from before the indexing

@@ -65,6 +65,15 @@ type Dialect struct {
 	// (PostgreSQL's advisory locks); "" where the database has none and
 	// the lock is the Core's own (one process).
 	TryLock, Unlock string
+	// Int64 is the type of a 64-bit integer column (INTEGER, BIGINT).
+	Int64 string
+	// MigrationLock is the statement each migration transaction runs
+	// first, to serialise the processes opening one database at once (""
+	// where beginning the transaction takes the write lock).
+	MigrationLock string
+	// MigrateAtOnce: Migrate applies every missing migration in one
+	// transaction, instead of one transaction per migration.
+	MigrateAtOnce bool
 	// Greatest is the function of the larger of two values (GREATEST,
 	// or SQLite's two-argument MAX).
 	Greatest string

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Migration is one numbered schema step of a store's embedded migrations.
@@ -66,3 +69,84 @@ func (e SchemaTooNewError) Error() string {
 }
 
 func (e SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
+
+// Migrate brings the database of db to the last of ms, recording each
+// version applied in schema_version, and refuses a database whose schema
+// is newer (an error wrapping ErrSchemaTooNew). Each transaction first
+// runs the dialect's MigrationLock, then re-reads the version, so that
+// processes opening one database at once apply each migration exactly
+// once; it applies the next migration, or with MigrateAtOnce all that
+// are missing. The migrations' own SQL is run as written.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now func() time.Time) error {
+	latest := LatestVersion(ms)
+	for {
+		done, err := migrateStep(ctx, db, d, ms, latest, now)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies, in one transaction, the next migration the
+// database lacks (all of them with MigrateAtOnce); done is true when
+// none is left.
+func migrateStep(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, latest int, now func() time.Time) (done bool, err error) {
+	bind := func(q string) string {
+		if d.Dollar {
+			return Rebind(q)
+		}
+		return q
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback()
+	if d.MigrationLock != "" {
+		if _, err := tx.ExecContext(ctx, d.MigrationLock); err != nil {
+			return false, fmt.Errorf("migration lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    INTEGER PRIMARY KEY,
+		applied_at `+d.Int64+` NOT NULL
+	)`); err != nil {
+		return false, fmt.Errorf("create schema_version: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	if current > latest {
+		return false, SchemaTooNewError{Have: current, Supported: latest}
+	}
+	todo := ms[current:]
+	if len(todo) > 1 && !d.MigrateAtOnce {
+		todo = todo[:1]
+	}
+	for _, m := range todo {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return false, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, bind(`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`),
+			m.Version, now().UnixNano()); err != nil {
+			return false, fmt.Errorf("migration %s: record version: %w", m.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		if len(todo) == 1 {
+			return false, fmt.Errorf("migration %s: commit: %w", todo[0].Name, err)
+		}
+		return false, fmt.Errorf("migrations: commit: %w", err)
+	}
+	return current+len(todo) == latest, nil
+}
+
+// SchemaVersion returns the database's current schema version.
+func (c *Core) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := c.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
