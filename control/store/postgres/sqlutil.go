@@ -8,16 +8,8 @@ import (
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
-// Values as the shared store stores them.
-var (
-	nanos         = sqlstore.Nanos
-	nullNanos     = sqlstore.NullNanos
-	fromNanos     = sqlstore.FromNanos
-	fromNullNanos = sqlstore.FromNullNanos
-	toJSON        = sqlstore.ToJSON
-	fromJSON      = sqlstore.FromJSON
-	affected      = sqlstore.Affected
-)
+// toJSON encodes a JSON column as the shared store stores it.
+var toJSON = sqlstore.ToJSON
 
 // isUnique reports whether err is a unique or primary key violation.
 func isUnique(err error) bool {

@@ -9,17 +9,8 @@ import (
 	"github.com/onepam/onepam/control/store/sqlstore"
 )
 
-// Values as the shared store stores them.
-var (
-	nanos         = sqlstore.Nanos
-	nullNanos     = sqlstore.NullNanos
-	fromNanos     = sqlstore.FromNanos
-	fromNullNanos = sqlstore.FromNullNanos
-	toJSON        = sqlstore.ToJSON
-	fromJSON      = sqlstore.FromJSON
-	affected      = sqlstore.Affected
-	placeholders  = sqlstore.Placeholders
-)
+// placeholders returns "?, ?, ..." with n marks.
+var placeholders = sqlstore.Placeholders
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
