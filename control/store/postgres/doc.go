@@ -5,6 +5,13 @@
 // offer the same methods beyond store.Store (passwords, recording
 // storage and retention, recording text indexing).
 //
+// The logic shared with the SQLite store is package sqlstore's (the
+// queries, the session list query, the recording text indexing steps and
+// search, the migration runner); this package keeps opening and its pool,
+// its migrations, its dialect ($n placeholders, = ANY, row and advisory
+// locks, upserts) and how recording text is kept: each line's words as a
+// tsvector built by words.go, searched as a phrase tsquery.
+//
 // The schema is created and upgraded by numbered migrations embedded in the
 // binary (migrations/NNNN_name.sql). Open applies the missing ones in one
 // transaction that first takes a transaction-level advisory lock, so
