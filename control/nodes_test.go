@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +14,8 @@ import (
 	"github.com/onepam/onepam/control/store/postgres/pgtest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/client"
+	"github.com/onepam/onepam/pkg/clocktest"
 )
-
-// testClock is a clock the test moves, shared by the nodes of a test.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // nodeTimeout is the nodes' heartbeat timeout in the tests, on the
 // test's clock; their heartbeats and sweeps tick every few milliseconds
@@ -42,7 +24,7 @@ const nodeTimeout = time.Minute
 
 // startClusterNode runs a control node named name on the database db
 // ("" for SQLite in dir) with the clock clk.
-func startClusterNode(t *testing.T, db, dir, name string, clk *testClock) *running {
+func startClusterNode(t *testing.T, db, dir, name string, clk *clocktest.Clock) *running {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -106,7 +88,7 @@ func wantAPIError(t *testing.T, err error, code api.ErrorCode, contains ...strin
 func TestControlNodes(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewDatabase(t)
-	clk := &testClock{now: time.Now().UTC()}
+	clk := clocktest.New(time.Now().UTC())
 	a := startClusterNode(t, db, "", "control-a", clk)
 	admin := a.client(t, a.FirstAdminToken())
 	startAgent(t, a, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
@@ -322,7 +304,7 @@ func wantPlace(t *testing.T, what string, online bool, id, name string, wantOnli
 // listings name the one node it is attached to.
 func TestSingleNodeListings(t *testing.T) {
 	ctx := context.Background()
-	clk := &testClock{now: time.Now().UTC()}
+	clk := clocktest.New(time.Now().UTC())
 	r := startClusterNode(t, "", "", "solo", clk)
 	admin := r.client(t, r.FirstAdminToken())
 	startAgent(t, r, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
@@ -379,7 +361,7 @@ func TestRestartAfterCrash(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, dir := tc.db(t), t.TempDir()
-			clk := &testClock{now: time.Now().UTC()}
+			clk := clocktest.New(time.Now().UTC())
 			// What the crashed control left, written by a node that stops
 			// at once (its own row removed), then the crashed node's row.
 			first := startClusterNode(t, db, dir, "first", clk)

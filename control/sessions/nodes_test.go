@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/control/store/sqlite"
 	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/pkg/clocktest"
 )
 
 // offlineGateway has no agent online.
@@ -22,34 +22,16 @@ func (offlineGateway) OpenStream(context.Context, string, api.StreamKind, any) (
 	return nil, errors.New("offline")
 }
 
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // nodeManager returns a manager of node "self" on a new SQLite store,
 // with a fake clock, that nobody runs (the test calls Sweep).
-func nodeManager(t *testing.T, shared bool) (*Manager, *sqlite.Store, *fakeClock) {
+func nodeManager(t *testing.T, shared bool) (*Manager, *sqlite.Store, *clocktest.Clock) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "onepam.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &fakeClock{now: time.Now().UTC()}
+	clk := clocktest.New(time.Now().UTC())
 	m, err := New(Config{Store: st, Gateway: offlineGateway{}, Logger: testLogger(t), Clock: clk.Now,
 		Node: Node{ID: "self", Name: "control-self", Shared: shared, Timeout: 30 * time.Second}})
 	if err != nil {
