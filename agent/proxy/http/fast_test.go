@@ -28,7 +28,6 @@ import (
 // request's path, and keeps every request head it got, each with what
 // it got of the body: its length and sha256, or where it was cut.
 type rawUpstream struct {
-	ln      net.Listener
 	addr    string
 	answers map[string]rawAnswer
 
@@ -42,30 +41,8 @@ type rawAnswer struct {
 }
 
 func newRawUpstream(t *testing.T, answers map[string]rawAnswer) *rawUpstream {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &rawUpstream{ln: ln, addr: ln.Addr().String(), answers: answers}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				u.serve(c)
-			}()
-		}
-	}()
+	u := &rawUpstream{answers: answers}
+	u.addr = proxytest.ServeTCP(t, u.serve)
 	return u
 }
 

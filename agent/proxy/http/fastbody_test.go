@@ -28,48 +28,34 @@ type countingUpstream struct {
 }
 
 func newCountingUpstream(t *testing.T) *countingUpstream {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	u := &countingUpstream{addr: ln.Addr().String(), cut: make(chan string, 10)}
-	go func() {
+	u := &countingUpstream{cut: make(chan string, 10)}
+	u.addr = proxytest.ServeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					h := sha256.New()
-					buf := make([]byte, 64<<10)
-					var n int64
-					for n < req.ContentLength {
-						k, err := req.Body.Read(buf)
-						h.Write(buf[:k])
-						n += int64(k)
-						u.received.Add(int64(k))
-						if err != nil {
-							break
-						}
-					}
-					if n < req.ContentLength {
-						u.cut <- fmt.Sprintf("%s %s: %d of %d bytes", req.Method, req.URL.Path, n, req.ContentLength)
-						return
-					}
-					answer := fmt.Sprintf("%d %x", n, h.Sum(nil))
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
+			h := sha256.New()
+			buf := make([]byte, 64<<10)
+			var n int64
+			for n < req.ContentLength {
+				k, err := req.Body.Read(buf)
+				h.Write(buf[:k])
+				n += int64(k)
+				u.received.Add(int64(k))
+				if err != nil {
+					break
 				}
-			}()
+			}
+			if n < req.ContentLength {
+				u.cut <- fmt.Sprintf("%s %s: %d of %d bytes", req.Method, req.URL.Path, n, req.ContentLength)
+				return
+			}
+			answer := fmt.Sprintf("%d %x", n, h.Sum(nil))
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-	}()
+	})
 	return u
 }
 
@@ -236,27 +222,13 @@ func TestPinnedStale(t *testing.T) {
 // Connection: close (the rest of the body is not read), and the entry
 // records it.
 func TestFastPathEarlyAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
-			}()
+	addr := proxytest.ServeTCP(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
-	r := newRigTo(t, ln.Addr().String(), &TargetConfig{}, &proxytest.Sink{})
+		io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
+	})
+	r := newRigTo(t, addr, &TargetConfig{}, &proxytest.Sink{})
 	conn, br := dialRig(t, r)
 	io.WriteString(conn, "POST /upload HTTP/1.1\r\nHost: app.local\r\nContent-Length: 104857600\r\n\r\n")
 	// The person sends until the proxy stops reading (it answered and

@@ -23,43 +23,30 @@ type heldUpstream struct {
 }
 
 func newHeldUpstream(t *testing.T) *heldUpstream {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &heldUpstream{addr: ln.Addr().String(), gotten: make(chan string, 10), ended: make(chan struct{}, 10), release: make(chan struct{})}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	u := &heldUpstream{gotten: make(chan string, 10), ended: make(chan struct{}, 10), release: make(chan struct{})}
+	u.addr = proxytest.ServeTCP(t, func(c net.Conn) {
+		defer func() {
+			c.Close()
+			u.ended <- struct{}{}
+		}()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer func() {
-					c.Close()
-					u.ended <- struct{}{}
-				}()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					u.gotten <- req.URL.Path
-					select {
-					case <-u.release:
-					case <-t.Context().Done():
-						return
-					}
-					body := "answer to " + req.URL.Path
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "+itoa(len(body))+"\r\n\r\n"+body); err != nil {
-						return
-					}
-				}
-			}()
+			u.gotten <- req.URL.Path
+			select {
+			case <-u.release:
+			case <-t.Context().Done():
+				return
+			}
+			body := "answer to " + req.URL.Path
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "+itoa(len(body))+"\r\n\r\n"+body); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	return u
 }
 
