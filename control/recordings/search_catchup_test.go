@@ -71,31 +71,7 @@ func (e *indexEnv) reopen(t *testing.T) {
 // gone (expired, deleted) but the session still says it is final.
 func (e *indexEnv) recording(t *testing.T, tag string, at time.Time, stored bool) string {
 	t.Helper()
-	ctx := context.Background()
-	id := store.IDAt(at)
-	if err := e.st.CreateSession(ctx, api.Session{ID: id, User: "alice", Type: api.TypeSSH, Status: api.StatusPending,
-		Resource: "web-1", CreatedAt: at, Recording: api.Recording{Format: api.FormatAsciicast}}); err != nil {
-		t.Fatal(err)
-	}
-	var rec bytes.Buffer
-	r, err := asciicast.NewRecorder(&rec, asciicast.Header{Width: 80, Height: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range tagLines(tag) {
-		r.Output(l.At, []byte(l.Text+"\r\n"))
-	}
-	r.Close()
-	if stored {
-		if _, err := e.dir.WriteAt(ctx, id, api.FormatAsciicast, 0, rec.Bytes(), true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.st.SetRecording(ctx, id, api.Recording{Format: api.FormatAsciicast, State: api.RecordingComplete,
-		Size: int64(rec.Len()), Available: stored}); err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return finalRecording(t, e.st, e.dir, tag, at, stored)
 }
 
 // tagLines are the lines of the recording tagged tag.

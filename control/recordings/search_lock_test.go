@@ -25,8 +25,10 @@ type lockedIndex interface {
 }
 
 // finalRecording creates in st a session whose final terminal recording
-// (stored in d) has the lines of tag.
-func finalRecording(t *testing.T, st store.Store, d *Dir, tag string, at time.Time) string {
+// has the lines of tag (recLines lines), stored in d; with stored false
+// the recording's data is gone (expired, deleted) but the session still
+// says it is final.
+func finalRecording(t *testing.T, st store.Store, d *Dir, tag string, at time.Time, stored bool) string {
 	t.Helper()
 	ctx := context.Background()
 	id := store.IDAt(at)
@@ -43,11 +45,13 @@ func finalRecording(t *testing.T, st store.Store, d *Dir, tag string, at time.Ti
 		r.Output(l.At, []byte(l.Text+"\r\n"))
 	}
 	r.Close()
-	if _, err := d.WriteAt(ctx, id, api.FormatAsciicast, 0, rec.Bytes(), true); err != nil {
-		t.Fatal(err)
+	if stored {
+		if _, err := d.WriteAt(ctx, id, api.FormatAsciicast, 0, rec.Bytes(), true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := st.SetRecording(ctx, id, api.Recording{Format: api.FormatAsciicast, State: api.RecordingComplete,
-		Size: int64(rec.Len()), Available: true}); err != nil {
+		Size: int64(rec.Len()), Available: stored}); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -93,7 +97,7 @@ func TestCatchUpOneNodeAtATime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := finalRecording(t, a, d, "rec", time.Now())
+			id := finalRecording(t, a, d, "rec", time.Now(), true)
 
 			indexer := func(st lockedIndex, o Opener, logs io.Writer) *Indexer {
 				ix, err := NewIndexer(IndexerConfig{Recordings: o, Index: st, CatchUpLock: st, Batch: testBatch,
