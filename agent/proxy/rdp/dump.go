@@ -52,6 +52,10 @@ type dumper struct {
 	start time.Time
 	err   error
 	fail  func(error)
+	// infoDone: the client's Client Info PDU went by (masked). Later
+	// client PDUs are dumped as read: a share control PDU has no
+	// security header, and its length can carry the SEC_INFO_PKT bit.
+	infoDone bool
 }
 
 // openDump creates dir/name; fail is told of the first write error.
@@ -74,11 +78,11 @@ func (d *dumper) pdu(dir byte, pdu []byte) {
 	if d == nil {
 		return
 	}
-	if dir == dumpFromClient {
-		pdu = maskClientInfo(pdu)
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if dir == dumpFromClient && !d.infoDone {
+		pdu, d.infoDone = maskClientInfo(pdu)
+	}
 	if d.err != nil {
 		return
 	}
@@ -104,30 +108,32 @@ func (d *dumper) close() error {
 }
 
 // maskClientInfo returns pdu with the password of a Client Info PDU
-// replaced by zeros of the same length (other PDUs unchanged).
-func maskClientInfo(pdu []byte) []byte {
+// replaced by zeros of the same length, and info true; other PDUs come
+// back unchanged. Only a client's PDUs before its Client Info PDU are to
+// be given to it (see dumper.infoDone).
+func maskClientInfo(pdu []byte) (out []byte, info bool) {
 	if len(pdu) < 8 || pdu[0] != 3 || pdu[5] != 0xF0 {
-		return pdu
+		return pdu, false
 	}
 	mcs, err := wire.X224Payload(pdu)
 	if err != nil {
-		return pdu
+		return pdu, false
 	}
 	d, err := wire.ParseDomainPDU(mcs)
 	if err != nil || d.Type != wire.MCSSendDataRequest || len(d.Data) < 2 || getU16(d.Data)&wire.SecInfoPkt == 0 {
-		return pdu
+		return pdu, false
 	}
 	ci, err := wire.ParseClientInfo(d.Data)
 	if err != nil {
 		// Not decodable: keep the security header, drop the rest.
-		return wire.AppendSendData(nil, false, d.Initiator, d.Channel, d.Data[:4])
+		return wire.AppendSendData(nil, false, d.Initiator, d.Channel, d.Data[:4]), true
 	}
 	n := len(ci.Password)
 	if ci.Flags&wire.InfoUnicode != 0 {
 		n = len(wire.UTF16(ci.Password)) / 2
 	}
 	ci.Password = strings.Repeat("\x00", n)
-	return wire.AppendSendData(nil, false, d.Initiator, d.Channel, ci.Append(nil))
+	return wire.AppendSendData(nil, false, d.Initiator, d.Channel, ci.Append(nil)), true
 }
 
 // dumpReader is a wire.Reader whose PDUs are also dumped.

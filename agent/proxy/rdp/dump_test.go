@@ -60,8 +60,8 @@ func TestMaskClientInfo(t *testing.T) {
 		{"ansi", clientInfoPDU(pw, false)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := maskClientInfo(tc.in)
-			if len(out) != len(tc.in) {
+			out, info := maskClientInfo(tc.in)
+			if !info || len(out) != len(tc.in) {
 				t.Fatalf("masked PDU of %d bytes, want %d", len(out), len(tc.in))
 			}
 			if bytes.Contains(out, wire.UTF16("hunter2")) || bytes.Contains(out, []byte("hunter2")) {
@@ -85,16 +85,42 @@ func TestMaskClientInfo(t *testing.T) {
 	}
 	t.Run("other PDUs unchanged", func(t *testing.T) {
 		for _, b := range [][]byte{other, {0x00, 0x05, 1, 2, 3}, wire.AppendChannelJoinConfirm(nil, 0, 1007, 1004)} {
-			if got := maskClientInfo(b); !bytes.Equal(got, b) {
-				t.Fatalf("%x became %x", b, got)
+			if got, info := maskClientInfo(b); info || !bytes.Equal(got, b) {
+				t.Fatalf("%x became %x (info %v)", b, got, info)
 			}
 		}
 	})
 	t.Run("an undecodable info PDU keeps its header only", func(t *testing.T) {
 		bad := wire.AppendSendData(nil, false, 1007, 1003, append([]byte{0x40, 0, 0, 0}, []byte("hunter2 and more")...))
-		out := maskClientInfo(bad)
-		if bytes.Contains(out, []byte("hunter2")) {
-			t.Fatalf("%x", out)
+		out, info := maskClientInfo(bad)
+		if !info || bytes.Contains(out, []byte("hunter2")) {
+			t.Fatalf("%x (info %v)", out, info)
+		}
+	})
+	// After the Client Info PDU, a share control PDU whose length has
+	// the SEC_INFO_PKT bit (0x40: 64 bytes here) is dumped as read.
+	t.Run("later look-alikes dumped as read", func(t *testing.T) {
+		dir := t.TempDir()
+		d, err := openDump(dir, "c.rdpdump", func(err error) { t.Error(err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		share := make([]byte, 64)
+		binary.LittleEndian.PutUint16(share, 64)
+		binary.LittleEndian.PutUint16(share[2:], 0x17)
+		later := wire.AppendSendData(nil, false, 1007, 1003, share)
+		d.pdu(dumpFromClient, clientInfoPDU(pw, true))
+		d.pdu(dumpFromClient, later)
+		if err := d.close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "c.rdpdump"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := readDump(t, b)
+		if len(recs) != 2 || !bytes.Equal(recs[1].pdu, later) || bytes.Contains(b, wire.UTF16("hunter2")) {
+			t.Fatalf("dump records %+v", recs)
 		}
 	})
 }
@@ -138,7 +164,7 @@ func TestDebugDump(t *testing.T) {
 		}
 	}
 	recs := readDump(t, b)
-	var fromClient, fromServer, fastPath, info int
+	var fromClient, fromServer, fastPath, info, dataRequests int
 	var last time.Duration
 	for i, r := range recs {
 		if r.at < last {
@@ -157,13 +183,20 @@ func TestDebugDump(t *testing.T) {
 					t.Fatalf("the first dumped PDU is not the client's MCS Connect-Initial: %v", err)
 				}
 			}
-			if mcs, err := wire.X224Payload(r.pdu); err == nil {
+			// With TLS security the client's first Send Data Request is
+			// its Client Info PDU; later ones (share control PDUs, no
+			// security header) can pass for one when their length has
+			// the SEC_INFO_PKT bit, so only the first is read as one.
+			if mcs, err := wire.X224Payload(r.pdu); err == nil && dataRequests == 0 {
 				if d, err := wire.ParseDomainPDU(mcs); err == nil && d.Type == wire.MCSSendDataRequest {
-					if ci, err := wire.ParseClientInfo(d.Data); err == nil {
-						info++
-						if ci.Password != string(make([]rune, len([]rune(ci.Password)))) || len(ci.Password) == 0 {
-							t.Fatalf("the dumped Client Info password is %q, want zeros of its length", ci.Password)
-						}
+					dataRequests++
+					ci, err := wire.ParseClientInfo(d.Data)
+					if err != nil {
+						t.Fatalf("the client's first Send Data Request is not its Client Info PDU: %v", err)
+					}
+					info++
+					if ci.Password != string(make([]rune, len([]rune(ci.Password)))) || len(ci.Password) == 0 {
+						t.Fatalf("the dumped Client Info password is %q, want zeros of its length", ci.Password)
 					}
 				}
 			}
