@@ -154,6 +154,10 @@ type ControlNode struct {
 	Name        string // the advertised name (default: the host name)
 	StartedAt   time.Time
 	HeartbeatAt time.Time // the node's own clock at its last heartbeat
+	// URL is where the other nodes reach the node's API
+	// (--advertise-url), to forward a person's request to it; "" for a
+	// row written by a node from before the URL was kept.
+	URL string
 }
 
 // Label names a node in messages: "name (id)", or the id when the name

@@ -12,10 +12,11 @@ import (
 	"github.com/onepam/onepam/control/store"
 )
 
-// The control nodes (migration control_nodes): one row per running control
-// process, its heartbeat, and the node of each agent.
+// The control nodes (migration control_nodes, and node_url for the URL):
+// one row per running control process, its heartbeat and the URL other
+// nodes reach its API at, and the node of each agent.
 
-const nodeCols = `id, name, started_at, heartbeat_at`
+const nodeCols = `id, name, started_at, heartbeat_at, url`
 
 // RegisterNode inserts a node's row, or replaces the row of its id (a
 // node restarted with the same --node-id).
@@ -29,9 +30,9 @@ func (s *Core) RegisterNode(ctx context.Context, n store.ControlNode) error {
 	if n.HeartbeatAt.IsZero() {
 		n.HeartbeatAt = n.StartedAt
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO control_nodes (`+nodeCols+`) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-		n.ID, n.Name, Nanos(n.StartedAt), Nanos(n.HeartbeatAt))
+	_, err := s.write.ExecContext(ctx, `INSERT INTO control_nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, url = excluded.url`,
+		n.ID, n.Name, Nanos(n.StartedAt), Nanos(n.HeartbeatAt), n.URL)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", n.ID, err)
 	}
@@ -137,7 +138,7 @@ func scanNode(r rowScanner) (store.ControlNode, error) {
 		n                  store.ControlNode
 		started, heartbeat int64
 	)
-	if err := r.Scan(&n.ID, &n.Name, &started, &heartbeat); err != nil {
+	if err := r.Scan(&n.ID, &n.Name, &started, &heartbeat, &n.URL); err != nil {
 		return store.ControlNode{}, err
 	}
 	n.StartedAt = FromNanos(started)

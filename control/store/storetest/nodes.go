@@ -11,13 +11,13 @@ import (
 func testNodes(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("register-heartbeat-remove", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
-		a := store.ControlNode{ID: "node-a", Name: "control-1", StartedAt: base}
+		a := store.ControlNode{ID: "node-a", Name: "control-1", StartedAt: base, URL: "https://control-1:7443"}
 		b := store.ControlNode{ID: "node-b", Name: "control-2", StartedAt: base.Add(time.Second), HeartbeatAt: base.Add(2 * time.Second)}
 		must(t, s.RegisterNode(ctx, a), "register a")
 		must(t, s.RegisterNode(ctx, b), "register b")
 		got, err := s.GetNode(ctx, "node-a")
 		must(t, err, "get a")
-		if got.ID != a.ID || got.Name != a.Name {
+		if got.ID != a.ID || got.Name != a.Name || got.URL != a.URL {
 			t.Fatalf("get a: %+v", got)
 		}
 		sameTime(t, got.StartedAt, base, "started_at")
@@ -27,7 +27,7 @@ func testNodes(t *testing.T, open func(t *testing.T) store.Store) {
 		must(t, s.NodeHeartbeat(ctx, "node-a", beat), "heartbeat")
 		list, err := s.ListNodes(ctx)
 		must(t, err, "list")
-		if len(list) != 2 || list[0].ID != "node-a" || list[1].ID != "node-b" {
+		if len(list) != 2 || list[0].ID != "node-a" || list[1].ID != "node-b" || list[0].URL != a.URL || list[1].URL != "" {
 			t.Fatalf("list: %+v", list)
 		}
 		sameTime(t, list[0].HeartbeatAt, beat, "heartbeat_at")
@@ -35,11 +35,11 @@ func testNodes(t *testing.T, open func(t *testing.T) store.Store) {
 
 		// The same id registered again (a restart with --node-id)
 		// replaces the row.
-		again := store.ControlNode{ID: "node-a", Name: "control-1b", StartedAt: base.Add(time.Hour)}
+		again := store.ControlNode{ID: "node-a", Name: "control-1b", StartedAt: base.Add(time.Hour), URL: "https://control-1b:7443"}
 		must(t, s.RegisterNode(ctx, again), "register a again")
 		got, err = s.GetNode(ctx, "node-a")
 		must(t, err, "get a again")
-		if got.Name != "control-1b" {
+		if got.Name != "control-1b" || got.URL != again.URL {
 			t.Fatalf("re-registered: %+v", got)
 		}
 		sameTime(t, got.HeartbeatAt, again.StartedAt, "heartbeat_at after re-registering")

@@ -1,0 +1,5 @@
+-- The URL at which the other control nodes reach a node's API
+-- (--advertise-url), so that a node forwards a person's request to the
+-- node holding the agent or session. '' for a row written before this
+-- migration (such a node is not forwarded to).
+ALTER TABLE control_nodes ADD COLUMN url TEXT NOT NULL DEFAULT '';
