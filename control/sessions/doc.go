@@ -28,7 +28,8 @@
 // (Run), and removes it at a clean end (Leave). Sessions record the node;
 // the sweep (RecoverInterrupted at start, then every SweepInterval) fails
 // only the sessions no live node carries, and ends here the sessions that
-// another node ended (a kill through it). Create and Attach answer
-// api.CodeOtherNode when the agent, or the session, is held by another
-// live node.
+// another node ended (a kill through it). Create and Attach answer an
+// *OtherNodeError (api.CodeOtherNode) when the agent, or the session, is
+// held by another live node, which control's API forwards the request
+// to; Carrier names the node a kill is forwarded to.
 package sessions

@@ -18,10 +18,10 @@ import (
 // killed, cut off from the database) or whose row is gone, and rows from
 // before nodes were recorded — at start (RecoverInterrupted) and every
 // SweepInterval (Sweep), so the survivors clean up after a node that died.
-// The sessions of live nodes are left alone. Control does not route
-// between nodes: a session is carried by the node its agent is attached
-// to, and a person who reaches another node is told which one
-// (api.CodeOtherNode).
+// The sessions of live nodes are left alone. A session is carried by the
+// node its agent is attached to: a request that needs another live node
+// fails with an *OtherNodeError naming it (api.CodeOtherNode), which
+// control's API forwards to that node's URL (Node.URL) when it can.
 
 // Node says which control node a Manager runs on.
 type Node struct {
@@ -30,6 +30,9 @@ type Node struct {
 	// Name is the node's advertised name, given in errors and logs
 	// (default: the ID).
 	Name string
+	// URL is where the other nodes reach this node's API, kept in its
+	// row so that they forward requests to it ("": not forwarded to).
+	URL string
 	// Shared: other nodes may use the database at once (PostgreSQL).
 	// When false (SQLite), one control process uses the database at a
 	// time, so every session this manager does not run was left by a
@@ -84,7 +87,7 @@ func (m *Manager) NodeID() string { return m.cfg.Node.ID }
 func (m *Manager) Join(ctx context.Context) error {
 	now := m.now()
 	n := m.cfg.Node
-	if err := m.cfg.Store.RegisterNode(ctx, store.ControlNode{ID: n.ID, Name: n.Name, StartedAt: now, HeartbeatAt: now}); err != nil {
+	if err := m.cfg.Store.RegisterNode(ctx, store.ControlNode{ID: n.ID, Name: n.Name, URL: n.URL, StartedAt: now, HeartbeatAt: now}); err != nil {
 		return fmt.Errorf("register control node %s: %w", n.Label(), err)
 	}
 	m.cfg.Logger.Info("control node registered", "node_id", n.ID, "node", n.Name)
@@ -255,21 +258,66 @@ func (m *Manager) endedElsewhere(ctx context.Context, l *live) {
 	_, _ = m.end(l, t, message, &s)
 }
 
+// OtherNodeError is the answer to a request that needs another live
+// control node: the agent of the resource is attached to it, or it
+// carries the session. Its *api.Error (other_node) names the node;
+// control's API forwards the request to Node.URL instead when it can,
+// and answers Reason otherwise.
+type OtherNodeError struct {
+	Node store.ControlNode // the live node that holds the agent or session
+	Err  *api.Error        // other_node, naming it
+}
+
+func (e *OtherNodeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the *api.Error.
+func (e *OtherNodeError) Unwrap() error { return e.Err }
+
+// Reason is the other_node error with why the request was not forwarded.
+func (e *OtherNodeError) Reason(why string) *api.Error {
+	return api.Errorf(api.CodeOtherNode, "%s (not forwarded: %s)", e.Err.Message, why)
+}
+
 // elsewhere returns the error for a request that needs node (the node an
 // agent is attached to, or that carries a session) when that is another
-// node: api.CodeOtherNode naming it when it is live, nil otherwise (no
+// node: an *OtherNodeError naming it when it is live, nil otherwise (no
 // node, this node, or a node that stopped). what says what node holds:
 // "agent X ... is attached to" or "session X is carried by".
 func (m *Manager) elsewhere(ctx context.Context, node, what, prep string) error {
-	if node == "" || node == m.cfg.Node.ID {
+	n, ok := m.liveOther(ctx, node)
+	if !ok {
 		return nil
+	}
+	return &OtherNodeError{Node: n, Err: api.Errorf(api.CodeOtherNode, "%s control node %s, not %s this one (%s): connect through that node",
+		what, n.Label(), prep, m.cfg.Node.Label())}
+}
+
+// liveOther returns the row of node when it is another node than this
+// one and live.
+func (m *Manager) liveOther(ctx context.Context, node string) (store.ControlNode, bool) {
+	if node == "" || node == m.cfg.Node.ID {
+		return store.ControlNode{}, false
 	}
 	n, err := m.cfg.Store.GetNode(ctx, node)
 	if err != nil || !m.nodeLive(n, m.now()) {
-		return nil
+		return store.ControlNode{}, false
 	}
-	return api.Errorf(api.CodeOtherNode, "%s control node %s, not %s this one (%s): connect through that node (control nodes do not route sessions to each other)",
-		what, n.Label(), prep, m.cfg.Node.Label())
+	return n, true
+}
+
+// Carrier returns the live control node, other than this one, that
+// carries unfinished session id, when this node does not run it: a kill
+// is best sent there, so that the session ends at once rather than at
+// that node's next sweep.
+func (m *Manager) Carrier(ctx context.Context, id string) (store.ControlNode, bool) {
+	if m.get(id) != nil {
+		return store.ControlNode{}, false
+	}
+	s, err := m.cfg.Store.GetSession(ctx, id)
+	if err != nil || s.Status.Terminal() {
+		return store.ControlNode{}, false
+	}
+	return m.liveOther(ctx, s.NodeID)
 }
 
 // agentElsewhere is elsewhere for the agent of res, which is not

@@ -147,7 +147,7 @@ func TestAgentOnOtherNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.RegisterNode(ctx, store.ControlNode{ID: "node-b", Name: "control-b", StartedAt: clk.Now()}); err != nil {
+	if err := st.RegisterNode(ctx, store.ControlNode{ID: "node-b", Name: "control-b", URL: "https://control-b:7443", StartedAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -172,8 +172,56 @@ func TestAgentOnOtherNode(t *testing.T) {
 			clk.Add(step.advance)
 			_, err := m.Create(ctx, alice, api.CreateSessionRequest{Resource: "echo"}, "")
 			wantCode(t, err, step.code, step.contains)
-			if step.code == api.CodeOtherNode && api.CodeOtherNode.HTTPStatus() != 421 {
-				t.Fatalf("other_node is HTTP %d, want 421", api.CodeOtherNode.HTTPStatus())
+			if step.code == api.CodeOtherNode {
+				if api.CodeOtherNode.HTTPStatus() != 421 {
+					t.Fatalf("other_node is HTTP %d, want 421", api.CodeOtherNode.HTTPStatus())
+				}
+				// The API forwards to the node's URL: the error carries it.
+				var oe *OtherNodeError
+				if !errors.As(err, &oe) || oe.Node.ID != "node-b" || oe.Node.URL != "https://control-b:7443" {
+					t.Fatalf("error %#v does not carry node-b and its URL", err)
+				}
+			}
+		})
+	}
+}
+
+// TestCarrier checks which node a kill of a session this node does not
+// run is sent to: the session's node while it is live and the session
+// unfinished, none otherwise.
+func TestCarrier(t *testing.T) {
+	ctx := t.Context()
+	m, st, clk := nodeManager(t, true)
+	if err := st.RegisterNode(ctx, store.ControlNode{ID: "node-b", Name: "control-b", URL: "https://control-b:7443", StartedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	onB := leftSession(t, st, "node-b", clk.Now())
+	ended := leftSession(t, st, "node-b", clk.Now())
+	if _, err := st.Transition(ctx, ended, store.Transition{To: api.StatusCompleted, At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	own := leftSession(t, st, "self", clk.Now())
+	cases := []struct {
+		name    string
+		id      string
+		advance time.Duration
+		want    string // the node, "" for none
+	}{
+		{"unfinished on a live node", onB, 0, "node-b"},
+		{"ended", ended, 0, ""},
+		{"this node's", own, 0, ""},
+		{"unknown", store.NewID(), 0, ""},
+		{"on a node that stopped", onB, time.Minute, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.Add(tc.advance)
+			n, ok := m.Carrier(ctx, tc.id)
+			if ok != (tc.want != "") || n.ID != tc.want {
+				t.Fatalf("carrier %q (%v), want %q", n.ID, ok, tc.want)
+			}
+			if ok && n.URL != "https://control-b:7443" {
+				t.Fatalf("carrier's URL %q", n.URL)
 			}
 		})
 	}
