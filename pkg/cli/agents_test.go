@@ -47,25 +47,12 @@ func fixtureResources() []api.Resource {
 }
 
 func TestAgentsResourcesListGolden(t *testing.T) {
-	cases := []struct {
-		name   string
-		args   []string
-		golden string
-	}{
+	runGolden(t, []goldenCase{
 		{"agents table", []string{"agents", "ls"}, "agents_ls.table.golden"},
 		{"agents json", []string{"agents", "ls", "-o", "json"}, "agents_ls.json.golden"},
 		{"resources table", []string{"resources", "ls"}, "resources_ls.table.golden"},
 		{"resources json", []string{"resources", "ls", "-o", "json"}, "resources_ls.json.golden"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEnv(t)
-			if code := e.run(t, tc.args...); code != 0 {
-				t.Fatalf("exit %d: %s", code, e.errOut)
-			}
-			golden(t, tc.golden, e.out.String())
-		})
-	}
+	})
 }
 
 // TestAgentsResourcesListJSONShape checks that -o json carries every

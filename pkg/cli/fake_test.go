@@ -209,6 +209,28 @@ func (e *testEnv) run(t *testing.T, args ...string) int {
 	return Run(context.Background(), e.factory(), args)
 }
 
+// goldenCase is a command line whose standard output is testdata/golden.
+type goldenCase struct {
+	name   string
+	args   []string
+	golden string
+}
+
+// runGolden runs each case on a fresh test environment: exit 0, and the
+// output equal to its golden file.
+func runGolden(t *testing.T, cases []goldenCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			if code := e.run(t, tc.args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, e.errOut)
+			}
+			golden(t, tc.golden, e.out.String())
+		})
+	}
+}
+
 // golden compares got with testdata/name, rewriting it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()

@@ -10,27 +10,14 @@ import (
 )
 
 func TestSessionsListGolden(t *testing.T) {
-	cases := []struct {
-		name   string
-		args   []string
-		golden string
-	}{
+	runGolden(t, []goldenCase{
 		{"table", []string{"sessions", "ls"}, "sessions_ls.table.golden"},
 		{"json", []string{"sessions", "ls", "-o", "json"}, "sessions_ls.json.golden"},
 		{"show", []string{"sessions", "show", "0197a000-0000-7000-8000-000000000003"}, "sessions_show.golden"},
 		{"show json", []string{"sessions", "show", "0197a000-0000-7000-8000-000000000003", "-o", "json"}, "sessions_show.json.golden"},
 		{"replay", []string{"sessions", "replay", "0197a000-0000-7000-8000-000000000003"}, "sessions_replay.golden"},
 		{"replay json", []string{"sessions", "replay", "0197a000-0000-7000-8000-000000000003", "-o", "json"}, "sessions_replay.json.golden"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEnv(t)
-			if code := e.run(t, tc.args...); code != 0 {
-				t.Fatalf("exit %d: %s", code, e.errOut)
-			}
-			golden(t, tc.golden, e.out.String())
-		})
-	}
+	})
 }
 
 func TestSessionsListJSONShape(t *testing.T) {
