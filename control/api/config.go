@@ -48,6 +48,7 @@ type Sessions interface {
 	Attach(ctx context.Context, p auth.Principal, id, channel, clientAddr string) (*sessions.Attachment, error)
 	AttachMux(ctx context.Context, p auth.Principal, id, clientAddr string) (*sessions.MuxAttachment, error)
 	Kill(ctx context.Context, p auth.Principal, id, reason, clientIP string) (api.Session, error)
+	Carrier(ctx context.Context, id string) (store.ControlNode, bool)
 	Overlay(s *api.Session)
 	Subscribe() (<-chan sessions.Event, func())
 }
@@ -87,6 +88,11 @@ type Config struct {
 	// Node is the control node serving the API: the agent and resource
 	// listings name it for the agents connected here.
 	Node Node
+	// Forward, when set, sends a request that another control node must
+	// serve (its agent or session is there: session create, connect,
+	// kill, watch) to that node; nil answers other_node instead (and a
+	// kill ends the session through the database).
+	Forward Forwarder
 }
 
 // Node describes the control node the API runs on. Agents attached to

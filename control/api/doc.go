@@ -32,5 +32,15 @@
 //
 // Every administrative action (users, tokens, policy, agents, kill,
 // recording reads) writes an audit event with the actor, target, outcome
-// and client IP (the TCP peer's address; proxy headers are not trusted).
+// and client IP (the TCP peer's address; proxy headers are not trusted,
+// but a request forwarded by another control node comes with the person's
+// address, which control sets before the API sees it).
+//
+// A request that another control node must serve — create for a
+// resource whose agent is attached there, connect, kill or watch of a
+// session it carries — is forwarded to it (Config.Forward, forward.go)
+// once, marked with HeaderForwardedBy; when that node cannot be reached
+// or advertises no URL, create and connect answer other_node with the
+// reason, a kill ends the session through the database and a watch is
+// served here.
 package api

@@ -11,6 +11,11 @@ import (
 )
 
 func (h *handler) createSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := readBody(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	var req api.CreateSessionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		h.writeError(w, r, err)
@@ -18,7 +23,8 @@ func (h *handler) createSession(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	s, err := h.cfg.Sessions.Create(r.Context(), p, req, clientIP(r))
 	if err != nil {
-		h.writeError(w, r, err)
+		// The agent is attached to another node: that node creates it.
+		h.answerOrForward(w, r, err, body)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s)
@@ -121,19 +127,33 @@ func (h *handler) getSession(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (h *handler) killSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := readBody(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	var req api.KillSessionRequest
-	if r.ContentLength != 0 {
+	if len(body) != 0 {
 		if err := decodeJSON(w, r, &req); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 	}
-	s, err := h.cfg.Sessions.Kill(r.Context(), p, r.PathValue("id"), req.Reason, clientIP(r))
-	if err != nil {
-		h.writeError(w, r, err)
+	kill := func() {
+		s, err := h.cfg.Sessions.Kill(r.Context(), p, r.PathValue("id"), req.Reason, clientIP(r))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s)
+	}
+	// A session another live node carries is killed there, so that it
+	// ends at once; when that node cannot be reached the kill writes the
+	// row here, and that node ends the session at its next sweep.
+	if h.forwardToCarrier(w, r, p, auth.SessionsKill, body, func(string) { kill() }) {
 		return
 	}
-	writeJSON(w, http.StatusOK, s)
+	kill()
 }
 
 func (h *handler) connect(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -147,7 +167,8 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	a, err := h.cfg.Sessions.Attach(r.Context(), p, r.PathValue("id"), r.URL.Query().Get("channel"), r.RemoteAddr)
 	if err != nil {
-		h.writeError(w, r, err)
+		// Another node carries the session: the connection goes there.
+		h.answerOrForward(w, r, err, nil)
 		return
 	}
 	if err := a.Upgrade(w); err != nil {
@@ -160,7 +181,7 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request, p auth.Princip
 func (h *handler) connectMux(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	x, err := h.cfg.Sessions.AttachMux(r.Context(), p, r.PathValue("id"), r.RemoteAddr)
 	if err != nil {
-		h.writeError(w, r, err)
+		h.answerOrForward(w, r, err, nil)
 		return
 	}
 	if err := x.Upgrade(w); err != nil {

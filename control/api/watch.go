@@ -27,8 +27,19 @@ const HeaderRecordingFormat = "X-Onepam-Recording-Format"
 // followed by the events recorded from now on. The answer ends when the
 // recording is final or the session ended (plus a short grace for the
 // agent's last chunk); the client then reads the session to say how it
-// ended.
+// ended. A running session carried by another live control node is
+// watched there (its agent uploads the recording to that node, whose
+// memory holds the live chunks and the session's end); when that node
+// cannot be reached it is watched here from storage.
 func (h *handler) watchSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if h.forwardToCarrier(w, r, p, auth.SessionsReplay, nil, func(string) { h.watchHere(w, r, p) }) {
+		return
+	}
+	h.watchHere(w, r, p)
+}
+
+// watchHere serves watchSession on this node.
+func (h *handler) watchHere(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	live := false
 	switch v := r.URL.Query().Get("live"); v {
 	case "", "0", "false":

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/onepam/onepam/control/auth"
+	"github.com/onepam/onepam/control/sessions"
+	"github.com/onepam/onepam/control/store"
+	"github.com/onepam/onepam/pkg/api"
+)
+
+// HeaderForwardedBy is set on a request one control node forwards to
+// another, to the forwarding node's id. A request that carries it is
+// never forwarded again: the node that gets it answers other_node (or,
+// for a kill, ends the session through the database) instead.
+const HeaderForwardedBy = "X-OnePAM-Forwarded-By"
+
+// Forwarder sends a person's request to another control node: the one
+// that holds the agent of the resource asked for, or carries the session.
+type Forwarder interface {
+	// Forward serves r by sending it to node's URL, the person's
+	// Authorization and other headers kept, HeaderForwardedBy and
+	// X-Forwarded-For added, upgrades passed through. When node cannot
+	// be reached it calls fail with why, before anything was written to
+	// w, and fail answers.
+	Forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, fail func(why string))
+}
+
+// forward sends r to node when this node forwards requests and r was
+// not forwarded already; otherwise, or when node cannot be reached, it
+// calls fail with why. body is r's body as read by the handler (nil for
+// none).
+func (h *handler) forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, body []byte, fail func(why string)) {
+	switch {
+	case h.cfg.Forward == nil:
+		fail("this control node does not forward requests")
+		return
+	case r.Header.Get(HeaderForwardedBy) != "":
+		fail(fmt.Sprintf("the request was forwarded here by control node %s, and a forwarded request is not forwarded again", r.Header.Get(HeaderForwardedBy)))
+		return
+	case node.URL == "":
+		fail(fmt.Sprintf("control node %s advertises no URL (it runs a version without --advertise-url)", node.Label()))
+		return
+	}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	h.cfg.Logger.Debug("forwarding a request to the control node that holds it", "request_id", requestID(r.Context()),
+		"method", r.Method, "path", r.URL.Path, "to_node", node.ID, "url", node.URL)
+	h.cfg.Forward.Forward(w, r, node, func(why string) {
+		h.cfg.Logger.Warn("could not forward a request to another control node", "request_id", requestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "to_node", node.ID, "url", node.URL, "reason", why)
+		fail(why)
+	})
+}
+
+// answerOrForward answers err, unless it is an *sessions.OtherNodeError:
+// that request is forwarded to the node that holds the agent or session,
+// or answered other_node with why it was not.
+func (h *handler) answerOrForward(w http.ResponseWriter, r *http.Request, err error, body []byte) {
+	var oe *sessions.OtherNodeError
+	if !errors.As(err, &oe) {
+		h.writeError(w, r, err)
+		return
+	}
+	h.forward(w, r, oe.Node, body, func(why string) { h.writeError(w, r, oe.Reason(why)) })
+}
+
+// forwardToCarrier forwards r to the live control node that carries
+// unfinished session {id} when this node does not run it, for p allowed
+// action on it, and reports whether it did; otherwise (or when that node
+// cannot be reached) the caller serves r here. Allowed only: a denial is
+// answered here, without a hop.
+func (h *handler) forwardToCarrier(w http.ResponseWriter, r *http.Request, p auth.Principal, action auth.Action, body []byte, local func(why string)) bool {
+	if h.cfg.Forward == nil || auth.ScopeOf(p.Role, action) == auth.ScopeNone {
+		return false
+	}
+	node, ok := h.cfg.Sessions.Carrier(r.Context(), r.PathValue("id"))
+	if !ok {
+		return false
+	}
+	h.forward(w, r, node, body, local)
+	return true
+}
+
+// readBody reads r's body (at most maxBody bytes) and puts it back for
+// decodeJSON, returning it to forward.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, api.Errorf(api.CodeInvalid, "request body larger than %d bytes", maxBody)
+		}
+		return nil, api.Errorf(api.CodeInvalid, "read request body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
