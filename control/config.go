@@ -1,10 +1,12 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -72,6 +74,18 @@ type Config struct {
 	// attached to this node are sent to it by that name. Default: the
 	// host name.
 	NodeName string
+	// AdvertiseURL is where the other control nodes reach this node's
+	// API (https://HOST[:PORT]), kept in its row: a node that gets a
+	// person's request for a session this node holds forwards it there.
+	// Default https://<NodeName>:<API port> when the server certificate
+	// names NodeName (the host name does), else the first PublicNames
+	// entry; set by New once the API listens.
+	AdvertiseURL string
+	// ForwardDial dials the other nodes' advertised addresses when
+	// forwarding requests (default a net.Dialer; tests). ForwardTransport,
+	// when set, replaces the whole transport (TLS included).
+	ForwardDial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	ForwardTransport http.RoundTripper
 	// NodeHeartbeat is how often the node refreshes its row. Default 5 s.
 	NodeHeartbeat time.Duration
 	// NodeTimeout is how old a node's heartbeat may get before the other
@@ -142,6 +156,13 @@ func (c Config) withDefaults() (Config, error) {
 		} else {
 			c.NodeName = c.NodeID
 		}
+	}
+	if c.AdvertiseURL != "" {
+		u, err := checkAdvertiseURL(c.AdvertiseURL)
+		if err != nil {
+			return c, fmt.Errorf("control: --advertise-url %q: %w", c.AdvertiseURL, err)
+		}
+		c.AdvertiseURL = u
 	}
 	if c.NodeHeartbeat <= 0 {
 		c.NodeHeartbeat = sessions.DefaultHeartbeatInterval

@@ -19,8 +19,10 @@
 // and active sessions no live node carries: a previous run's
 // ("interrupted: control restarted") and those of nodes that stopped
 // without their shutdown ("interrupted: control node NAME (ID) stopped");
-// the sessions of other live nodes are left alone. Nodes do not route
-// sessions to each other: a request that needs an agent attached to (or a
-// session carried by) another live node gets api.CodeOtherNode naming it
-// (docs/ARCHITECTURE.md, "Several control nodes").
+// the sessions of other live nodes are left alone. A request that needs
+// an agent attached to (or a session carried by) another live node is
+// forwarded to that node's advertised URL (Config.AdvertiseURL, in its
+// row; forward.go: session create, connect, kill, watch), once; when it
+// cannot be, create and connect get api.CodeOtherNode naming the node
+// and the reason (docs/ARCHITECTURE.md, "Several control nodes").
 package control

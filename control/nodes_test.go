@@ -3,7 +3,9 @@ package control
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,16 +28,32 @@ const nodeTimeout = time.Minute
 // ("" for SQLite in dir) with the clock clk.
 func startClusterNode(t *testing.T, db, dir, name string, clk *clocktest.Clock) *running {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
+	return runClusterNode(t, Config{DataDir: dir, Store: db, NodeName: name}, clk)
+}
+
+// runClusterNode runs a control node of cfg, its unset test settings
+// filled in: loopback listeners, fast heartbeats and sweeps on clk.
+func runClusterNode(t *testing.T, cfg Config, clk *clocktest.Clock) *running {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
 	}
-	s, err := New(context.Background(), Config{
-		DataDir: dir, Store: db, Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0", Logger: testLogger().With("test_node", name),
-		ShutdownGrace: 200 * time.Millisecond, Clock: clk.Now, NodeName: name,
-		NodeHeartbeat: 5 * time.Millisecond, NodeSweep: 5 * time.Millisecond, NodeTimeout: nodeTimeout,
-	})
+	cfg.Listen, cfg.AgentListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Logger = testLogger().With("test_node", cfg.NodeName)
+	cfg.ShutdownGrace, cfg.Clock, cfg.NodeTimeout = 200*time.Millisecond, clk.Now, nodeTimeout
+	cfg.NodeHeartbeat = 5 * time.Millisecond
+	if cfg.NodeSweep == 0 {
+		cfg.NodeSweep = 5 * time.Millisecond
+	}
+	if cfg.ForwardDial == nil {
+		// The nodes' default URLs name them (control-a): no name lookup.
+		cfg.ForwardDial = func(_ context.Context, _, addr string) (net.Conn, error) {
+			return nil, fmt.Errorf("test: %s not reachable", addr)
+		}
+	}
+	s, err := New(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("New %s: %v", name, err)
+		t.Fatalf("New %s: %v", cfg.NodeName, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{Server: s, cancel: cancel, done: make(chan error, 1)}
@@ -80,9 +98,11 @@ func wantAPIError(t *testing.T, err error, code api.ErrorCode, contains ...strin
 }
 
 // TestControlNodes runs two control nodes on one PostgreSQL database: a
-// session carried by node A survives node B's start and B's sweeps; B
-// sends a person whose agent is attached to A to A (other_node); a kill
-// through B ends the session on A; once A stops without its shutdown
+// session carried by node A survives node B's start and B's sweeps; B,
+// which cannot reach A (TestForwarding has nodes that can), sends a
+// person whose agent is attached to A to A (other_node, with why it did
+// not forward); a kill through B ends the session in the database and
+// A ends it at its next sweep; once A stops without its shutdown
 // (its heartbeat stops), B fails A's sessions ("interrupted: control
 // node A stopped") and takes A's agent for offline.
 func TestControlNodes(t *testing.T) {
@@ -160,7 +180,8 @@ func TestControlNodes(t *testing.T) {
 			{"create a session on B for A's agent", func() error {
 				_, err := adminB.CreateSession(ctx, api.CreateSessionRequest{Resource: "echo"})
 				return err
-			}, []string{`agent "a1" serving resource "echo" is attached to control node control-a (` + a.NodeID() + `)`, "not to this one (control-b (" + b.NodeID() + "))"}},
+			}, []string{`agent "a1" serving resource "echo" is attached to control node control-a (` + a.NodeID() + `)`, "not to this one (control-b (" + b.NodeID() + "))",
+				"not forwarded: control node control-a (" + a.NodeID() + ") could not be reached at https://control-a:", "not reachable"}},
 			{"connect through B to a session of A", func() error {
 				c, err := adminB.Connect(ctx, kept.ID, api.ChannelData)
 				if err == nil {
@@ -426,6 +447,14 @@ func TestNodeSettings(t *testing.T) {
 				t.Errorf("%q %q", c.NodeID, c.NodeName)
 			}
 		}},
+		{"advertise url", Config{AdvertiseURL: "https://c1.example.com:7443/"}, "", func(t *testing.T, c Config) {
+			if c.AdvertiseURL != "https://c1.example.com:7443" {
+				t.Errorf("advertise url %q", c.AdvertiseURL)
+			}
+		}},
+		{"advertise url not https", Config{AdvertiseURL: "http://c1:7443"}, "--advertise-url", nil},
+		{"advertise url with a path", Config{AdvertiseURL: "https://c1:7443/api"}, "--advertise-url", nil},
+		{"advertise url without a host", Config{AdvertiseURL: "https://:7443"}, "--advertise-url", nil},
 		{"bad id", Config{NodeID: "a b"}, "--node-id", nil},
 		{"long id", Config{NodeID: strings.Repeat("x", 65)}, "--node-id", nil},
 		{"timeout below two heartbeats", Config{NodeHeartbeat: 10 * time.Second, NodeTimeout: 15 * time.Second}, "at least twice", nil},
@@ -444,6 +473,29 @@ func TestNodeSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, c)
+		})
+	}
+}
+
+// TestDefaultAdvertiseURL: the node name when the server certificate
+// names it, else the first public name.
+func TestDefaultAdvertiseURL(t *testing.T) {
+	leaf := &x509.Certificate{DNSNames: []string{"localhost", "host-1", "lb.example.com"}, IPAddresses: []net.IP{net.ParseIP("::1")}}
+	cases := []struct {
+		name, node string
+		public     []string
+		want       string
+	}{
+		{"node name in the certificate", "host-1", []string{"lb.example.com"}, "https://host-1:7443"},
+		{"node name not in it", "control-1", []string{"lb.example.com", "other"}, "https://lb.example.com:7443"},
+		{"no public name", "control-1", nil, "https://control-1:7443"},
+		{"an IPv6 public name", "control-1", []string{"::1"}, "https://[::1]:7443"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := defaultAdvertiseURL(Config{NodeName: tc.node, PublicNames: tc.public}, leaf, 7443); got != tc.want {
+				t.Fatalf("%q, want %q", got, tc.want)
+			}
 		})
 	}
 }

@@ -59,10 +59,11 @@ type Server struct {
 }
 
 // New prepares a server: data directory, CA and server certificate,
-// database, recordings directory, first admin (first start only), the
-// control node's row (Config.NodeID), recovery of the sessions no live
-// node carries (a previous run's, a stopped node's), and the two
-// listeners. Call Serve soon after: it keeps the node's row alive.
+// database, recordings directory, the two listeners, first admin (first
+// start only), the control node's row (Config.NodeID, with its
+// AdvertiseURL) and recovery of the sessions no live node carries (a
+// previous run's, a stopped node's). Call Serve soon after: it keeps the
+// node's row alive.
 func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
@@ -94,6 +95,26 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The listeners come before the node's row: its URL has the API's
+	// port.
+	if s.apiLn == nil {
+		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen for the API on %s: %w", cfg.Listen, err)
+		}
+	}
+	if s.agentLn == nil {
+		if s.agentLn, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+			return nil, fmt.Errorf("listen for agents on %s: %w", cfg.AgentListen, err)
+		}
+	}
+	if cfg.AdvertiseURL == "" {
+		port := 0
+		if a, ok := s.apiLn.Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+		cfg.AdvertiseURL = defaultAdvertiseURL(cfg, s.cert.Leaf, port)
+		s.cfg.AdvertiseURL = cfg.AdvertiseURL
+	}
 	s.metrics = metrics.New(cfg.Clock)
 	s.tokens = auth.NewTokens(s.store, cfg.Clock, cfg.Logger)
 
@@ -120,7 +141,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.sessions, err = sessions.New(sessions.Config{
 		Store: s.store, Gateway: s.gw, Metrics: s.metrics, Logger: cfg.Logger.With("component", "sessions"),
 		Clock: cfg.Clock, PendingTimeout: cfg.PendingTimeout,
-		Node: sessions.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(),
+		Node: sessions.Node{ID: cfg.NodeID, Name: cfg.NodeName, URL: cfg.AdvertiseURL, Shared: s.store.Shared(),
 			HeartbeatInterval: cfg.NodeHeartbeat, Timeout: cfg.NodeTimeout, SweepInterval: cfg.NodeSweep},
 	})
 	if err != nil {
@@ -148,7 +169,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
 		Live: live, RecordingAdmin: admin,
-		Node: controlapi.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(), Timeout: cfg.NodeTimeout},
+		Node:    controlapi.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(), Timeout: cfg.NodeTimeout},
+		Forward: newForwarder(cfg, s.ca, s.cert),
 	})
 	if err != nil {
 		return nil, err
@@ -169,17 +191,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.handler = s.apps.Wrap(web.Handler(web.Config{API: s.consoles.Wrap(apiHandler), Auth: s.tokens, Logger: cfg.Logger.With("component", "web"), Audit: s.store.AddAudit, Clock: cfg.Clock}))
+	// A request forwarded by another control node carries the person's
+	// address: trusted once that node's certificate checked.
+	s.handler = trustForwarded(s.handler, s.ca, cfg.Clock, cfg.Logger.With("component", "forward"))
 
-	if s.apiLn == nil {
-		if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, fmt.Errorf("listen for the API on %s: %w", cfg.Listen, err)
-		}
-	}
-	if s.agentLn == nil {
-		if s.agentLn, err = net.Listen("tcp", cfg.AgentListen); err != nil {
-			return nil, fmt.Errorf("listen for agents on %s: %w", cfg.AgentListen, err)
-		}
-	}
 	return s, nil
 }
 
@@ -217,6 +232,9 @@ func (s *Server) NodeID() string { return s.cfg.NodeID }
 
 // NodeName is this control node's advertised name.
 func (s *Server) NodeName() string { return s.cfg.NodeName }
+
+// AdvertiseURL is where the other control nodes reach this node's API.
+func (s *Server) AdvertiseURL() string { return s.cfg.AdvertiseURL }
 
 // APIAddr is the address the API listens on.
 func (s *Server) APIAddr() net.Addr { return s.apiLn.Addr() }
@@ -283,6 +301,12 @@ func (s *Server) tlsConfig() *tls.Config {
 			return s.ca.SignServerName(host, s.cert.PrivateKey.(crypto.Signer), s.cfg.Clock())
 		}),
 		NextProtos: []string{"http/1.1"},
+		// Another control node forwarding a person's request presents its
+		// server certificate (issued by this CA): asked for, never
+		// required, checked by trustForwarded. Naming the CA keeps
+		// browsers from offering other certificates.
+		ClientAuth: tls.RequestClientCert,
+		ClientCAs:  s.ca.Pool(),
 	}
 }
 
@@ -333,7 +357,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.indexer.Run(bg) // indexes what a previous run left unindexed
 	}()
 	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version,
-		"node", s.cfg.NodeName)
+		"node", s.cfg.NodeName, "advertise_url", s.cfg.AdvertiseURL)
 
 	var serveErr error
 	select {
