@@ -51,6 +51,9 @@ type ControlServeOptions struct {
 	// a PostgreSQL database ("": a new UUIDv7 per start, the host name).
 	NodeID   string
 	NodeName string
+	// AdvertiseURL is where the other nodes reach this node's API ("":
+	// https://<node name or first public name>:<API port>).
+	AdvertiseURL string
 }
 
 // NewCmdControlServe returns `onepam control serve`.
@@ -68,10 +71,10 @@ Settings come from flags, else ONEPAM_* environment variables
 (ONEPAM_DATA_DIR, ONEPAM_STORE, ONEPAM_LISTEN, ONEPAM_AGENT_LISTEN,
 ONEPAM_PUBLIC_NAME as a comma list, ONEPAM_APPS_DOMAIN,
 ONEPAM_APP_IDLE_TIMEOUT, ONEPAM_NODE_ID, ONEPAM_NODE_NAME,
-ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML file of --config (keys
-data_dir, store, listen, agent_listen, public_names, apps_domain,
-app_idle_timeout, node_id, node_name, log_format, log_level), else the
-defaults. SIGINT or SIGTERM shut it down gracefully.
+ONEPAM_ADVERTISE_URL, ONEPAM_LOG_FORMAT, ONEPAM_LOG_LEVEL), else the YAML
+file of --config (keys data_dir, store, listen, agent_listen,
+public_names, apps_domain, app_idle_timeout, node_id, node_name,
+advertise_url, log_format, log_level), else the defaults. SIGINT or SIGTERM shut it down gracefully.
 
 The database is SQLite, embedded in the data directory, unless --store
 names a PostgreSQL database
@@ -80,8 +83,11 @@ control servers (nodes) may share; its schema is created or upgraded at
 start. Each node has an id (--node-id, default a new one at each start)
 and an advertised name (--node-name, default the host name): sessions
 record the node that carries them, a node fails the sessions of a node
-that stopped without its shutdown, and a person whose agent is attached
-to another node is told to connect through that node by its name.
+that stopped without its shutdown, and a person's request for a session
+whose agent is attached to another node is forwarded to that node at the
+URL it advertises (--advertise-url, default https://<node name or first
+public name>:<API port>; nodes that forward to each other share the CA).
+A node that cannot reach it names that node instead (exit code 6).
 
 HTTP resources are published at https://NAME.<apps domain>:PORT on the API
 listener (default apps domain localhost: browsers resolve *.localhost to
@@ -113,6 +119,7 @@ https://<apps domain>:PORT, and the server certificate names both.`,
 	fl.Duration("app-idle-timeout", 15*time.Minute, "end an app session after this long without requests")
 	fl.String("node-id", "", "this control node's id among the nodes sharing a PostgreSQL database (default: a new UUIDv7 at each start)")
 	fl.String("node-name", "", "the name this control node advertises to people sent to it (default: the host name)")
+	fl.String("advertise-url", "", "https://HOST[:PORT] at which the other control nodes reach this node's API (default: https://<node name or first public name>:<API port>)")
 	fl.String("log-format", "json", "log format: json or text")
 	fl.String("log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&configFile, "config", "", "YAML settings file")
@@ -131,6 +138,7 @@ var serveSettings = map[string]string{
 	"app_idle_timeout": "app-idle-timeout",
 	"node_id":          "node-id",
 	"node_name":        "node-name",
+	"advertise_url":    "advertise-url",
 	"log_format":       "log-format",
 	"log_level":        "log-level",
 }
@@ -147,7 +155,7 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := serveSettings[k]; !ok && recordingSettings[k] == "" {
-				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, store, listen, agent_listen, public_names, apps_domain, app_idle_timeout, node_id, node_name, log_format, log_level)", configFile, k)
+				return cmdutil.FlagErrorf("%s: unknown setting %q (known: data_dir, store, listen, agent_listen, public_names, apps_domain, app_idle_timeout, node_id, node_name, advertise_url, log_format, log_level)", configFile, k)
 			}
 		}
 	}
@@ -161,6 +169,7 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 		"app_idle_timeout": "ONEPAM_APP_IDLE_TIMEOUT",
 		"node_id":          "ONEPAM_NODE_ID",
 		"node_name":        "ONEPAM_NODE_NAME",
+		"advertise_url":    "ONEPAM_ADVERTISE_URL",
 		"log_format":       "ONEPAM_LOG_FORMAT",
 		"log_level":        "ONEPAM_LOG_LEVEL",
 	}
@@ -194,6 +203,7 @@ func loadServeSettings(fl *pflag.FlagSet, configFile string, getenv func(string)
 	}
 	opts.NodeID = v.GetString("node_id")
 	opts.NodeName = v.GetString("node_name")
+	opts.AdvertiseURL = v.GetString("advertise_url")
 	opts.LogFormat = v.GetString("log_format")
 	opts.LogLevel = v.GetString("log_level")
 	if opts.LogFormat != "json" && opts.LogFormat != "text" {
@@ -240,6 +250,7 @@ func runControlServe(ctx context.Context, opts *ControlServeOptions) error {
 		AppIdleTimeout: opts.AppIdleTimeout,
 		NodeID:         opts.NodeID,
 		NodeName:       opts.NodeName,
+		AdvertiseURL:   opts.AdvertiseURL,
 		Logger:         logger,
 		Version:        opts.Version,
 

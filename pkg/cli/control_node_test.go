@@ -8,21 +8,25 @@ import (
 
 func TestServeNodeSettings(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "control.yaml")
-	if err := os.WriteFile(file, []byte("node_id: file-id\nnode_name: file.example.com\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("node_id: file-id\nnode_name: file.example.com\nadvertise_url: https://file.example.com:7443\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		name     string
-		args     []string
-		env      map[string]string
-		id, host string
+		name          string
+		args          []string
+		env           map[string]string
+		id, host, url string
 	}{
-		{"defaults: control picks them", nil, nil, "", ""},
-		{"flags", []string{"--node-id", "control-1", "--node-name", "c1.example.com"}, nil, "control-1", "c1.example.com"},
-		{"env", nil, map[string]string{"ONEPAM_NODE_ID": "env-id", "ONEPAM_NODE_NAME": "env.example.com"}, "env-id", "env.example.com"},
-		{"file", []string{"--config", file}, nil, "file-id", "file.example.com"},
-		{"env over file", []string{"--config", file}, map[string]string{"ONEPAM_NODE_ID": "env-id"}, "env-id", "file.example.com"},
-		{"flag over env", []string{"--node-name", "flag.example.com"}, map[string]string{"ONEPAM_NODE_NAME": "env.example.com"}, "", "flag.example.com"},
+		{"defaults: control picks them", nil, nil, "", "", ""},
+		{"flags", []string{"--node-id", "control-1", "--node-name", "c1.example.com", "--advertise-url", "https://c1.example.com:7443"}, nil,
+			"control-1", "c1.example.com", "https://c1.example.com:7443"},
+		{"env", nil, map[string]string{"ONEPAM_NODE_ID": "env-id", "ONEPAM_NODE_NAME": "env.example.com", "ONEPAM_ADVERTISE_URL": "https://10.0.0.7:7443"},
+			"env-id", "env.example.com", "https://10.0.0.7:7443"},
+		{"file", []string{"--config", file}, nil, "file-id", "file.example.com", "https://file.example.com:7443"},
+		{"env over file", []string{"--config", file}, map[string]string{"ONEPAM_NODE_ID": "env-id", "ONEPAM_ADVERTISE_URL": "https://env:1"},
+			"env-id", "file.example.com", "https://env:1"},
+		{"flag over env", []string{"--node-name", "flag.example.com", "--advertise-url", "https://flag:2"},
+			map[string]string{"ONEPAM_NODE_NAME": "env.example.com", "ONEPAM_ADVERTISE_URL": "https://env:1"}, "", "flag.example.com", "https://flag:2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -30,8 +34,8 @@ func TestServeNodeSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.NodeID != tc.id || got.NodeName != tc.host {
-				t.Fatalf("node %q %q, want %q %q", got.NodeID, got.NodeName, tc.id, tc.host)
+			if got.NodeID != tc.id || got.NodeName != tc.host || got.AdvertiseURL != tc.url {
+				t.Fatalf("node %q %q %q, want %q %q %q", got.NodeID, got.NodeName, got.AdvertiseURL, tc.id, tc.host, tc.url)
 			}
 		})
 	}
