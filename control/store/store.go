@@ -146,6 +146,33 @@ type Store interface {
 	// DetachAgent clears an agent's node if it is still node (an agent
 	// that moved to another node meanwhile stays there).
 	DetachAgent(ctx context.Context, agentID, node string) error
+
+	// Web console sessions (logins.go), by the SHA-256 of the cookie.
+	CreateWebSession(ctx context.Context, ws WebSession) error // ErrConflict on a taken key
+	GetWebSession(ctx context.Context, key []byte) (WebSession, error)
+	// TouchWebSession records a use: last_used_at and idle_expires_at
+	// move forward (never back). A missing row is not an error.
+	TouchWebSession(ctx context.Context, key []byte, at, idleExpiresAt time.Time) error
+	// DeleteWebSession ends a web session and the app logins made from
+	// it; a missing row is not an error.
+	DeleteWebSession(ctx context.Context, key []byte) error
+	// DeleteExpiredWebSessions deletes the web sessions ended at now
+	// (idle or absolute expiry) and returns how many.
+	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// Published apps' logins and launch codes, by the SHA-256 of their
+	// secret.
+	CreateAppLogin(ctx context.Context, l AppLogin) error // ErrConflict on a taken key
+	GetAppLogin(ctx context.Context, key []byte) (AppLogin, error)
+	DeleteAppLogin(ctx context.Context, key []byte) error // a missing row is not an error
+	CreateAppCode(ctx context.Context, c AppCode) error   // ErrConflict on a taken hash
+	// TakeAppCode deletes the code and returns it, atomically: of
+	// concurrent takers one gets it, the others ErrNotFound (as for an
+	// unknown code). An expired code is deleted too and ErrNotFound.
+	TakeAppCode(ctx context.Context, hash []byte, now time.Time) (AppCode, error)
+	// DeleteExpiredAppLogins deletes the app logins and codes expired at
+	// now and returns how many.
+	DeleteExpiredAppLogins(ctx context.Context, now time.Time) (int64, error)
 }
 
 // ControlNode is the row of a running control process.

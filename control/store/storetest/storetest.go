@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"file-events", testFileEvents},
 		{"search", testSearch},
 		{"nodes", testNodes},
+		{"web-sessions", testWebSessions},
+		{"app-logins", testAppLogins},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, open) })
