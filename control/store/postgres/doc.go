@@ -33,5 +33,8 @@
 // (migration 2) with their heartbeat; sessions and agents record their
 // node. The search index catch-up runs on one node at a time under
 // pg_try_advisory_lock, held on a connection of its own until released
-// (or until the node's connection dies).
+// (or until the node's connection dies). Notify and Listen (notify.go)
+// carry the nodes' session events to each other (NOTIFY on one channel,
+// LISTEN on a pool connection kept for it, closed when it fails), so that
+// every node's live session list shows every node's sessions.
 package postgres
