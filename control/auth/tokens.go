@@ -31,6 +31,7 @@ type TokenStore interface {
 	CreateToken(ctx context.Context, t api.Token, hash []byte) error
 	TokenByHash(ctx context.Context, hash []byte) (api.Token, api.User, error)
 	TouchToken(ctx context.Context, id string, at time.Time) error
+	WebSessionStore
 }
 
 // Tokens creates and checks API tokens.
@@ -42,7 +43,7 @@ type Tokens struct {
 	mu      sync.Mutex
 	touched map[string]time.Time // token id → last written use
 
-	web webSessions // logged-in browsers (websession.go)
+	web webSessions // cached web session rows (websession.go)
 }
 
 // NewTokens returns a token service. clock and logger may be nil.

@@ -36,25 +36,7 @@ func (t *Tokens) LoginPassword(ctx context.Context, user, password string) (WebS
 	if err != nil {
 		return WebSession{}, fmt.Errorf("check password: %w", err)
 	}
-	id, err := randomString()
-	if err != nil {
-		return WebSession{}, err
-	}
-	csrf, err := randomString()
-	if err != nil {
-		return WebSession{}, err
-	}
-	ws := &WebSession{ID: id, CSRF: csrf, Principal: Principal{User: u.Name, Role: u.Role}, lastSeen: t.clock(), password: true}
-	t.web.mu.Lock()
-	defer t.web.mu.Unlock()
-	if t.web.m == nil {
-		t.web.m = map[string]*WebSession{}
-	}
-	if len(t.web.m) >= maxWebSessions {
-		t.evictLocked()
-	}
-	t.web.m[id] = ws
-	return *ws, nil
+	return t.openWebSession(ctx, Principal{User: u.Name, Role: u.Role}, "", nil, nil)
 }
 
 // passwordPrincipal re-reads the user of a password web session.
