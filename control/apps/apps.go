@@ -17,8 +17,7 @@ type Apps struct {
 	launch *http.ServeMux // routes on the control host
 
 	mu     sync.Mutex
-	codes  map[string]*grant    // launch code → grant
-	logins map[string]*appLogin // app cookie value → login
+	logins map[string]*appLogin // SHA-256 of the app cookie → login (a cache of the store's rows, with their sessions)
 	closed bool
 
 	stop chan struct{}
@@ -32,7 +31,7 @@ func New(cfg Config) (*Apps, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Apps{cfg: cfg, launch: http.NewServeMux(), codes: map[string]*grant{}, logins: map[string]*appLogin{}, stop: make(chan struct{})}
+	a := &Apps{cfg: cfg, launch: http.NewServeMux(), logins: map[string]*appLogin{}, stop: make(chan struct{})}
 	a.launch.HandleFunc("POST /v1/apps/{name}/launch", a.launchApp)
 	a.wg.Add(1)
 	go a.sweepLoop()
@@ -81,7 +80,8 @@ func (a *Apps) Close() {
 
 func (a *Apps) now() time.Time { return a.cfg.Clock() }
 
-// sweepLoop ends idle sessions and drops expired codes and logins.
+// sweepLoop ends idle sessions, deletes expired codes and logins from the
+// store and drops expired or unused logins from the table.
 func (a *Apps) sweepLoop() {
 	defer a.wg.Done()
 	every := min(max(a.cfg.IdleTimeout/4, 10*time.Millisecond), 30*time.Second)
@@ -100,17 +100,23 @@ func (a *Apps) sweepLoop() {
 // sweep runs one pass of sweepLoop at the clock's now.
 func (a *Apps) sweep() {
 	now := a.now()
-	a.mu.Lock()
-	for c, g := range a.codes {
-		if !now.Before(g.expires) {
-			delete(a.codes, c)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if _, err := a.cfg.Store.DeleteExpiredAppLogins(ctx, now.UTC()); err != nil {
+		a.cfg.Logger.Warn("delete expired app logins and codes", "err", err)
 	}
+	cancel()
+	a.mu.Lock()
 	var expired, all []*appLogin
 	for id, l := range a.logins {
 		if !now.Before(l.expires) {
 			delete(a.logins, id)
 			expired = append(expired, l)
+			continue
+		}
+		if now.Sub(l.fetched) >= loginCacheTTL && l.current() == nil {
+			// Not used here lately and no session running: the row
+			// in the store is the login; read it again when used.
+			delete(a.logins, id)
 			continue
 		}
 		all = append(all, l)

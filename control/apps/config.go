@@ -25,11 +25,21 @@ type Store interface {
 	GetResource(ctx context.Context, name string) (store.ResourceRecord, error)
 	ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error)
 	AddAudit(ctx context.Context, e api.AuditEvent) error
+	// Logins and launch codes, kept in the database so that every
+	// control node accepts them and a restart keeps them.
+	CreateAppLogin(ctx context.Context, l store.AppLogin) error
+	GetAppLogin(ctx context.Context, key []byte) (store.AppLogin, error)
+	DeleteAppLogin(ctx context.Context, key []byte) error
+	CreateAppCode(ctx context.Context, c store.AppCode) error
+	TakeAppCode(ctx context.Context, hash []byte, now time.Time) (store.AppCode, error)
+	DeleteExpiredAppLogins(ctx context.Context, now time.Time) (int64, error)
 }
 
-// Auth resolves the console's web sessions (*auth.Tokens).
+// Auth resolves the console's web sessions (*auth.Tokens): by the cookie
+// at launch, by its Key (what an app login keeps) afterwards.
 type Auth interface {
 	WebSession(ctx context.Context, id string) (auth.WebSession, error)
+	WebSessionByKey(ctx context.Context, key []byte) (auth.WebSession, error)
 }
 
 // Config configures the published apps. Sessions, Store and Auth are
@@ -67,9 +77,12 @@ const (
 	stateTTL = 10 * time.Minute
 	// connectTimeout bounds creating and attaching a session.
 	connectTimeout = 30 * time.Second
-	// maxCodes and maxLogins bound the in-memory tables (only logged-in
-	// people add to them); beyond, the oldest entries are dropped.
-	maxCodes  = 10_000
+	// loginCacheTTL is how long a node trusts an app login it read from
+	// the store: a logout on another node ends the login here within it.
+	loginCacheTTL = 5 * time.Second
+	// maxLogins bounds the table of the logins this node serves (a cache
+	// of the store's, with their running sessions); beyond, the one that
+	// expires first is dropped (and its session ended).
 	maxLogins = 100_000
 )
 

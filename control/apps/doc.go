@@ -34,6 +34,14 @@
 // ends the app login too: the next request gets a "session terminated"
 // page and must log in again, which starts a new session.
 //
-// Logins, codes and sessions live in memory: a control restart logs every
-// app out (like the console's web sessions).
+// Logins and codes are kept in the store (named by the SHA-256 of the
+// cookie or code, never the secret itself), so every control node sharing
+// the database accepts them and a restart keeps them: a launch code issued
+// by one node is exchanged on any node, once (taken from the store
+// atomically). Each node keeps the logins it serves in a table with their
+// running sessions, and trusts a row it read for a few seconds
+// (loginCacheTTL): a logout on another node ends the login here within
+// that bound. Expired rows are deleted by the sweeper. Sessions stay with
+// the node that runs them: a request reaching another node starts a
+// session there.
 package apps

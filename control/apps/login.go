@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -37,12 +38,6 @@ type LaunchResponse struct {
 	// URL is https://NAME.<apps domain>[:port]/_onepam/callback?code=CODE;
 	// the code is one-time and lives one minute.
 	URL string `json:"url"`
-}
-
-// grant is what a launch code stands for.
-type grant struct {
-	app, state, webSession, user string
-	expires                      time.Time
 }
 
 // randomToken returns 32 random bytes in base64url (43 characters).
@@ -93,12 +88,11 @@ func (a *Apps) launchApp(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, err)
 		return
 	}
-	a.mu.Lock()
-	if len(a.codes) >= maxCodes {
-		a.dropOldestCodeLocked()
+	c := store.AppCode{Hash: auth.HashSecret(code), App: name, State: req.State, WebSessionKey: ws.Key, User: ws.Principal.User, ExpiresAt: a.now().UTC().Add(codeTTL)}
+	if err := a.cfg.Store.CreateAppCode(r.Context(), c); err != nil {
+		writeJSONError(w, fmt.Errorf("store the launch code: %w", err))
+		return
 	}
-	a.codes[code] = &grant{app: name, state: req.State, webSession: ws.ID, user: ws.Principal.User, expires: a.now().Add(codeTTL)}
-	a.mu.Unlock()
 	_, port := splitHost(r.Host)
 	u := url.URL{Scheme: "https", Host: withPort(name+"."+a.cfg.Domain, port), Path: callbackPath, RawQuery: url.Values{"code": {code}}.Encode()}
 	w.Header().Set("Content-Type", "application/json")
@@ -123,16 +117,6 @@ func (a *Apps) checkPublished(r *http.Request, name string) error {
 		return api.Errorf(api.CodeNotFound, "resource %q is a %s resource: only http resources are published as apps", name, res.Type)
 	}
 	return nil
-}
-
-func (a *Apps) dropOldestCodeLocked() {
-	var oldest string
-	for c, g := range a.codes {
-		if oldest == "" || g.expires.Before(a.codes[oldest].expires) {
-			oldest = c
-		}
-	}
-	delete(a.codes, oldest)
 }
 
 func (a *Apps) stateCookie() string { return a.cfg.CookieName + "_state" }
@@ -218,15 +202,23 @@ func (a *Apps) callback(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	code := r.URL.Query().Get("code")
-	a.mu.Lock()
-	g := a.codes[code]
-	delete(a.codes, code)
-	a.mu.Unlock()
-	if g == nil || !a.now().Before(g.expires) {
+	if !validToken(code) {
 		bad("unknown, already used or expired")
 		return
 	}
-	if g.app != name {
+	// Taken from the store at once: the code is used once, whatever the
+	// node the browser reaches.
+	g, err := a.cfg.Store.TakeAppCode(r.Context(), auth.HashSecret(code), a.now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		bad("unknown, already used or expired")
+		return
+	}
+	if err != nil {
+		a.cfg.Logger.Error("take app launch code", "app", name, "err", err)
+		a.page(w, http.StatusInternalServerError, pageData{Title: "Error", Message: "internal error: " + err.Error()})
+		return
+	}
+	if g.App != name {
 		bad("for another app")
 		return
 	}
@@ -236,7 +228,7 @@ func (a *Apps) callback(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	nonce, back, ok := parseState(ck.Value)
-	if !ok || subtle.ConstantTimeCompare([]byte(nonce), []byte(g.state)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(nonce), []byte(g.State)) != 1 {
 		bad("not for this browser (its state does not match)")
 		return
 	}
@@ -245,17 +237,20 @@ func (a *Apps) callback(w http.ResponseWriter, r *http.Request, name string) {
 		a.page(w, http.StatusInternalServerError, pageData{Title: "Error", Message: err.Error()})
 		return
 	}
-	l := &appLogin{a: a, id: id, app: name, webSession: g.webSession, user: g.user, expires: a.now().Add(a.cfg.LoginTTL)}
-	a.mu.Lock()
-	if len(a.logins) >= maxLogins {
-		a.dropOldestLoginLocked()
+	now := a.now().UTC()
+	row := store.AppLogin{Key: auth.HashSecret(id), App: name, WebSessionKey: g.WebSessionKey, User: g.User, CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginTTL)}
+	if err := a.cfg.Store.CreateAppLogin(r.Context(), row); err != nil {
+		a.cfg.Logger.Error("store app login", "app", name, "err", err)
+		a.page(w, http.StatusInternalServerError, pageData{Title: "Error", Message: "internal error: " + err.Error()})
+		return
 	}
-	a.logins[id] = l
+	a.mu.Lock()
+	a.keepLoginLocked(row, now)
 	a.mu.Unlock()
 	setCookie(w, a.stateCookie(), "", -1)
 	setCookie(w, a.cfg.CookieName, id, int(a.cfg.LoginTTL/time.Second))
-	a.audit(r.Context(), r, g.user, "app.login", name, api.OutcomeSuccess, "", nil)
-	a.cfg.Logger.Info("app login", "app", name, "user", g.user)
+	a.audit(r.Context(), r, g.User, "app.login", name, api.OutcomeSuccess, "", nil)
+	a.cfg.Logger.Info("app login", "app", name, "user", g.User)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
@@ -268,31 +263,85 @@ func (a *Apps) dropOldestLoginLocked() {
 		}
 	}
 	if oldest != nil {
-		delete(a.logins, oldest.id)
+		delete(a.logins, oldest.key)
 		go oldest.endSession()
 	}
 }
 
-// loginOf returns the login of r's app cookie for app name, or nil.
-func (a *Apps) loginOf(r *http.Request, name string) *appLogin {
-	ck, err := r.Cookie(a.cfg.CookieName)
-	if err != nil {
-		return nil
+// keepLoginLocked returns the table's login of row, adding it (read or
+// written at now) when the table has none.
+func (a *Apps) keepLoginLocked(row store.AppLogin, now time.Time) *appLogin {
+	k := string(row.Key)
+	if l := a.logins[k]; l != nil {
+		l.fetched = now
+		return l
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.logins[ck.Value]
-	if l == nil || l.app != name || !a.now().Before(l.expires) {
-		return nil
+	if len(a.logins) >= maxLogins {
+		a.dropOldestLoginLocked()
 	}
+	l := &appLogin{a: a, key: k, app: row.App, webSessionKey: row.WebSessionKey, user: row.User, expires: row.ExpiresAt, fetched: now}
+	a.logins[k] = l
 	return l
 }
 
-// forget removes a login from the table and ends its session.
-func (a *Apps) forget(l *appLogin) {
+// loginOf returns the login of r's app cookie for app name, or nil. The
+// table's copy serves for loginCacheTTL after it was read; then the store
+// is asked again, so a logout on another node ends the login here within
+// that bound. A login whose session an administrator killed stays in the
+// table (its row is gone) until its terminated page is shown.
+func (a *Apps) loginOf(r *http.Request, name string) (*appLogin, error) {
+	ck, err := r.Cookie(a.cfg.CookieName)
+	if err != nil || !validToken(ck.Value) {
+		return nil, nil
+	}
+	key := auth.HashSecret(ck.Value)
+	now := a.now()
+	valid := func(l *appLogin) *appLogin {
+		if l == nil || l.app != name || !now.Before(l.expires) {
+			return nil
+		}
+		return l
+	}
 	a.mu.Lock()
-	delete(a.logins, l.id)
+	l := a.logins[string(key)]
+	if l != nil && (now.Sub(l.fetched) < loginCacheTTL && !now.Before(l.fetched) || l.terminatedMessage() != "") {
+		a.mu.Unlock()
+		return valid(l), nil
+	}
 	a.mu.Unlock()
+	row, err := a.cfg.Store.GetAppLogin(r.Context(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		if l != nil {
+			// Logged out (or ended) on another node.
+			a.mu.Lock()
+			if a.logins[l.key] == l {
+				delete(a.logins, l.key)
+			}
+			a.mu.Unlock()
+			l.endSession()
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	l = a.keepLoginLocked(row, now)
+	a.mu.Unlock()
+	return valid(l), nil
+}
+
+// forget removes a login from the table and the store, and ends its
+// session.
+func (a *Apps) forget(ctx context.Context, l *appLogin) {
+	a.mu.Lock()
+	if a.logins[l.key] == l {
+		delete(a.logins, l.key)
+	}
+	a.mu.Unlock()
+	if err := a.cfg.Store.DeleteAppLogin(context.WithoutCancel(ctx), []byte(l.key)); err != nil {
+		a.cfg.Logger.Error("delete app login", "app", l.app, "user", l.user, "err", err)
+	}
 	l.endSession()
 }
 
@@ -303,8 +352,8 @@ func (a *Apps) logout(w http.ResponseWriter, r *http.Request, name string) {
 		a.page(w, http.StatusOK, pageData{Title: "Log out of " + name, Message: "End your session of " + name + "?", Form: logoutPath, FormButton: "Log out"})
 		return
 	}
-	if l := a.loginOf(r, name); l != nil {
-		a.forget(l)
+	if l, _ := a.loginOf(r, name); l != nil {
+		a.forget(r.Context(), l)
 		a.audit(r.Context(), r, l.user, "app.logout", name, api.OutcomeSuccess, "", nil)
 		a.cfg.Logger.Info("app logout", "app", name, "user", l.user)
 	}

@@ -22,7 +22,12 @@ func (a *Apps) serveApp(w http.ResponseWriter, r *http.Request, name string) {
 		a.logout(w, r, name)
 		return
 	}
-	l := a.loginOf(r, name)
+	l, err := a.loginOf(r, name)
+	if err != nil {
+		a.cfg.Logger.Error("look up app login", "app", name, "err", err)
+		a.page(w, http.StatusInternalServerError, pageData{Title: "Error", Message: "internal error: " + err.Error()})
+		return
+	}
 	if l == nil {
 		a.redirectToLogin(w, r, name)
 		return
@@ -31,7 +36,7 @@ func (a *Apps) serveApp(w http.ResponseWriter, r *http.Request, name string) {
 		a.terminatedPage(w, l, msg)
 		return
 	}
-	ws, err := a.cfg.Auth.WebSession(r.Context(), l.webSession)
+	ws, err := a.cfg.Auth.WebSessionByKey(r.Context(), l.webSessionKey)
 	if err != nil {
 		if api.CodeOf(err) != api.CodeUnauthenticated {
 			a.page(w, http.StatusInternalServerError, pageData{Title: "Error", Message: err.Error()})
@@ -39,7 +44,7 @@ func (a *Apps) serveApp(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		// The console's login ended (logout, token revoked or expired,
 		// user removed): so does the app's.
-		a.forget(l)
+		a.forget(r.Context(), l)
 		a.redirectToLogin(w, r, name)
 		return
 	}
@@ -120,7 +125,7 @@ func (a *Apps) errorPage(w http.ResponseWriter, name string, err error) {
 // terminatedPage tells the person an administrator ended the session; the
 // login is forgotten, so the next request signs in again (a new session).
 func (a *Apps) terminatedPage(w http.ResponseWriter, l *appLogin, msg string) {
-	a.forget(l)
+	a.forget(context.Background(), l)
 	setCookie(w, a.cfg.CookieName, "", -1)
 	a.page(w, http.StatusGone, pageData{Title: "Session terminated", Message: msg + ".", Link: "/", LinkText: "Sign in again"})
 }

@@ -17,10 +17,13 @@ import (
 // appLogin is one browser's login to one app (the value of its app
 // cookie), with the session it currently uses.
 type appLogin struct {
-	a                         *Apps
-	id, app, webSession, user string
-	expires                   time.Time
-	startMu                   sync.Mutex // serialises starting a session
+	a             *Apps
+	key           string // the SHA-256 of the app cookie (the store's key), as a string
+	app, user     string
+	webSessionKey []byte // the Key of the console's web session it was made from
+	expires       time.Time
+	startMu       sync.Mutex // serialises starting a session
+	fetched       time.Time  // when the row was last read from (or written to) the store; guarded by a.mu
 
 	mu         sync.Mutex
 	sess       *appSession // the current session; nil before the first request
@@ -68,10 +71,19 @@ func (l *appLogin) markTerminated(msg string) {
 		msg = "session terminated by an administrator"
 	}
 	l.mu.Lock()
-	if l.terminated == "" {
+	first := l.terminated == ""
+	if first {
 		l.terminated = msg
 	}
 	l.mu.Unlock()
+	if first {
+		// The login is dead on every node: its row goes.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.a.cfg.Store.DeleteAppLogin(ctx, []byte(l.key)); err != nil {
+			l.a.cfg.Logger.Error("delete the app login of a terminated session", "app", l.app, "user", l.user, "err", err)
+		}
+	}
 }
 
 // endSession ends the current session, if any (completed).
