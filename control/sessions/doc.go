@@ -32,4 +32,11 @@
 // *OtherNodeError (api.CodeOtherNode) when the agent, or the session, is
 // held by another live node, which control's API forwards the request
 // to; Carrier names the node a kill is forwarded to.
+//
+// Subscribe hands out the session events (events.go). On a shared
+// database an EventRelay (relay.go) makes them cluster-wide: each node
+// sends its own sessions' events to the others through a Notifier
+// (PostgreSQL NOTIFY/LISTEN, store/postgres) and hands theirs to its
+// subscribers; after its listening connection was lost it listens again
+// with backoff and ends every subscription so that subscribers reload.
 package sessions
