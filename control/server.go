@@ -43,6 +43,7 @@ type Server struct {
 	tokens     *auth.Tokens
 	gw         *agentgw.Gateway
 	sessions   *sessions.Manager
+	relay      *sessions.EventRelay // nil unless the database is shared
 	consoles   *consoles.Consoles
 	apps       *apps.Apps
 	handler    http.Handler
@@ -146,6 +147,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	// On a shared database (PostgreSQL) every node's session events reach
+	// every node's subscribers (NOTIFY/LISTEN); SQLite has one node.
+	if n, ok := s.store.(sessions.Notifier); ok && s.store.Shared() {
+		if s.relay, err = s.sessions.NewEventRelay(sessions.RelayConfig{Notifier: n, Logger: cfg.Logger.With("component", "sessions")}); err != nil {
+			return nil, err
+		}
 	}
 
 	s.firstToken, err = bootstrap(ctx, s.store, s.tokens, api.User{Name: FirstAdmin, Role: api.RoleAdmin, CreatedAt: cfg.Clock().UTC()})
@@ -347,6 +355,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer wg.Done()
 		_ = s.sessions.Run(bg)
 	}()
+	if s.relay != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.relay.Run(bg)
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -355,6 +370,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.indexer.Run(bg) // indexes what a previous run left unindexed
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.tokens.RunWebSessionSweeper(bg, time.Minute) // deletes expired console logins
 	}()
 	s.log.Info("control server running", "api", s.APIAddr().String(), "agents", s.AgentAddr().String(), "ca_pin", s.CAPin(), "version", s.cfg.Version,
 		"node", s.cfg.NodeName, "advertise_url", s.cfg.AdvertiseURL)

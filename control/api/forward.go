@@ -42,11 +42,6 @@ func (h *handler) forward(w http.ResponseWriter, r *http.Request, node store.Con
 	case r.Header.Get(HeaderForwardedBy) != "":
 		fail(fmt.Sprintf("the request was forwarded here by control node %s, and a forwarded request is not forwarded again", r.Header.Get(HeaderForwardedBy)))
 		return
-	case r.Header.Get("Authorization") == "":
-		// The web console's login (its cookie) is kept in the memory of
-		// the node that made it: the other node would not know it.
-		fail(fmt.Sprintf("the request is authenticated by the web console's login, which control node %s does not know", node.Label()))
-		return
 	case node.URL == "":
 		fail(fmt.Sprintf("control node %s advertises no URL (it runs a version without --advertise-url)", node.Label()))
 		return
