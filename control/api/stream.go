@@ -15,9 +15,14 @@ const streamPing = 25 * time.Second
 
 // sessionStream answers GET /v1/sessions/stream: server-sent events, one
 // "session" event (data: {"kind": "created"|"changed"|"ended", "session":
-// {…}}) per change of a session the caller may list. The stream ends when
-// the client goes, when control shuts down, or when the client reads too
-// slowly (the browser's EventSource reconnects after "retry" ms).
+// {…}}) per change of a session the caller may list. On a shared
+// PostgreSQL database the events are those of every control node's
+// sessions (sessions.EventRelay), not only this node's. The stream ends
+// when the client goes, when control shuts down, when the client reads
+// too slowly, or when this node may have missed other nodes' events (its
+// listening connection to the database was lost): the browser's
+// EventSource reconnects after "retry" ms and the console reloads what
+// it may have missed.
 func (h *handler) sessionStream(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if err := auth.CheckAny(p, auth.SessionsList); err != nil {
 		h.writeError(w, r, err)
