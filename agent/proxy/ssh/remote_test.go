@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
@@ -42,8 +43,19 @@ func TestShellRecorded(t *testing.T) {
 	if err := sess.WindowChange(40, 100); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(in, "stty size\n")
-	waitFor(t, "new size", func() bool { return strings.Contains(out.String(), "40 100") })
+	// The window change (a channel request) and the next keystrokes
+	// (channel data) reach the proxy in order but are relayed by two
+	// goroutines (x/crypto/ssh hands requests and data over separately),
+	// so the shell may run one "stty size" before the pty has the new
+	// size: ask again until it shows.
+	asked := time.Time{}
+	waitFor(t, "new size", func() bool {
+		if time.Since(asked) > 250*time.Millisecond {
+			io.WriteString(in, "stty size\n")
+			asked = time.Now()
+		}
+		return strings.Contains(out.String(), "40 100")
+	})
 	io.WriteString(in, "exit 0\n")
 	if err := sess.Wait(); err != nil {
 		t.Fatalf("shell: %v", err)
