@@ -25,8 +25,10 @@ import (
 // holder's advertised URL (Config.AdvertiseURL, kept in its row of
 // control_nodes): session create, connect (the upgraded connection, raw
 // bytes or yamux, relayed both ways), kill and watch. The forwarded
-// request keeps the person's Authorization header (a token is valid on
-// every node: they share the database) and gains
+// request keeps the person's Authorization header or cookies (a token
+// and a console login are valid on every node: they share the database)
+// and its Host header (so that a WebSocket's Origin still matches its
+// Host), and gains
 // controlapi.HeaderForwardedBy (this node's id), which stops it from
 // being forwarded again, and X-Forwarded-For (the person's IP).
 //
@@ -76,13 +78,29 @@ func newForwarder(cfg Config, ca *pki.CA, cert tls.Certificate) *forwarder {
 
 // Forward implements controlapi.Forwarder with an
 // httputil.ReverseProxy (which relays upgraded connections both ways,
-// half-closes included).
+// half-closes included). It refuses, calling fail with why, a request
+// that was forwarded already (the loop guard) and a node without an
+// https:// URL.
 func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, fail func(why string)) {
-	target, err := url.Parse(node.URL)
-	if err != nil || target.Scheme != "https" || target.Host == "" {
-		fail(fmt.Sprintf("control node %s advertises %q, not an https:// URL", node.Label(), node.URL))
+	log := f.log.With("method", r.Method, "host", r.Host, "path", r.URL.Path, "to_node", node.ID, "url", node.URL)
+	failed := func(why string) {
+		log.Warn("could not forward a request to another control node", "reason", why)
+		fail(why)
+	}
+	if by := r.Header.Get(controlapi.HeaderForwardedBy); by != "" {
+		failed(fmt.Sprintf("the request was forwarded here by control node %s, and a forwarded request is not forwarded again", by))
 		return
 	}
+	if node.URL == "" {
+		failed(fmt.Sprintf("control node %s advertises no URL (it runs a version without --advertise-url)", node.Label()))
+		return
+	}
+	target, err := url.Parse(node.URL)
+	if err != nil || target.Scheme != "https" || target.Host == "" {
+		failed(fmt.Sprintf("control node %s advertises %q, not an https:// URL", node.Label(), node.URL))
+		return
+	}
+	log.Debug("forwarding a request to the control node that holds it")
 	person := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(person); err == nil {
 		person = host
@@ -90,6 +108,7 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, node store.C
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the app, and the Origin check of a WebSocket
 			pr.Out.Header.Set(controlapi.HeaderForwardedBy, f.nodeID)
 			pr.Out.Header.Set("X-Forwarded-For", person)
 		},
@@ -97,7 +116,7 @@ func (f *forwarder) Forward(w http.ResponseWriter, r *http.Request, node store.C
 		FlushInterval: -1, // watch streams go on as they come
 		ErrorLog:      slog.NewLogLogger(f.log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			fail(fmt.Sprintf("control node %s could not be reached at %s: %v", node.Label(), node.URL, err))
+			failed(fmt.Sprintf("control node %s could not be reached at %s: %v", node.Label(), node.URL, err))
 		},
 	}
 	rp.ServeHTTP(w, r)

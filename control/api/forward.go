@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -21,42 +20,31 @@ const HeaderForwardedBy = "X-OnePAM-Forwarded-By"
 
 // Forwarder sends a person's request to another control node: the one
 // that holds the agent of the resource asked for, or carries the session.
+// Control has one (control/forward.go), shared by the API, the web
+// consoles and the published apps.
 type Forwarder interface {
 	// Forward serves r by sending it to node's URL, the person's
-	// Authorization and other headers kept, HeaderForwardedBy and
-	// X-Forwarded-For added, upgrades passed through. When node cannot
-	// be reached it calls fail with why, before anything was written to
-	// w, and fail answers.
+	// Authorization, cookies, Host and other headers kept,
+	// HeaderForwardedBy and X-Forwarded-For added, upgrades passed
+	// through. When r carries HeaderForwardedBy already (the loop guard),
+	// node advertises no URL or cannot be reached, it calls fail with
+	// why, before anything was written to w, and fail answers.
 	Forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, fail func(why string))
 }
 
-// forward sends r to node when this node forwards requests and r was
-// not forwarded already; otherwise, or when node cannot be reached, it
-// calls fail with why. body is r's body as read by the handler (nil for
-// none).
+// forward sends r to node when this node forwards requests; otherwise,
+// or when the forwarder refuses r or cannot reach node, it calls fail
+// with why. body is r's body as read by the handler (nil for none).
 func (h *handler) forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, body []byte, fail func(why string)) {
-	switch {
-	case h.cfg.Forward == nil:
+	if h.cfg.Forward == nil {
 		fail("this control node does not forward requests")
-		return
-	case r.Header.Get(HeaderForwardedBy) != "":
-		fail(fmt.Sprintf("the request was forwarded here by control node %s, and a forwarded request is not forwarded again", r.Header.Get(HeaderForwardedBy)))
-		return
-	case node.URL == "":
-		fail(fmt.Sprintf("control node %s advertises no URL (it runs a version without --advertise-url)", node.Label()))
 		return
 	}
 	if body != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
-	h.cfg.Logger.Debug("forwarding a request to the control node that holds it", "request_id", requestID(r.Context()),
-		"method", r.Method, "path", r.URL.Path, "to_node", node.ID, "url", node.URL)
-	h.cfg.Forward.Forward(w, r, node, func(why string) {
-		h.cfg.Logger.Warn("could not forward a request to another control node", "request_id", requestID(r.Context()),
-			"method", r.Method, "path", r.URL.Path, "to_node", node.ID, "url", node.URL, "reason", why)
-		fail(why)
-	})
+	h.cfg.Forward.Forward(w, r, node, fail)
 }
 
 // answerOrForward answers err, unless it is an *sessions.OtherNodeError:
