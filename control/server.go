@@ -173,19 +173,22 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Warn("failed sessions interrupted by a previous run or a stopped control node", "sessions", n)
 	}
 
+	// One forwarder for the API and the consoles: each sends a request
+	// another node must serve to that node (control/forward.go).
+	fwd := newForwarder(cfg, s.ca, s.cert)
 	apiHandler, err := controlapi.New(controlapi.Config{
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
 		Metrics: s.metrics, Logger: cfg.Logger.With("component", "api"), Clock: cfg.Clock, CAPin: s.ca.Pin(),
 		Live: live, RecordingAdmin: admin,
 		Node:    controlapi.Node{ID: cfg.NodeID, Name: cfg.NodeName, Shared: s.store.Shared(), Timeout: cfg.NodeTimeout},
-		Forward: newForwarder(cfg, s.ca, s.cert),
+		Forward: fwd,
 	})
 	if err != nil {
 		return nil, err
 	}
 	// The web terminal, VNC viewer and database console run their sessions
 	// in control (package consoles), in front of the API.
-	s.consoles, err = consoles.New(consoles.Config{Sessions: s.sessions, Store: s.store, Auth: s.tokens,
+	s.consoles, err = consoles.New(consoles.Config{Sessions: s.sessions, Store: s.store, Auth: s.tokens, Forward: fwd,
 		Logger: cfg.Logger.With("component", "consoles"), Clock: cfg.Clock})
 	if err != nil {
 		return nil, err

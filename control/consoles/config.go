@@ -20,6 +20,17 @@ type Sessions interface {
 	// MarkWebConsole tags the session as driven by a browser: its file
 	// transfers are recorded with protocol "web".
 	MarkWebConsole(id string)
+	// Carrier returns the live control node that carries unfinished
+	// session id when it is another node than this one.
+	Carrier(ctx context.Context, id string) (store.ControlNode, bool)
+}
+
+// Forwarder sends a request to another control node (control's
+// forwarder, shared with the API and the apps; see
+// control/api.Forwarder): the person's headers kept, upgrades passed
+// through, fail called with why when it does not forward.
+type Forwarder interface {
+	Forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, fail func(why string))
 }
 
 // Store is what the consoles read from the database.
@@ -40,8 +51,12 @@ type Config struct {
 	Sessions Sessions
 	Store    Store
 	Auth     Auth
-	Logger   *slog.Logger
-	Clock    func() time.Time
+	// Forward, when set, sends the requests of a session another live
+	// control node carries to that node; without it they are answered
+	// other_node.
+	Forward Forwarder
+	Logger  *slog.Logger
+	Clock   func() time.Time
 	// MaxRows caps the rows a query answer carries (default 1,000); the
 	// rest are counted, not sent.
 	MaxRows int

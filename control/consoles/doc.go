@@ -23,6 +23,19 @@
 //	POST   /v1/sessions/{id}/query           {"sql": "..."} → QueryResult (db)
 //	DELETE /v1/sessions/{id}/query           ends a database console session
 //
+// # Several control nodes
+//
+// A console's session runs on the control node its resource's agent is
+// attached to (POST /v1/sessions is forwarded there by the API). A route
+// above reaching another node, for a session of the caller's that a live
+// node other than this one carries, is forwarded to that node by
+// control's forwarder (Config.Forward), the one the API uses: the
+// WebSocket upgrade, file and query requests pass with the cookie, the
+// CSRF token and the Host kept, and that node serves them (its own
+// checks again). A request forwarded already is not forwarded again; when
+// the carrier cannot be forwarded to, the answer is other_node with why
+// (a WebSocket is accepted and closed with code 4421 and that message).
+//
 // # WebSockets and CSRF
 //
 // Browsers cannot set headers on a WebSocket, so a WebSocket authenticated

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/onepam/onepam/control/auth"
@@ -35,24 +36,73 @@ func New(cfg Config) (*Consoles, error) {
 		return nil, err
 	}
 	c := &Consoles{cfg: cfg, mux: http.NewServeMux(), terminals: map[string]*terminal{}, dbs: map[string]*dbConsole{}}
-	c.handle("GET /v1/sessions/{id}/terminal", c.terminal)
-	c.handle("POST /v1/sessions/{id}/terminal/files", c.upload)
-	c.handle("GET /v1/sessions/{id}/terminal/files", c.download)
-	c.handle("GET /v1/sessions/{id}/vnc", c.vnc)
-	c.handle("POST /v1/sessions/{id}/query", c.query)
-	c.handle("DELETE /v1/sessions/{id}/query", c.endQuery)
+	c.handle("GET /v1/sessions/{id}/terminal", api.TypeSSH, c.terminal)
+	c.handle("POST /v1/sessions/{id}/terminal/files", api.TypeSSH, c.upload)
+	c.handle("GET /v1/sessions/{id}/terminal/files", api.TypeSSH, c.download)
+	c.handle("GET /v1/sessions/{id}/vnc", api.TypeVNC, c.vnc)
+	c.handle("POST /v1/sessions/{id}/query", api.TypeDB, c.query)
+	c.handle("DELETE /v1/sessions/{id}/query", api.TypeDB, c.endQuery)
 	return c, nil
 }
 
-func (c *Consoles) handle(pattern string, fn func(w http.ResponseWriter, r *http.Request, p auth.Principal)) {
+// handle serves pattern, a route of a session of type typ, to
+// authenticated callers: here, or on the control node that carries the
+// session (forwardToCarrier).
+func (c *Consoles) handle(pattern string, typ api.SessionType, fn func(w http.ResponseWriter, r *http.Request, p auth.Principal)) {
 	c.mux.Handle(pattern, c.cfg.Auth.Middleware(writeError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := auth.PrincipalFrom(r.Context())
 		if !ok {
 			writeError(w, r, api.Errorf(api.CodeUnauthenticated, "not logged in"))
 			return
 		}
+		if c.forwardToCarrier(w, r, p, typ) {
+			return
+		}
 		fn(w, r, p)
 	})))
+}
+
+// forwardToCarrier sends r to the live control node that carries its
+// session when that is another node (a console's session runs where the
+// resource's agent is attached: its terminal, VNC relay or database
+// connection can only be served there), and reports whether it answered
+// r. A request this node refuses (not the owner, wrong session type, a
+// finished session) is answered here, without a hop. When the carrier
+// cannot be forwarded to, r is answered other_node with why: a
+// WebSocket is accepted and closed with it (close code 4421, which the
+// page shows), anything else gets the JSON error.
+func (c *Consoles) forwardToCarrier(w http.ResponseWriter, r *http.Request, p auth.Principal, typ api.SessionType) bool {
+	id := r.PathValue("id")
+	if _, err := c.ownSession(r.Context(), p, id, typ); err != nil {
+		return false
+	}
+	node, ok := c.cfg.Sessions.Carrier(r.Context(), id)
+	if !ok {
+		return false
+	}
+	refuse := func(why string) {
+		err := api.Errorf(api.CodeOtherNode, "session %s is carried by control node %s, not by this one: connect through that node (not forwarded: %s)",
+			id, node.Label(), why)
+		c.cfg.Logger.Info("console request not forwarded", "session_id", id, "path", r.URL.Path, "to_node", node.ID, "reason", why)
+		if !isWebSocket(r) {
+			writeError(w, r, err)
+			return
+		}
+		if ws, ok := c.accept(w, r); ok {
+			closeWith(ws, err)
+		}
+	}
+	if c.cfg.Forward == nil {
+		refuse("this control node does not forward requests")
+		return true
+	}
+	c.cfg.Forward.Forward(w, r, node, refuse)
+	return true
+}
+
+// isWebSocket reports whether r asks for a WebSocket.
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // Wrap returns a handler that serves the console routes and hands every
