@@ -23,12 +23,17 @@ import (
 // resource's agent is attached to; a person's request that reaches
 // another node (behind a load balancer) is forwarded by that node to the
 // holder's advertised URL (Config.AdvertiseURL, kept in its row of
-// control_nodes): session create, connect (the upgraded connection, raw
-// bytes or yamux, relayed both ways), kill and watch. The forwarded
-// request keeps the person's Authorization header or cookies (a token
-// and a console login are valid on every node: they share the database)
-// and its Host header (so that a WebSocket's Origin still matches its
-// Host), and gains
+// control_nodes): the API's session create, connect (the upgraded
+// connection, raw bytes or yamux, relayed both ways), kill and watch; the
+// web consoles' routes of a session another node carries (package
+// consoles: the terminal and VNC WebSockets, the file and query
+// requests); and a published app's requests when its agent is attached
+// to another node (package apps, WebSocket upgrades included). One
+// forwarder serves the three (Server passes it to each). The forwarded
+// request keeps the person's Authorization header or cookies (a token,
+// a console login and an app login are valid on every node: they share
+// the database) and its Host header (so the other node serves the same
+// app, and a WebSocket's Origin still matches its Host), and gains
 // controlapi.HeaderForwardedBy (this node's id), which stops it from
 // being forwarded again, and X-Forwarded-For (the person's IP).
 //

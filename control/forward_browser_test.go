@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -21,11 +23,13 @@ import (
 
 	"github.com/onepam/onepam/agent"
 	controlapi "github.com/onepam/onepam/control/api"
+	"github.com/onepam/onepam/control/apps"
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/consoles"
 	"github.com/onepam/onepam/control/store/postgres/pgtest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/cli/devapp"
+	"github.com/onepam/onepam/pkg/client"
 	"github.com/onepam/onepam/pkg/clocktest"
 )
 
@@ -242,5 +246,176 @@ func TestForwardingConsoles(t *testing.T) {
 		}
 		defer ws.CloseNow()
 		wantConsoleClosed(t, ws, api.CodeOtherNode, "session "+s.ID+" is carried by control node control-a", "could not be reached", "test: no route to control-a")
+	})
+}
+
+// appBrowser is a browser with a cookie jar that reaches every
+// *.localhost and localhost name at one node's API port, and does not
+// follow redirects.
+type appBrowser struct {
+	t    *testing.T
+	node *running
+	jar  http.CookieJar
+	hc   *http.Client
+}
+
+func newAppBrowser(t *testing.T, node *running, jar http.CookieJar) *appBrowser {
+	addr := node.APIAddr().String()
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool(node)},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &appBrowser{t: t, node: node, jar: jar, hc: &http.Client{Jar: jar, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *appBrowser) origin(host string) string {
+	return "https://" + net.JoinHostPort(host, portOf(b.t, b.node.APIAddr()))
+}
+
+// do sends a request and returns the status, the body and the Location.
+func (b *appBrowser) do(method, u, body string, hdr map[string]string) (int, string, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return resp.StatusCode, string(data), resp.Header.Get("Location")
+}
+
+// login logs the browser in to the console and to app web (the launch
+// round trip), all on its node.
+func (b *appBrowser) login(token string) {
+	b.t.Helper()
+	console, app := b.origin("localhost"), b.origin("web.localhost")
+	if st, body, _ := b.do(http.MethodPost, console+"/web/login", fmt.Sprintf(`{"token":%q}`, token), map[string]string{"Content-Type": "application/json"}); st != http.StatusOK {
+		b.t.Fatalf("console login: %d %s", st, body)
+	}
+	st, body, loc := b.do(http.MethodGet, app+"/", "", nil)
+	l, err := url.Parse(loc)
+	if st != http.StatusFound || err != nil || l.Path != "/login" {
+		b.t.Fatalf("app without login: %d to %q: %s", st, loc, body)
+	}
+	csrf := ""
+	for _, c := range b.jar.Cookies(&url.URL{Scheme: "https", Host: "localhost"}) {
+		if c.Name == auth.CookieCSRF {
+			csrf = c.Value
+		}
+	}
+	st, body, _ = b.do(http.MethodPost, console+"/v1/apps/web/launch", fmt.Sprintf(`{"state":%q}`, l.Query().Get("state")),
+		map[string]string{"Content-Type": "application/json", auth.HeaderCSRF: csrf})
+	var lr apps.LaunchResponse
+	if st != http.StatusOK || json.Unmarshal([]byte(body), &lr) != nil {
+		b.t.Fatalf("launch: %d %s", st, body)
+	}
+	if st, body, _ := b.do(http.MethodGet, lr.URL, "", nil); st != http.StatusSeeOther {
+		b.t.Fatalf("callback: %d %s", st, body)
+	}
+}
+
+// TestForwardingApps: a published app used through B, whose agent is
+// attached to A, is served by A (B forwards its requests, Host and app
+// cookie kept, WebSocket upgrades included): the upstream's page comes
+// back, the session is A's and its HAR records the request. A forwarded
+// request is not forwarded again, and C, which cannot reach A, answers
+// the error page with the reason.
+func TestForwardingApps(t *testing.T) {
+	ctx := context.Background()
+	cl := startBrowserCluster(t)
+	a, b, c := cl.a, cl.b, cl.c
+	viaB := b.client(t, cl.token)
+	jar, _ := cookiejar.New(nil)
+	br := newAppBrowser(t, b, jar)
+	br.login(cl.token)
+	app := br.origin("web.localhost")
+
+	st, body, _ := br.do(http.MethodGet, app+"/forwarded-page", "", nil)
+	if st != http.StatusOK || !strings.Contains(body, "Hello from the upstream at /forwarded-page") {
+		t.Fatalf("app page through B: %d %s", st, body)
+	}
+	sessions, err := viaB.ListSessions(ctx, client.SessionQuery{Resource: "web"})
+	if err != nil || len(sessions.Sessions) != 1 {
+		t.Fatalf("app sessions %+v, %v: want one", sessions, err)
+	}
+	s := sessions.Sessions[0]
+	if s.NodeID != a.NodeID() || s.ClientIP != "127.0.0.1" || s.Status != api.StatusActive {
+		t.Fatalf("app session %+v: want active on A (%s), from the person's 127.0.0.1", s, a.NodeID())
+	}
+
+	t.Run("a WebSocket through B", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(dctx, strings.Replace(app, "https://", "wss://", 1)+"/ws",
+			&websocket.DialOptions{HTTPClient: br.hc, HTTPHeader: http.Header{"Origin": {app}}})
+		if err != nil {
+			t.Fatalf("app WebSocket through B: %v", err)
+		}
+		defer ws.CloseNow()
+		if err := ws.Write(dctx, websocket.MessageText, []byte("echo through B")); err != nil {
+			t.Fatal(err)
+		}
+		if typ, got, err := ws.Read(dctx); err != nil || typ != websocket.MessageText || string(got) != "echo through B" {
+			t.Fatalf("echo %s %q, %v", typ, got, err)
+		}
+		ws.Close(websocket.StatusNormalClosure, "")
+	})
+
+	t.Run("a forwarded request is not forwarded again", func(t *testing.T) {
+		st, body, _ := br.do(http.MethodGet, app+"/again", "", map[string]string{controlapi.HeaderForwardedBy: "node-x"})
+		if st != http.StatusBadGateway || !strings.Contains(body, "control node control-a") || !strings.Contains(body, "forwarded here by control node node-x") {
+			t.Fatalf("%d %s", st, body)
+		}
+	})
+
+	t.Run("a node that cannot reach A", func(t *testing.T) {
+		// The same browser (its app cookie: logins are in the database)
+		// reaching C.
+		st, body, _ := newAppBrowser(t, c, jar).do(http.MethodGet, app+"/via-c", "", nil)
+		if st != http.StatusBadGateway || !strings.Contains(body, "control node control-a") || !strings.Contains(body, "could not be reached") ||
+			!strings.Contains(body, "test: no route to control-a") {
+			t.Fatalf("%d %s", st, body)
+		}
+	})
+
+	t.Run("the HAR on A records the request made through B", func(t *testing.T) {
+		if _, err := viaB.KillSession(ctx, s.ID, "test over"); err != nil {
+			t.Fatal(err)
+		}
+		ended := waitFor(t, "the app session's recording stored", func() (api.Session, bool) {
+			got, err := viaB.GetSession(ctx, s.ID)
+			return got, err == nil && got.Status.Terminal() && got.Recording.State == api.RecordingComplete
+		})
+		if ended.Recording.Format != api.FormatHAR {
+			t.Fatalf("recording %+v, want a HAR", ended.Recording)
+		}
+		// Read on A: each node keeps its sessions' recordings in its own
+		// storage here (a file store in its data dir).
+		rc, err := a.client(t, cl.token).Recording(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		har, err := io.ReadAll(rc)
+		if err != nil || !strings.Contains(string(har), "/forwarded-page") || !strings.Contains(string(har), "Hello from the upstream at /forwarded-page") {
+			t.Fatalf("HAR %.2000s, %v: want the request made through B", har, err)
+		}
+		if strings.Contains(string(har), "/again") || strings.Contains(string(har), "/via-c") {
+			t.Fatalf("HAR %.2000s records a request that was not forwarded", har)
+		}
 	})
 }

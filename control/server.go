@@ -173,8 +173,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Warn("failed sessions interrupted by a previous run or a stopped control node", "sessions", n)
 	}
 
-	// One forwarder for the API and the consoles: each sends a request
-	// another node must serve to that node (control/forward.go).
+	// One forwarder for the API, the consoles and the apps: each sends a
+	// request another node must serve to that node (control/forward.go).
 	fwd := newForwarder(cfg, s.ca, s.cert)
 	apiHandler, err := controlapi.New(controlapi.Config{
 		Store: s.store, Tokens: s.tokens, Sessions: s.sessions, Gateway: s.gw, Recordings: s.recs,
@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// it hands to the API; requests for an app host (NAME.<apps domain>)
 	// go to the published app instead.
 	s.apps, err = apps.New(apps.Config{Domain: cfg.AppsDomain, IdleTimeout: cfg.AppIdleTimeout, Sessions: s.sessions, Store: s.store, Auth: s.tokens,
-		Logger: cfg.Logger.With("component", "apps"), Clock: cfg.Clock})
+		Forward: fwd, Logger: cfg.Logger.With("component", "apps"), Clock: cfg.Clock})
 	if err != nil {
 		return nil, err
 	}

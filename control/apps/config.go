@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -42,6 +43,15 @@ type Auth interface {
 	WebSessionByKey(ctx context.Context, key []byte) (auth.WebSession, error)
 }
 
+// Forwarder sends a request to another control node (control's
+// forwarder, shared with the API and the consoles; see
+// control/api.Forwarder): the person's headers (Host and cookies
+// included) kept, upgrades passed through, fail called with why when it
+// does not forward.
+type Forwarder interface {
+	Forward(w http.ResponseWriter, r *http.Request, node store.ControlNode, fail func(why string))
+}
+
 // Config configures the published apps. Sessions, Store and Auth are
 // required; the rest has defaults (withDefaults).
 type Config struct {
@@ -61,8 +71,12 @@ type Config struct {
 	Sessions   Sessions
 	Store      Store
 	Auth       Auth
-	Logger     *slog.Logger     // default: discard
-	Clock      func() time.Time // default time.Now
+	// Forward, when set, sends the requests of an app whose agent is
+	// attached to another live control node to that node; without it
+	// they get an error page naming that node.
+	Forward Forwarder
+	Logger  *slog.Logger     // default: discard
+	Clock   func() time.Time // default time.Now
 }
 
 // Defaults.

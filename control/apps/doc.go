@@ -41,7 +41,16 @@
 // atomically). Each node keeps the logins it serves in a table with their
 // running sessions, and trusts a row it read for a few seconds
 // (loginCacheTTL): a logout on another node ends the login here within
-// that bound. Expired rows are deleted by the sweeper. Sessions stay with
-// the node that runs them: a request reaching another node starts a
-// session there.
+// that bound. Expired rows are deleted by the sweeper.
+//
+// Several control nodes. A session runs on the node the app's agent is
+// attached to. A request reaching another node (behind a load balancer)
+// is forwarded, once the login and the policy are checked there, to the
+// live node holding the agent by control's forwarder (Config.Forward),
+// the one the API uses: Host and cookies kept (the login is valid there),
+// WebSocket upgrades passed through, so that node runs the login's
+// session and records the HAR. A request forwarded already is not
+// forwarded again; when it cannot be forwarded the error page names the
+// node and says why. A logout through another node deletes the login,
+// but the session the holding node runs for it ends at its idle timeout.
 package apps

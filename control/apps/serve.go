@@ -7,6 +7,7 @@ import (
 
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/policy"
+	"github.com/onepam/onepam/control/sessions"
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/pkg/api"
 )
@@ -61,15 +62,36 @@ func (a *Apps) serveApp(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	s, err := l.acquire(r.Context(), p, r)
 	if err != nil {
-		if api.CodeOf(err) == api.CodeTerminated {
+		var oe *sessions.OtherNodeError
+		switch {
+		case api.CodeOf(err) == api.CodeTerminated:
 			a.terminatedPage(w, l, l.terminatedMessage())
-			return
+		case errors.As(err, &oe):
+			a.forward(w, r, name, oe)
+		default:
+			a.errorPage(w, name, err)
 		}
-		a.errorPage(w, name, err)
 		return
 	}
 	defer l.release(s)
 	s.proxy.ServeHTTP(w, r)
+}
+
+// forward sends a request for app name to the live control node its
+// agent is attached to (oe names it), which runs the login's session
+// there: the Host header and the app cookie are kept, so that node
+// serves the same app to the same login. When it cannot be forwarded the
+// error page says why.
+func (a *Apps) forward(w http.ResponseWriter, r *http.Request, name string, oe *sessions.OtherNodeError) {
+	fail := func(why string) {
+		a.cfg.Logger.Info("app request not forwarded", "app", name, "to_node", oe.Node.ID, "reason", why)
+		a.errorPage(w, name, oe.Reason(why))
+	}
+	if a.cfg.Forward == nil {
+		fail("this control node does not forward requests")
+		return
+	}
+	a.cfg.Forward.Forward(w, r, oe.Node, fail)
 }
 
 // authorize checks that name is an http resource that p may use now (the
