@@ -30,6 +30,7 @@ type Store interface {
 	RevokeAgent(ctx context.Context, id string, at time.Time) error
 	ListResources(ctx context.Context, f store.ResourceFilter) ([]store.ResourceRecord, error)
 	ListNodes(ctx context.Context) ([]store.ControlNode, error)
+	GetNode(ctx context.Context, id string) (store.ControlNode, error)
 	AddPolicyRule(ctx context.Context, r api.PolicyRule) error
 	ListPolicyRules(ctx context.Context) ([]api.PolicyRule, error)
 	DeletePolicyRule(ctx context.Context, id string) error
@@ -90,8 +91,10 @@ type Config struct {
 	Node Node
 	// Forward, when set, sends a request that another control node must
 	// serve (its agent or session is there: session create, connect,
-	// kill, watch) to that node; nil answers other_node instead (and a
-	// kill ends the session through the database).
+	// kill, watch; a recording read of a session it ran, when this
+	// node's recording storage does not hold it) to that node; nil
+	// answers other_node instead (and a kill ends the session through
+	// the database).
 	Forward Forwarder
 }
 

@@ -38,9 +38,12 @@
 //
 // A request that another control node must serve — create for a
 // resource whose agent is attached there, connect, kill or watch of a
-// session it carries — is forwarded to it (Config.Forward, forward.go)
-// once, marked with HeaderForwardedBy; when that node cannot be reached
-// or advertises no URL, create and connect answer other_node with the
-// reason, a kill ends the session through the database and a watch is
+// session it carries, a recording read (replay, export, verify, watch)
+// of a session it ran whose recording this node's storage does not hold
+// (dir storage is each node's own) — is forwarded to it (Config.Forward,
+// forward.go) once, marked with HeaderForwardedBy; when that node cannot
+// be reached, has stopped or advertises no URL, create, connect and a
+// recording read answer other_node with the reason, a kill ends the
+// session through the database and a watch of a running session is
 // served here.
 package api

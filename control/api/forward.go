@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/onepam/onepam/control/auth"
 	"github.com/onepam/onepam/control/sessions"
@@ -89,4 +91,50 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return b, nil
+}
+
+// ranElsewhere reports whether session s ran on another control node of
+// a shared database, whose recording storage may be its own (dir
+// storage: that node's data dir).
+func (h *handler) ranElsewhere(s api.Session) bool {
+	return h.cfg.Node.Shared && s.NodeID != "" && s.NodeID != h.cfg.Node.ID
+}
+
+// recordingElsewhere serves a read of session s's recording that this
+// node's recording storage does not hold (err, the local read's answer,
+// is not found) when s ran on another control node: with dir storage
+// each node keeps the recordings of the sessions it carried in its own
+// data dir. The request is forwarded to that node when it is live;
+// when it is not, advertises no URL, cannot be reached or the request
+// was forwarded already, fail gets other_node naming the node and why.
+// It reports whether it answered; false (err is another error, the
+// recording expired, s ran here or its node is unknown) leaves err to
+// the caller. Called only after a local read failed, it costs nothing
+// when the recording is here (S3 storage, shared by every node, or a
+// session this node ran).
+func (h *handler) recordingElsewhere(w http.ResponseWriter, r *http.Request, s api.Session, err error, fail func(error)) bool {
+	if api.CodeOf(err) != api.CodeNotFound || s.Recording.State == api.RecordingExpired || !h.ranElsewhere(s) {
+		return false
+	}
+	failWhy := func(label, why string) {
+		fail(api.Errorf(api.CodeOtherNode, "session %s ran on control node %s, which keeps its recording in its own recording storage (dir), "+
+			"not on this one (%s); it could not be fetched from there: %s. Control nodes that read each other's recordings "+
+			"should share S3 recording storage (onepam settings recording-storage set --kind s3 ...)",
+			s.ID, label, store.NodeLabel(h.cfg.Node.ID, h.cfg.Node.Name), why))
+	}
+	node, gerr := h.cfg.Store.GetNode(r.Context(), s.NodeID)
+	switch {
+	case errors.Is(gerr, store.ErrNotFound):
+		failWhy(s.NodeID, "that node is not running (its row of control nodes is gone: it shut down, or stopped and was removed)")
+		return true
+	case gerr != nil:
+		failWhy(s.NodeID, fmt.Sprintf("its row of control nodes could not be read: %v", gerr))
+		return true
+	}
+	if age := h.cfg.Clock().Sub(node.HeartbeatAt); age > h.cfg.Node.Timeout {
+		failWhy(node.Label(), fmt.Sprintf("that node is not running (its last heartbeat is %s old, more than %s)", age.Round(time.Second), h.cfg.Node.Timeout))
+		return true
+	}
+	h.forward(w, r, node, nil, func(why string) { failWhy(node.Label(), why) })
+	return true
 }

@@ -44,6 +44,10 @@ type RecordingAdmin interface {
 //
 // X-Onepam-Raw-Size gives the inner stream's size when the container
 // knows it (exports show progress with it).
+//
+// A recording this node's storage does not hold, of a session another
+// control node ran, is read on that node (recordingElsewhere; dir storage
+// is each node's own), as is a verification's.
 func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	q := r.URL.Query()
 	want := q.Get("format")
@@ -78,7 +82,9 @@ func (h *handler) readRecording(w http.ResponseWriter, r *http.Request, p auth.P
 	format := recordingFormat(s)
 	blob, err := h.openBlob(r.Context(), s, format)
 	if err != nil {
-		fail(err)
+		if !h.recordingElsewhere(w, r, s, err, fail) {
+			fail(err)
+		}
 		return
 	}
 	defer blob.Close()
@@ -189,7 +195,9 @@ func (h *handler) verifyRecording(w http.ResponseWriter, r *http.Request, p auth
 	}
 	blob, err := h.openBlob(r.Context(), s, recordingFormat(s))
 	if err != nil {
-		fail(err)
+		if !h.recordingElsewhere(w, r, s, err, fail) {
+			fail(err)
+		}
 		return
 	}
 	defer blob.Close()

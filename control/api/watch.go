@@ -30,7 +30,9 @@ const HeaderRecordingFormat = "X-Onepam-Recording-Format"
 // ended. A running session carried by another live control node is
 // watched there (its agent uploads the recording to that node, whose
 // memory holds the live chunks and the session's end); when that node
-// cannot be reached it is watched here from storage.
+// cannot be reached it is watched here from storage. An ended session
+// that another node ran, whose recording this node's storage does not
+// hold, is watched on that node (recordingElsewhere).
 func (h *handler) watchSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if h.forwardToCarrier(w, r, p, auth.SessionsReplay, nil, func(string) { h.watchHere(w, r, p) }) {
 		return
@@ -74,6 +76,18 @@ func (h *handler) watchHere(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if s.Recording.State == api.RecordingExpired {
 		fail(h.expiredError(r.Context(), s))
 		return
+	}
+	if s.Status.Terminal() && h.ranElsewhere(s) {
+		// Ended on another node: its recording may be in that node's
+		// own storage (dir), read there.
+		blob, err := h.openBlob(r.Context(), s, format)
+		if err != nil {
+			if !h.recordingElsewhere(w, r, s, err, fail) {
+				fail(err)
+			}
+			return
+		}
+		blob.Close()
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
