@@ -1,12 +1,8 @@
 package control
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,34 +20,14 @@ import (
 // session cookie, and csrf in X-CSRF-Token when not empty.
 func consoleRequest(t *testing.T, r *running, method, path, cookie, csrf string, body any) (int, []byte) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(method, "https://"+r.APIAddr().String()+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: auth.CookieSession, Value: cookie})
-	}
-	if csrf != "" {
-		req.Header.Set(auth.HeaderCSRF, csrf)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(r.CACertPEM())
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer hc.CloseIdleConnections()
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out := apiRequest(t, r, method, path, body, func(req *http.Request) {
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: auth.CookieSession, Value: cookie})
+		}
+		if csrf != "" {
+			req.Header.Set(auth.HeaderCSRF, csrf)
+		}
+	})
 	if res.Request.URL.Path == "/web/login" {
 		for _, c := range res.Cookies() {
 			if c.Name == auth.CookieSession {

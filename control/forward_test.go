@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -59,6 +58,20 @@ func loopbackDialer(from string) func(ctx context.Context, network, addr string)
 // and returns the status and the body.
 func rawRequest(t *testing.T, r *running, method, path, token string, body any, headers map[string]string) (int, []byte) {
 	t.Helper()
+	res, out := apiRequest(t, r, method, path, body, func(req *http.Request) {
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+	})
+	return res.StatusCode, out
+}
+
+// apiRequest sends body as JSON to r's API over TLS trusting r's CA,
+// after prepare added the credentials, and returns the response with its
+// body read.
+func apiRequest(t *testing.T, r *running, method, path string, body any, prepare func(*http.Request)) (*http.Response, []byte) {
+	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +80,9 @@ func rawRequest(t *testing.T, r *running, method, path, token string, body any, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(r.CACertPEM())
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	prepare(req)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool(r)}}}
 	defer hc.CloseIdleConnections()
 	res, err := hc.Do(req)
 	if err != nil {
@@ -85,7 +93,7 @@ func rawRequest(t *testing.T, r *running, method, path, token string, body any, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, out
+	return res, out
 }
 
 // TestForwarding runs two control nodes sharing a CA on one PostgreSQL
