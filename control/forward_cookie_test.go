@@ -6,14 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/onepam/onepam/agent"
 	"github.com/onepam/onepam/control/auth"
-	"github.com/onepam/onepam/control/store/postgres/pgtest"
 	"github.com/onepam/onepam/control/web"
 	"github.com/onepam/onepam/pkg/api"
-	"github.com/onepam/onepam/pkg/clocktest"
 )
 
 // consoleRequest sends a request to r's API as the web console does: the
@@ -58,17 +54,9 @@ func consoleLogin(t *testing.T, r *running, token string) (cookie, csrf string) 
 // session A carries, and also used directly on A.
 func TestForwardingConsoleLogin(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	clk := clocktest.New(time.Now().UTC())
-	a := runClusterNode(t, Config{Store: db, NodeName: "control-a", PublicNames: []string{"control-a"}, NodeSweep: time.Hour}, clk)
-	token := a.FirstAdminToken()
-	startAgent(t, a, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
-	b := runClusterNode(t, Config{DataDir: shareCA(t, a.cfg.DataDir), Store: db, NodeName: "control-b", ForwardDial: loopbackDialer("127.0.0.2")}, clk)
+	fc := startForwardCluster(t)
+	a, b, token := fc.a, fc.b, fc.token
 	viaB := b.client(t, token)
-	waitFor(t, "A's agent listed online on B", func() (bool, bool) {
-		l, err := findListing(ctx, viaB, "a1", "echo")
-		return true, err == nil && l.agent.Online && l.agent.NodeID == a.NodeID()
-	})
 	cookie, csrf := consoleLogin(t, b, token)
 
 	t.Run("the cookie made on B is accepted by A", func(t *testing.T) {

@@ -3,20 +3,14 @@ package control
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/onepam/onepam/agent"
 	controlapi "github.com/onepam/onepam/control/api"
-	"github.com/onepam/onepam/control/store/postgres/pgtest"
 	"github.com/onepam/onepam/pkg/api"
 	"github.com/onepam/onepam/pkg/client"
-	"github.com/onepam/onepam/pkg/clocktest"
 )
 
 // TestRecordingReadForwarded runs three control nodes sharing a CA on one
@@ -29,21 +23,9 @@ import (
 // other_node naming A and why.
 func TestRecordingReadForwarded(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	clk := clocktest.New(time.Now().UTC())
-	a := runClusterNode(t, Config{Store: db, NodeName: "control-a", PublicNames: []string{"control-a"}, NodeSweep: time.Hour}, clk)
-	token := a.FirstAdminToken()
-	startAgent(t, a, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
-	b := runClusterNode(t, Config{DataDir: shareCA(t, a.cfg.DataDir), Store: db, NodeName: "control-b", ForwardDial: loopbackDialer("127.0.0.2")}, clk)
-	unreachable := func(context.Context, string, string) (net.Conn, error) {
-		return nil, errors.New("test: no route to control-a")
-	}
-	c := runClusterNode(t, Config{DataDir: shareCA(t, a.cfg.DataDir), Store: db, NodeName: "control-c", ForwardDial: unreachable}, clk)
+	fc := startForwardCluster(t)
+	a, b, c, token := fc.a, fc.b, fc.c, fc.token
 	viaA, viaB, viaC := a.client(t, token), b.client(t, token), c.client(t, token)
-	waitFor(t, "A's agent listed online on B", func() (bool, bool) {
-		l, err := findListing(ctx, viaB, "a1", "echo")
-		return true, err == nil && l.agent.Online && l.agent.NodeID == a.NodeID()
-	})
 
 	// A session carried by A, run through B, ended, its recording final.
 	s, err := viaB.CreateSession(ctx, api.CreateSessionRequest{Resource: "echo"})

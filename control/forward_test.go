@@ -96,6 +96,40 @@ func apiRequest(t *testing.T, r *running, method, path string, body any, prepare
 	return res, out
 }
 
+// forwardCluster is three control nodes on one PostgreSQL database and a
+// test clock: A holds agent a1 (resource echo, a TCP echo service) and
+// sweeps rarely (a kill through B that ended a session only in the
+// database would not reach A's events channel in a test); B shares A's CA
+// and reaches A from 127.0.0.2 (the person reaches B from 127.0.0.1); C
+// shares the CA but cannot reach A.
+type forwardCluster struct {
+	a, b, c *running
+	token   string // the first admin's, valid on every node
+	clk     *clocktest.Clock
+}
+
+// startForwardCluster starts a forwardCluster and waits until B lists
+// A's agent online on A.
+func startForwardCluster(t *testing.T) *forwardCluster {
+	t.Helper()
+	db := pgtest.NewDatabase(t)
+	fc := &forwardCluster{clk: clocktest.New(time.Now().UTC())}
+	fc.a = runClusterNode(t, Config{Store: db, NodeName: "control-a", PublicNames: []string{"control-a"}, NodeSweep: time.Hour}, fc.clk)
+	fc.token = fc.a.FirstAdminToken()
+	startAgent(t, fc.a, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
+	fc.b = runClusterNode(t, Config{DataDir: shareCA(t, fc.a.cfg.DataDir), Store: db, NodeName: "control-b", ForwardDial: loopbackDialer("127.0.0.2")}, fc.clk)
+	unreachable := func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("test: no route to control-a")
+	}
+	fc.c = runClusterNode(t, Config{DataDir: shareCA(t, fc.a.cfg.DataDir), Store: db, NodeName: "control-c", ForwardDial: unreachable}, fc.clk)
+	viaB := fc.b.client(t, fc.token)
+	waitFor(t, "A's agent listed online on B", func() (bool, bool) {
+		l, err := findListing(context.Background(), viaB, "a1", "echo")
+		return true, err == nil && l.agent.Online && l.agent.NodeID == fc.a.NodeID()
+	})
+	return fc
+}
+
 // TestForwarding runs two control nodes sharing a CA on one PostgreSQL
 // database, the agent attached to A: a person who uses B reaches A's
 // sessions through B, which forwards the requests to A's advertised URL
@@ -104,27 +138,12 @@ func apiRequest(t *testing.T, r *running, method, path string, body any, prepare
 // that cannot reach A answers other_node with the reason.
 func TestForwarding(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	clk := clocktest.New(time.Now().UTC())
-	// A sweeps rarely: a kill through B that ended the session only in
-	// the database would not reach A's events channel in the test.
-	a := runClusterNode(t, Config{Store: db, NodeName: "control-a", PublicNames: []string{"control-a"}, NodeSweep: time.Hour}, clk)
+	fc := startForwardCluster(t)
+	a, b, c, token := fc.a, fc.b, fc.c, fc.token
 	if want := "https://control-a:" + portOf(t, a.APIAddr()); a.AdvertiseURL() != want {
 		t.Fatalf("A advertises %q, want %q", a.AdvertiseURL(), want)
 	}
-	token := a.FirstAdminToken()
-	startAgent(t, a, agent.ResourceConfig{Name: "echo", Type: api.TypeTCP, Protocol: "tcp", Address: echoServer(t)})
-	// B reaches A from 127.0.0.2; the person reaches B from 127.0.0.1.
-	b := runClusterNode(t, Config{DataDir: shareCA(t, a.cfg.DataDir), Store: db, NodeName: "control-b", ForwardDial: loopbackDialer("127.0.0.2")}, clk)
-	unreachable := func(context.Context, string, string) (net.Conn, error) {
-		return nil, errors.New("test: no route to control-a")
-	}
-	c := runClusterNode(t, Config{DataDir: shareCA(t, a.cfg.DataDir), Store: db, NodeName: "control-c", ForwardDial: unreachable}, clk)
 	viaB, viaC := b.client(t, token), c.client(t, token)
-	waitFor(t, "A's agent listed online on B", func() (bool, bool) {
-		l, err := findListing(ctx, viaB, "a1", "echo")
-		return true, err == nil && l.agent.Online && l.agent.NodeID == a.NodeID()
-	})
 	row, err := b.store.GetNode(ctx, a.NodeID())
 	if err != nil || row.URL != a.AdvertiseURL() {
 		t.Fatalf("A's row %+v, %v: want its URL %q", row, err, a.AdvertiseURL())
@@ -234,8 +253,8 @@ func TestForwarding(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		must(b.store.RegisterNode(ctx, store.ControlNode{ID: "old-node", Name: "control-old", StartedAt: clk.Now()}))
-		must(b.store.CreateAgent(ctx, store.AgentRecord{ID: "old-agent", Name: "a-old", EnrolledAt: clk.Now()}))
+		must(b.store.RegisterNode(ctx, store.ControlNode{ID: "old-node", Name: "control-old", StartedAt: fc.clk.Now()}))
+		must(b.store.CreateAgent(ctx, store.AgentRecord{ID: "old-agent", Name: "a-old", EnrolledAt: fc.clk.Now()}))
 		_, err := b.store.SetAgentResources(ctx, "old-agent", []api.Resource{{Name: "old-echo", Type: api.TypeTCP}})
 		must(err)
 		must(b.store.AttachAgent(ctx, "old-agent", "old-node"))
