@@ -80,7 +80,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", where, err)
 	}
-	if err := migrate(ctx, db, cfg.now); err != nil {
+	if err := schema.Migrate(ctx, db, cfg.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", where, err)
 	}

@@ -114,7 +114,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := migrate(ctx, s.write, cfg.now); err != nil {
+	if err := schema.Migrate(ctx, s.write, cfg.now); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -226,7 +226,7 @@ func TestTextIndexAttempts(t *testing.T) {
 // before later migrations) and returns a connection to it.
 func openVersion(ctx context.Context, t *testing.T, path string, v int) *sql.DB {
 	t.Helper()
-	ms, err := migrations()
+	ms, err := schema.Migrations()
 	mustT(t, err)
 	db, err := sql.Open("sqlite", dsn(path, config{}.withDefaults(), false))
 	mustT(t, err)

@@ -57,6 +57,35 @@ func LatestVersion(ms []Migration) int {
 	return ms[len(ms)-1].Version
 }
 
+// Schema is a store's embedded migration files (migrations/NNNN_name.sql
+// of FS) and the dialect they are applied with.
+type Schema struct {
+	FS      fs.FS
+	Dialect Dialect
+}
+
+// Migrations returns the schema's migrations in version order.
+func (s Schema) Migrations() ([]Migration, error) { return LoadMigrations(s.FS, "migrations") }
+
+// Latest is the version the schema's last migration brings a database to
+// (0 when the files cannot be read: they are embedded, so tests catch it).
+func (s Schema) Latest() int {
+	ms, err := s.Migrations()
+	if err != nil {
+		return 0
+	}
+	return LatestVersion(ms)
+}
+
+// Migrate brings db to the schema's latest version (see Migrate).
+func (s Schema) Migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
+	ms, err := s.Migrations()
+	if err != nil {
+		return err
+	}
+	return Migrate(ctx, db, s.Dialect, ms, now)
+}
+
 // ErrSchemaTooNew is wrapped by a store's Open error when the database was
 // written by a newer onepam.
 var ErrSchemaTooNew = errors.New("database schema is newer than this onepam supports")
