@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -14,74 +13,8 @@ import (
 	"github.com/onepam/onepam/control/store/postgres"
 	"github.com/onepam/onepam/control/store/postgres/pgtest"
 	"github.com/onepam/onepam/control/store/sqlite"
-	"github.com/onepam/onepam/pkg/api"
+	"github.com/onepam/onepam/control/store/storetest"
 )
-
-// textSession creates a session with a final terminal recording.
-func textSession(ctx context.Context, t *testing.T, s store.Store, at time.Time) string {
-	t.Helper()
-	id := store.IDAt(at)
-	if err := s.CreateSession(ctx, api.Session{ID: id, User: "alice", Type: api.TypeSSH, Status: api.StatusPending,
-		Resource: "web-1", CreatedAt: at, Recording: api.Recording{Format: api.FormatAsciicast}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetRecording(ctx, id, api.Recording{Format: api.FormatAsciicast, State: api.RecordingComplete, Size: 1, Available: true}); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// textLines are n lines "line <i> of <tag>", one second apart.
-func textLines(tag string, from, n int) []store.TextLine {
-	var ls []store.TextLine
-	for i := from; i < from+n; i++ {
-		ls = append(ls, store.TextLine{At: time.Duration(i) * time.Second, Text: fmt.Sprintf("line %d of %s", i, tag)})
-	}
-	return ls
-}
-
-// wantEachOnce fails unless the search for word finds exactly the lines
-// of want, each once.
-func wantEachOnce(ctx context.Context, t *testing.T, s *postgres.Store, word string, want []store.TextLine) {
-	t.Helper()
-	hits, err := s.SearchRecordings(ctx, store.SearchQuery{Text: word, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int{}
-	for _, h := range hits {
-		got[h.Line]++
-	}
-	for _, l := range want {
-		if got[l.Text] != 1 {
-			t.Errorf("%q found %d times, want once", l.Text, got[l.Text])
-		}
-		delete(got, l.Text)
-	}
-	if len(got) > 0 {
-		t.Errorf("lines found that should not be: %v", got)
-	}
-}
-
-// unindexedIDs walks UnindexedRecordings two at a time.
-func unindexedIDs(ctx context.Context, t *testing.T, s *postgres.Store) []string {
-	t.Helper()
-	q := store.UnindexedQuery{Formats: []api.RecordingFormat{api.FormatAsciicast}, MaxAttempts: 3, Limit: 2}
-	var ids []string
-	for {
-		rs, err := s.UnindexedRecordings(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rs) == 0 {
-			return ids
-		}
-		for _, r := range rs {
-			ids = append(ids, r.SessionID)
-		}
-		q.Before = ids[len(ids)-1]
-	}
-}
 
 func mustT(t *testing.T, err error) {
 	t.Helper()
@@ -97,8 +30,8 @@ func TestTextIndexAttempts(t *testing.T) {
 	mustT(t, err)
 	defer s.Close()
 	// Another recording, indexed, whose lines must stay as they are.
-	other := textSession(ctx, t, s, time.Now().Add(-time.Hour))
-	mustT(t, s.IndexRecordingText(ctx, other, textLines("other", 0, 3)))
+	other := storetest.TextSession(ctx, t, s, time.Now().Add(-time.Hour))
+	mustT(t, s.IndexRecordingText(ctx, other, storetest.TextLines("other", 0, 3)))
 
 	tests := []struct {
 		name string
@@ -185,9 +118,9 @@ func TestTextIndexAttempts(t *testing.T) {
 			mustT(t, s.FailRecordingText(ctx, id, store.TextMissing, "recording not found"))
 		}, false, false, 1},
 		{"IndexRecordingText replaces", func(t *testing.T, id string, all []store.TextLine) {
-			mustT(t, s.IndexRecordingText(ctx, id, textLines("stale", 100, 3)))
+			mustT(t, s.IndexRecordingText(ctx, id, storetest.TextLines("stale", 100, 3)))
 			mustT(t, s.IndexRecordingText(ctx, id, all))
-			wantEachOnce(ctx, t, s, "stale", nil)
+			storetest.WantEachOnce(ctx, t, s, "stale", nil)
 		}, true, false, 2},
 		{"nodes beginning at once: one attempt each, in turn", func(t *testing.T, id string, all []store.TextLine) {
 			var wg sync.WaitGroup
@@ -214,16 +147,16 @@ func TestTextIndexAttempts(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tag := fmt.Sprintf("rec%d", i)
-			all := textLines(tag, 0, 10)
-			id := textSession(ctx, t, s, time.Now())
+			all := storetest.TextLines(tag, 0, 10)
+			id := storetest.TextSession(ctx, t, s, time.Now())
 			tc.run(t, id, all)
 			var want []store.TextLine
 			if tc.wantLines {
 				want = all
 			}
-			wantEachOnce(ctx, t, s, tag, want)
-			wantEachOnce(ctx, t, s, "other", textLines("other", 0, 3))
-			if got := slices.Contains(unindexedIDs(ctx, t, s), id); got != tc.wantListed {
+			storetest.WantEachOnce(ctx, t, s, tag, want)
+			storetest.WantEachOnce(ctx, t, s, "other", storetest.TextLines("other", 0, 3))
+			if got := slices.Contains(storetest.UnindexedIDs(ctx, t, s), id); got != tc.wantListed {
 				t.Errorf("listed as unindexed: %v, want %v", got, tc.wantListed)
 			}
 			if n := rawCount(t, url, `SELECT attempts FROM recording_text_state WHERE session_id = '`+id+`'`); n != tc.wantAttempts {
@@ -294,7 +227,7 @@ func TestSearchWords(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := st.open(t)
-			id := textSession(ctx, t, s, time.Now())
+			id := storetest.TextSession(ctx, t, s, time.Now())
 			var ls []store.TextLine
 			for i, l := range lines {
 				ls = append(ls, store.TextLine{At: time.Duration(i) * time.Second, Text: l})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,81 +11,9 @@ import (
 
 	"github.com/onepam/onepam/control/store"
 	"github.com/onepam/onepam/control/store/sqlstore"
+	"github.com/onepam/onepam/control/store/storetest"
 	"github.com/onepam/onepam/pkg/api"
 )
-
-// textSession creates a session with a final terminal recording.
-func textSession(ctx context.Context, t *testing.T, s *Store, at time.Time) string {
-	t.Helper()
-	id := store.IDAt(at)
-	if err := s.CreateSession(ctx, api.Session{ID: id, User: "alice", Type: api.TypeSSH, Status: api.StatusPending,
-		Resource: "web-1", CreatedAt: at, Recording: api.Recording{Format: api.FormatAsciicast}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetRecording(ctx, id, api.Recording{Format: api.FormatAsciicast, State: api.RecordingComplete, Size: 1, Available: true}); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-// textLines are n lines "line <i> of <tag>", one second apart.
-func textLines(tag string, from, n int) []store.TextLine {
-	var ls []store.TextLine
-	for i := from; i < from+n; i++ {
-		ls = append(ls, store.TextLine{At: time.Duration(i) * time.Second, Text: fmt.Sprintf("line %d of %s", i, tag)})
-	}
-	return ls
-}
-
-// searchCounts returns how many hits each line of the search for words
-// has (by line text).
-func searchCounts(ctx context.Context, t *testing.T, s *Store, words string) map[string]int {
-	t.Helper()
-	hits, err := s.SearchRecordings(ctx, store.SearchQuery{Text: words, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := map[string]int{}
-	for _, h := range hits {
-		n[h.Line]++
-	}
-	return n
-}
-
-// wantEachOnce fails unless the search for words finds exactly the lines
-// of want, each once.
-func wantEachOnce(ctx context.Context, t *testing.T, s *Store, words string, want []store.TextLine) {
-	t.Helper()
-	got := searchCounts(ctx, t, s, words)
-	for _, l := range want {
-		if got[l.Text] != 1 {
-			t.Errorf("%q found %d times, want once", l.Text, got[l.Text])
-		}
-		delete(got, l.Text)
-	}
-	if len(got) > 0 {
-		t.Errorf("lines found that should not be: %v", got)
-	}
-}
-
-func unindexedIDs(ctx context.Context, t *testing.T, s *Store) []string {
-	t.Helper()
-	rs, err := s.UnindexedRecordings(ctx, store.UnindexedQuery{Formats: []api.RecordingFormat{api.FormatAsciicast}, MaxAttempts: 3, Limit: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for len(rs) > 0 {
-		for _, r := range rs {
-			ids = append(ids, r.SessionID)
-		}
-		if rs, err = s.UnindexedRecordings(ctx, store.UnindexedQuery{Formats: []api.RecordingFormat{api.FormatAsciicast},
-			MaxAttempts: 3, Limit: 2, Before: ids[len(ids)-1]}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ids
-}
 
 func mustT(t *testing.T, err error) {
 	t.Helper()
@@ -97,7 +24,7 @@ func mustT(t *testing.T, err error) {
 
 func TestTextIndexAttempts(t *testing.T) {
 	ctx := t.Context()
-	all := textLines("rec", 0, 10)
+	all := storetest.TextLines("rec", 0, 10)
 	tests := []struct {
 		name string
 		// run does the attempts of a control (or of several, one after
@@ -184,7 +111,7 @@ func TestTextIndexAttempts(t *testing.T) {
 			mustT(t, s.FailRecordingText(ctx, id, store.TextMissing, "recording not found"))
 		}, nil, false, 1},
 		{"IndexRecordingText replaces", func(t *testing.T, s *Store, id string) {
-			mustT(t, s.IndexRecordingText(ctx, id, textLines("rec", 100, 3)))
+			mustT(t, s.IndexRecordingText(ctx, id, storetest.TextLines("rec", 100, 3)))
 			mustT(t, s.IndexRecordingText(ctx, id, all))
 		}, all, false, 2},
 	}
@@ -193,15 +120,15 @@ func TestTextIndexAttempts(t *testing.T) {
 			s, err := Open(ctx, filepath.Join(t.TempDir(), "onepam.db"))
 			mustT(t, err)
 			defer s.Close()
-			id := textSession(ctx, t, s, time.Now())
+			id := storetest.TextSession(ctx, t, s, time.Now())
 			// Another recording, indexed, whose lines must stay as they are.
-			other := textSession(ctx, t, s, time.Now().Add(-time.Hour))
-			mustT(t, s.IndexRecordingText(ctx, other, textLines("other", 0, 3)))
+			other := storetest.TextSession(ctx, t, s, time.Now().Add(-time.Hour))
+			mustT(t, s.IndexRecordingText(ctx, other, storetest.TextLines("other", 0, 3)))
 
 			tc.run(t, s, id)
-			wantEachOnce(ctx, t, s, "rec", tc.wantLines)
-			wantEachOnce(ctx, t, s, "other", textLines("other", 0, 3))
-			listed := unindexedIDs(ctx, t, s)
+			storetest.WantEachOnce(ctx, t, s, "rec", tc.wantLines)
+			storetest.WantEachOnce(ctx, t, s, "other", storetest.TextLines("other", 0, 3))
+			listed := storetest.UnindexedIDs(ctx, t, s)
 			if got := slices.Contains(listed, id); got != tc.wantListed || len(listed) > 1 {
 				t.Errorf("unindexed %v, want %s listed: %v", listed, id, tc.wantListed)
 			}
@@ -277,7 +204,7 @@ func TestMigrateTextIndex(t *testing.T) {
 	for i := range 10 {
 		for _, r := range recs {
 			if i < r.indexed {
-				l := textLines(r.name, i, 1)[0]
+				l := storetest.TextLines(r.name, i, 1)[0]
 				_, err := db.ExecContext(ctx, `INSERT INTO recording_text (line, session_id, kind, t) VALUES (?, ?, 'o', ?)`,
 					l.Text, ids[r.name], l.At.Milliseconds())
 				mustT(t, err)
@@ -297,7 +224,7 @@ func TestMigrateTextIndex(t *testing.T) {
 	if last != ids["partial2"] {
 		t.Fatalf("last session %q, want %q", last, ids["partial2"])
 	}
-	listed := unindexedIDs(ctx, t, s)
+	listed := storetest.UnindexedIDs(ctx, t, s)
 	for _, r := range recs {
 		if got := slices.Index(listed, ids[r.name]); got != r.listedAs {
 			t.Errorf("%s listed at %d, want %d (%v)", r.name, got, r.listedAs, listed)
@@ -308,11 +235,11 @@ func TestMigrateTextIndex(t *testing.T) {
 	check := func(step string, reindexed bool) {
 		t.Run(step, func(t *testing.T) {
 			for _, r := range recs {
-				want := textLines(r.name, 0, r.indexed)
+				want := storetest.TextLines(r.name, 0, r.indexed)
 				if r.reindex && reindexed {
-					want = textLines(r.name, 0, 10)
+					want = storetest.TextLines(r.name, 0, 10)
 				}
-				wantEachOnce(ctx, t, s, "of "+r.name, want)
+				storetest.WantEachOnce(ctx, t, s, "of "+r.name, want)
 			}
 		})
 	}
@@ -328,17 +255,17 @@ func TestMigrateTextIndex(t *testing.T) {
 			t.Fatalf("begin %s: %v %v", r.name, ok, err)
 		}
 		if i == 0 {
-			mustT(t, s.AddRecordingText(ctx, &ti, textLines(r.name, 0, 4)))
+			mustT(t, s.AddRecordingText(ctx, &ti, storetest.TextLines(r.name, 0, 4)))
 			check("old lines while an attempt is unfinished", false)
 			if ti, _, err = s.BeginRecordingText(ctx, ids[r.name]); err != nil {
 				t.Fatal(err)
 			}
 		}
-		mustT(t, s.AddRecordingText(ctx, &ti, textLines(r.name, 0, 6)))
-		mustT(t, s.FinishRecordingText(ctx, &ti, textLines(r.name, 6, 4)))
+		mustT(t, s.AddRecordingText(ctx, &ti, storetest.TextLines(r.name, 0, 6)))
+		mustT(t, s.FinishRecordingText(ctx, &ti, storetest.TextLines(r.name, 6, 4)))
 	}
 	check("new lines after indexing again", true)
-	if got := unindexedIDs(ctx, t, s); len(got) != 0 {
+	if got := storetest.UnindexedIDs(ctx, t, s); len(got) != 0 {
 		t.Fatalf("still unindexed: %v", got)
 	}
 
@@ -376,8 +303,8 @@ func TestMigrateEmptyTextIndex(t *testing.T) {
 	if last != "" {
 		t.Fatalf("last session %q, want none", last)
 	}
-	id := textSession(ctx, t, s, time.Now())
-	mustT(t, s.IndexRecordingText(ctx, id, textLines("rec", 0, 3)))
+	id := storetest.TextSession(ctx, t, s, time.Now())
+	mustT(t, s.IndexRecordingText(ctx, id, storetest.TextLines("rec", 0, 3)))
 	if n, err := s.PurgeReplacedText(ctx); n != 0 || err != nil {
 		t.Fatalf("purge: %d, %v", n, err)
 	}
