@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -103,70 +102,24 @@ func (s *BenchSink) Write(p []byte) (int, error) {
 // frame, which control and the CLI consume, dropped). It returns the
 // address to connect to; s is closed at cleanup.
 func ServeDirect(b *testing.B, s proxy.Session) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
+	b.Cleanup(func() { s.Close() }) // after ServeTCP's (cleanups run last first)
 	var id atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				s.ServeConn(context.Background(), &dropFirstFrame{Conn: relay.Raw(c)}, api.ConnOpen{SessionID: "bench1", ConnID: id.Add(1)})
-			}()
-		}
-	}()
-	b.Cleanup(func() {
-		ln.Close()
-		s.Close()
-		wg.Wait()
+	return ServeTCP(b, func(c net.Conn) {
+		s.ServeConn(context.Background(), &dropFirstFrame{Conn: relay.Raw(c)}, api.ConnOpen{SessionID: "bench1", ConnID: id.Add(1)})
 	})
-	return ln.Addr().String()
 }
 
 // SpliceTo is a plain TCP relay to addr with raw socket calls
 // (relay.Splice): no parsing, no log. Its CPU per transaction is the floor
 // of any relay built of two goroutines per connection.
 func SpliceTo(b *testing.B, addr string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t, err := net.Dial("tcp", addr)
-				if err != nil {
-					c.Close()
-					return
-				}
-				_ = relay.Splice(relay.Raw(c), relay.Raw(t), nil, nil)
-			}()
+	return ServeTCP(b, func(c net.Conn) {
+		t, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
 		}
-	}()
-	b.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
+		_ = relay.Splice(relay.Raw(c), relay.Raw(t), nil, nil)
 	})
-	return ln.Addr().String()
 }
 
 // dropFirstFrame swallows the first write, the ConnOpenResult frame.
