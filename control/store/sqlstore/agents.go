@@ -62,23 +62,7 @@ func (s *Core) GetAgentByName(ctx context.Context, name string) (store.AgentReco
 // ListAgents returns every agent, revoked ones included, by name then
 // enrollment time.
 func (s *Core) ListAgents(ctx context.Context) ([]store.AgentRecord, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+agentCols+` FROM agents ORDER BY name, enrolled_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
-	}
-	defer rows.Close()
-	var as []store.AgentRecord
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list agents: %w", err)
-		}
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
-	}
-	return as, nil
+	return queryAll(ctx, s.read, "list agents", scanAgent, `SELECT `+agentCols+` FROM agents ORDER BY name, enrolled_at, id`)
 }
 
 // RevokeAgent marks an agent revoked (an earlier revocation time is kept)

@@ -114,23 +114,7 @@ func (s *Core) GetNode(ctx context.Context, id string) (store.ControlNode, error
 
 // ListNodes returns every node's row, by id.
 func (s *Core) ListNodes(ctx context.Context) ([]store.ControlNode, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+nodeCols+` FROM control_nodes ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	defer rows.Close()
-	var ns []store.ControlNode
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		ns = append(ns, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	return ns, nil
+	return queryAll(ctx, s.read, "list nodes", scanNode, `SELECT `+nodeCols+` FROM control_nodes ORDER BY id`)
 }
 
 func scanNode(r rowScanner) (store.ControlNode, error) {

@@ -101,20 +101,7 @@ func (s *Core) RecordingLocation(ctx context.Context, sessionID string) (storeNa
 // before and still have a stored recording (state complete or partial),
 // oldest first.
 func (s *Core) ExpirableRecordings(ctx context.Context, before time.Time, limit int) ([]api.Session, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions
+	return queryAll(ctx, s.read, "expirable recordings", scanSession, `SELECT `+sessionCols+` FROM sessions
 		WHERE ended_at IS NOT NULL AND ended_at < ? AND rec_state IN ('complete', 'partial')
 		ORDER BY ended_at LIMIT ?`, Nanos(before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("expirable recordings: %w", err)
-	}
-	defer rows.Close()
-	var out []api.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("expirable recordings: %w", err)
-		}
-		out = append(out, sess)
-	}
-	return out, rows.Err()
 }

@@ -129,23 +129,7 @@ func (s *Core) ListResources(ctx context.Context, f store.ResourceFilter) ([]sto
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY r.name`
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	defer rows.Close()
-	var out []store.ResourceRecord
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list resources: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.read, "list resources", scanResource, q, args...)
 }
 
 // GetResource returns one resource by name.

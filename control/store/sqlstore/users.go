@@ -46,23 +46,7 @@ func (s *Core) GetUser(ctx context.Context, name string) (api.User, error) {
 
 // ListUsers returns every user, by name.
 func (s *Core) ListUsers(ctx context.Context) ([]api.User, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, role, created_at FROM users ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var us []api.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return us, nil
+	return queryAll(ctx, s.read, "list users", scanUser, `SELECT name, role, created_at FROM users ORDER BY name`)
 }
 
 // DeleteUser removes a user and revokes every token of it, in one
