@@ -1,11 +1,10 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,154 +23,23 @@ func mustT(t *testing.T, err error) {
 }
 
 func TestTextIndexAttempts(t *testing.T) {
-	ctx := t.Context()
-	url := pgtest.NewDatabase(t)
-	s, err := postgres.Open(ctx, url)
-	mustT(t, err)
-	defer s.Close()
-	// Another recording, indexed, whose lines must stay as they are.
-	other := storetest.TextSession(ctx, t, s, time.Now().Add(-time.Hour))
-	mustT(t, s.IndexRecordingText(ctx, other, storetest.TextLines("other", 0, 3)))
-
-	tests := []struct {
-		name string
-		// run does the attempts of a control (or of several, one after
-		// the other) on recording id, whose lines are all.
-		run          func(t *testing.T, id string, all []store.TextLine)
-		wantLines    bool // all searchable afterwards, each once (else none)
-		wantListed   bool // by UnindexedRecordings (MaxAttempts 3)
-		wantAttempts int
-	}{
-		{"finished in batches", func(t *testing.T, id string, all []store.TextLine) {
-			ti, ok, err := s.BeginRecordingText(ctx, id)
-			if !ok || err != nil {
-				t.Fatalf("begin: %v %v", ok, err)
-			}
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:4]))
-			mustT(t, s.AddRecordingText(ctx, &ti, all[4:8]))
-			mustT(t, s.FinishRecordingText(ctx, &ti, all[8:]))
-			if ti.Lines != int64(len(all)) {
-				t.Fatalf("%d lines counted, want %d", ti.Lines, len(all))
-			}
-		}, true, false, 1},
-		{"unfinished: nothing searchable, listed", func(t *testing.T, id string, all []store.TextLine) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-		}, false, true, 1},
-		{"unfinished, then indexed again", func(t *testing.T, id string, all []store.TextLine) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			ti, ok, err := s.BeginRecordingText(ctx, id)
-			if !ok || err != nil || ti.Attempt != 2 || ti.Lines != 0 {
-				t.Fatalf("second begin: %+v %v %v", ti, ok, err)
-			}
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			mustT(t, s.FinishRecordingText(ctx, &ti, all[5:]))
-		}, true, false, 2},
-		{"indexed: not begun again", func(t *testing.T, id string, all []store.TextLine) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.FinishRecordingText(ctx, &ti, all))
-			if _, ok, err := s.BeginRecordingText(ctx, id); ok || err != nil {
-				t.Fatalf("begin of an indexed recording: %v %v", ok, err)
-			}
-			mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "late")) // leaves it indexed
-		}, true, false, 1},
-		{"superseded attempt writes nothing", func(t *testing.T, id string, all []store.TextLine) {
-			old, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			cur, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			if err := s.AddRecordingText(ctx, &old, all[:5]); !errors.Is(err, store.ErrConflict) {
-				t.Fatalf("add of a superseded attempt: %v", err)
-			}
-			if err := s.FinishRecordingText(ctx, &old, all[:5]); !errors.Is(err, store.ErrConflict) {
-				t.Fatalf("finish of a superseded attempt: %v", err)
-			}
-			mustT(t, s.FinishRecordingText(ctx, &cur, all))
-		}, true, false, 2},
-		{"failed: listed, lines gone", func(t *testing.T, id string, all []store.TextLine) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "read error"))
-		}, false, true, 1},
-		{"failed 3 times: not listed", func(t *testing.T, id string, all []store.TextLine) {
-			for range 3 {
-				_, _, err := s.BeginRecordingText(ctx, id)
-				mustT(t, err)
-				mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "read error"))
-			}
-		}, false, false, 3},
-		{"interrupted 3 times: listed, attempts not counted", func(t *testing.T, id string, all []store.TextLine) {
-			for range 3 {
-				_, _, err := s.BeginRecordingText(ctx, id)
-				mustT(t, err)
-				mustT(t, s.FailRecordingText(ctx, id, store.TextInterrupted, "shutdown"))
-			}
-		}, false, true, 0},
-		{"missing: not listed", func(t *testing.T, id string, all []store.TextLine) {
-			_, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.FailRecordingText(ctx, id, store.TextMissing, "recording not found"))
-		}, false, false, 1},
-		{"IndexRecordingText replaces", func(t *testing.T, id string, all []store.TextLine) {
-			mustT(t, s.IndexRecordingText(ctx, id, storetest.TextLines("stale", 100, 3)))
-			mustT(t, s.IndexRecordingText(ctx, id, all))
-			storetest.WantEachOnce(ctx, t, s, "stale", nil)
-		}, true, false, 2},
-		{"nodes beginning at once: one attempt each, in turn", func(t *testing.T, id string, all []store.TextLine) {
-			var wg sync.WaitGroup
-			tis := make([]store.TextIndexing, 4)
-			for i := range tis {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var err error
-					tis[i], _, err = s.BeginRecordingText(ctx, id)
-					if err != nil {
-						t.Errorf("begin %d: %v", i, err)
-					}
-				}()
-			}
-			wg.Wait()
-			last := slices.IndexFunc(tis, func(ti store.TextIndexing) bool { return ti.Attempt == len(tis) })
-			if last < 0 {
-				t.Fatalf("attempts %+v, want 1..%d", tis, len(tis))
-			}
-			mustT(t, s.FinishRecordingText(ctx, &tis[last], all))
-		}, true, false, 4},
-	}
-	for i, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tag := fmt.Sprintf("rec%d", i)
-			all := storetest.TextLines(tag, 0, 10)
-			id := storetest.TextSession(ctx, t, s, time.Now())
-			tc.run(t, id, all)
-			var want []store.TextLine
-			if tc.wantLines {
-				want = all
-			}
-			storetest.WantEachOnce(ctx, t, s, tag, want)
-			storetest.WantEachOnce(ctx, t, s, "other", storetest.TextLines("other", 0, 3))
-			if got := slices.Contains(storetest.UnindexedIDs(ctx, t, s), id); got != tc.wantListed {
-				t.Errorf("listed as unindexed: %v, want %v", got, tc.wantListed)
-			}
-			if n := rawCount(t, url, `SELECT attempts FROM recording_text_state WHERE session_id = '`+id+`'`); n != tc.wantAttempts {
-				t.Errorf("%d attempts, want %d", n, tc.wantAttempts)
-			}
-			// Whatever happened, failed attempts left no line.
-			if n := rawCount(t, url, `SELECT COUNT(*) FROM recording_text r JOIN recording_text_state x ON x.num = r.num
-				WHERE x.state IN ('failed', 'missing')`); n != 0 {
-				t.Errorf("%d lines left by failed attempts", n)
-			}
-		})
-	}
-	if n, err := s.PurgeReplacedText(ctx); n != 0 || err != nil {
-		t.Fatalf("purge: %d, %v; want nothing to purge", n, err)
-	}
+	urls := map[storetest.TextStore]string{} // each case's store → its database
+	storetest.RunTextIndexAttempts(t, func(t *testing.T) storetest.TextStore {
+		url := pgtest.NewDatabase(t)
+		s, err := postgres.Open(context.Background(), url)
+		mustT(t, err)
+		t.Cleanup(func() { s.Close() })
+		urls[s] = url
+		return s
+	}, storetest.TextTables{
+		Attempts: func(t *testing.T, s storetest.TextStore, id string) int {
+			return rawCount(t, urls[s], `SELECT attempts FROM recording_text_state WHERE session_id = '`+id+`'`)
+		},
+		StrayLines: func(t *testing.T, s storetest.TextStore) int {
+			return rawCount(t, urls[s], `SELECT COUNT(*) FROM recording_text r JOIN recording_text_state x ON x.num = r.num
+				WHERE x.state IN ('failed', 'missing')`)
+		},
+	})
 }
 
 // TestSearchWords checks how lines are split into words, on this store

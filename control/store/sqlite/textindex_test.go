@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -23,130 +22,28 @@ func mustT(t *testing.T, err error) {
 }
 
 func TestTextIndexAttempts(t *testing.T) {
-	ctx := t.Context()
-	all := storetest.TextLines("rec", 0, 10)
-	tests := []struct {
-		name string
-		// run does the attempts of a control (or of several, one after
-		// the other) on recording id.
-		run          func(t *testing.T, s *Store, id string)
-		wantLines    []store.TextLine // searchable afterwards, each once
-		wantListed   bool             // by UnindexedRecordings (MaxAttempts 3)
-		wantAttempts int
-	}{
-		{"finished in batches", func(t *testing.T, s *Store, id string) {
-			ti, ok, err := s.BeginRecordingText(ctx, id)
-			if !ok || err != nil {
-				t.Fatalf("begin: %v %v", ok, err)
-			}
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:4]))
-			mustT(t, s.AddRecordingText(ctx, &ti, all[4:8]))
-			mustT(t, s.FinishRecordingText(ctx, &ti, all[8:]))
-			if ti.Lines != int64(len(all)) {
-				t.Fatalf("%d lines counted, want %d", ti.Lines, len(all))
-			}
-		}, all, false, 1},
-		{"unfinished: nothing searchable, listed", func(t *testing.T, s *Store, id string) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-		}, nil, true, 1},
-		{"unfinished, then indexed again", func(t *testing.T, s *Store, id string) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			// control stops; the next one begins again
-			ti, ok, err := s.BeginRecordingText(ctx, id)
-			if !ok || err != nil || ti.Attempt != 2 || ti.Lines != 0 {
-				t.Fatalf("second begin: %+v %v %v", ti, ok, err)
-			}
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			mustT(t, s.FinishRecordingText(ctx, &ti, all[5:]))
-		}, all, false, 2},
-		{"indexed: not begun again", func(t *testing.T, s *Store, id string) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.FinishRecordingText(ctx, &ti, all))
-			if _, ok, err := s.BeginRecordingText(ctx, id); ok || err != nil {
-				t.Fatalf("begin of an indexed recording: %v %v", ok, err)
-			}
-			mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "late")) // leaves it indexed
-		}, all, false, 1},
-		{"superseded attempt writes nothing", func(t *testing.T, s *Store, id string) {
-			old, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			cur, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			if err := s.AddRecordingText(ctx, &old, all[:5]); !errors.Is(err, store.ErrConflict) {
-				t.Fatalf("add of a superseded attempt: %v", err)
-			}
-			if err := s.FinishRecordingText(ctx, &old, all[:5]); !errors.Is(err, store.ErrConflict) {
-				t.Fatalf("finish of a superseded attempt: %v", err)
-			}
-			mustT(t, s.FinishRecordingText(ctx, &cur, all))
-		}, all, false, 2},
-		{"failed: listed, lines gone", func(t *testing.T, s *Store, id string) {
-			ti, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.AddRecordingText(ctx, &ti, all[:5]))
-			mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "read error"))
-		}, nil, true, 1},
-		{"failed 3 times: not listed", func(t *testing.T, s *Store, id string) {
-			for range 3 {
-				_, _, err := s.BeginRecordingText(ctx, id)
-				mustT(t, err)
-				mustT(t, s.FailRecordingText(ctx, id, store.TextFailed, "read error"))
-			}
-		}, nil, false, 3},
-		{"interrupted 3 times: listed, attempts not counted", func(t *testing.T, s *Store, id string) {
-			for range 3 {
-				_, _, err := s.BeginRecordingText(ctx, id)
-				mustT(t, err)
-				mustT(t, s.FailRecordingText(ctx, id, store.TextInterrupted, "shutdown"))
-			}
-		}, nil, true, 0},
-		{"missing: not listed", func(t *testing.T, s *Store, id string) {
-			_, _, err := s.BeginRecordingText(ctx, id)
-			mustT(t, err)
-			mustT(t, s.FailRecordingText(ctx, id, store.TextMissing, "recording not found"))
-		}, nil, false, 1},
-		{"IndexRecordingText replaces", func(t *testing.T, s *Store, id string) {
-			mustT(t, s.IndexRecordingText(ctx, id, storetest.TextLines("rec", 100, 3)))
-			mustT(t, s.IndexRecordingText(ctx, id, all))
-		}, all, false, 2},
+	count := func(t *testing.T, s storetest.TextStore, q string, args ...any) int {
+		t.Helper()
+		var n int
+		mustT(t, s.(*Store).read.QueryRowContext(context.Background(), q, args...).Scan(&n))
+		return n
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(ctx, filepath.Join(t.TempDir(), "onepam.db"))
-			mustT(t, err)
-			defer s.Close()
-			id := storetest.TextSession(ctx, t, s, time.Now())
-			// Another recording, indexed, whose lines must stay as they are.
-			other := storetest.TextSession(ctx, t, s, time.Now().Add(-time.Hour))
-			mustT(t, s.IndexRecordingText(ctx, other, storetest.TextLines("other", 0, 3)))
-
-			tc.run(t, s, id)
-			storetest.WantEachOnce(ctx, t, s, "rec", tc.wantLines)
-			storetest.WantEachOnce(ctx, t, s, "other", storetest.TextLines("other", 0, 3))
-			listed := storetest.UnindexedIDs(ctx, t, s)
-			if got := slices.Contains(listed, id); got != tc.wantListed || len(listed) > 1 {
-				t.Errorf("unindexed %v, want %s listed: %v", listed, id, tc.wantListed)
-			}
-			var attempts int
-			mustT(t, s.read.QueryRowContext(ctx, `SELECT attempts FROM recording_text_state WHERE session_id = ?`, id).Scan(&attempts))
-			if attempts != tc.wantAttempts {
-				t.Errorf("%d attempts, want %d", attempts, tc.wantAttempts)
-			}
-			// Whatever happened, no line of an unfinished attempt is left
-			// but its own current attempt's.
-			var stray int
-			mustT(t, s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM recording_text r JOIN recording_text_state x ON x.session_id = r.session_id
-				WHERE x.state IN ('failed', 'missing') AND r.rowid >= ?`, legacyRowids).Scan(&stray))
-			if stray != 0 {
-				t.Errorf("%d lines left by failed attempts", stray)
-			}
-		})
-	}
+	storetest.RunTextIndexAttempts(t, func(t *testing.T) storetest.TextStore {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "onepam.db"))
+		mustT(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, storetest.TextTables{
+		Attempts: func(t *testing.T, s storetest.TextStore, id string) int {
+			return count(t, s, `SELECT attempts FROM recording_text_state WHERE session_id = ?`, id)
+		},
+		// Lines of this version's attempts have rowids from legacyRowids
+		// on (see textindex.go).
+		StrayLines: func(t *testing.T, s storetest.TextStore) int {
+			return count(t, s, `SELECT COUNT(*) FROM recording_text r JOIN recording_text_state x ON x.session_id = r.session_id
+				WHERE x.state IN ('failed', 'missing') AND r.rowid >= ?`, legacyRowids)
+		},
+	})
 }
 
 // openVersion creates a database at schema version v (an onepam from
